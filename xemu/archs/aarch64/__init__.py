@@ -1,0 +1,49 @@
+"""64-bit ARM (AArch64), little-endian: a Cortex-A72 with FP and Advanced SIMD."""
+import signal
+
+from capstone import CS_ARCH_ARM64, CS_MODE_ARM
+from unicorn import UC_ARCH_ARM64, UC_MODE_ARM
+from unicorn.arm64_const import UC_CPU_ARM64_A72
+
+from ..base import ArchSpec, Registers, SyscallABI, Trap
+from . import structs
+from .syscalls import NUMBERS
+
+CPACR_FPEN = 3 << 20           # FP and SIMD usable at EL0 and EL1
+HWCAP_FP, HWCAP_ASIMD = 1 << 0, 1 << 1
+
+EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 1, 2, 3, 4, 7
+
+
+def setup_cpu(regs: Registers, memory) -> None:
+    regs.write("cpacr_el1", regs.read("cpacr_el1") | CPACR_FPEN)
+
+
+SPEC = ArchSpec(
+    name="aarch64",
+    aliases=("arm64", "armv8"),
+    bits=64,
+    big_endian=False,
+    elf_machine="EM_AARCH64",
+    uname_machine="aarch64",
+    platform="aarch64",
+    hwcap=HWCAP_FP | HWCAP_ASIMD,
+    hwcap2=0,
+    unicorn=(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_A72),
+    capstone=(CS_ARCH_ARM64, CS_MODE_ARM),
+    pc="pc",
+    sp="sp",
+    syscall=SyscallABI(number="x8", args=("x0", "x1", "x2", "x3", "x4", "x5"),
+                       result="x0"),
+    trap=Trap("interrupt", EXCP_SWI),
+    syscall_numbers=NUMBERS,
+    stack_top=0x7ffff0000000,
+    mmap_base=0x4000000000,
+    structs=structs.LAYOUTS,
+    open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
+                "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
+    tls_register="tpidr_el0",
+    setup_cpu=setup_cpu,
+    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGSEGV,
+                      EXCP_BKPT: signal.SIGTRAP},
+)

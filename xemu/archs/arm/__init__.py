@@ -1,0 +1,67 @@
+"""32-bit ARM, EABI hard-float (armhf): a Cortex-A15 with VFPv4 and NEON.
+Programs may start in Thumb state (entry address with bit 0 set)."""
+import signal
+
+from capstone import CS_ARCH_ARM, CS_MODE_ARM, CS_MODE_THUMB
+from unicorn import UC_ARCH_ARM, UC_MODE_ARM
+from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
+
+from ..base import ArchSpec, Registers, SyscallABI, Trap
+from . import structs
+from .syscalls import NUMBERS
+
+CPACR_CP10_CP11_FULL = 0xF << 20     # let user code use VFP/NEON
+FPEXC_EN = 1 << 30                   # VFP unit on
+CPSR_T = 1 << 5                      # executing Thumb instructions
+
+HWCAP = {"swp": 1 << 0, "half": 1 << 1, "thumb": 1 << 2, "fast_mult": 1 << 4,
+         "vfp": 1 << 6, "edsp": 1 << 7, "neon": 1 << 12, "vfpv3": 1 << 13,
+         "tls": 1 << 15, "vfpv4": 1 << 16, "idiva": 1 << 17, "idivt": 1 << 18,
+         "vfpd32": 1 << 19, "lpae": 1 << 20}
+
+# ARM exception numbers (EXCP_*) as Unicorn's interrupt hook reports them.
+EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 1, 2, 3, 4, 7
+
+
+def setup_cpu(regs: Registers, memory) -> None:
+    regs.write("c1_c0_2", regs.read("c1_c0_2") | CPACR_CP10_CP11_FULL)
+    regs.write("fpexc", FPEXC_EN)
+
+
+def set_tls(kernel, value: int) -> int:
+    """ARM's private set_tls call: the thread pointer lives in TPIDRURO."""
+    kernel.regs.write("c13_c0_3", value)
+    return 0
+
+
+SPEC = ArchSpec(
+    name="arm",
+    aliases=("armhf", "armv7", "armv7l", "arm32"),
+    bits=32,
+    big_endian=False,
+    elf_machine="EM_ARM",
+    uname_machine="armv7l",
+    platform="v7l",
+    hwcap=sum(HWCAP.values()),
+    hwcap2=0,
+    unicorn=(UC_ARCH_ARM, UC_MODE_ARM, UC_CPU_ARM_CORTEX_A15),
+    capstone=(CS_ARCH_ARM, CS_MODE_ARM),
+    pc="pc",
+    sp="sp",
+    syscall=SyscallABI(number="r7", args=("r0", "r1", "r2", "r3", "r4", "r5"),
+                       result="r0"),
+    trap=Trap("interrupt", EXCP_SWI),
+    syscall_numbers=NUMBERS,
+    align_64bit_args=True,
+    stack_top=0xbf000000,
+    mmap_base=0x40000000,
+    structs=structs.LAYOUTS,
+    open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
+                "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
+    alternate_isa=("cpsr", CPSR_T, CS_MODE_THUMB),
+    tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
+    syscall_handlers={"ARM_set_tls": set_tls},
+    setup_cpu=setup_cpu,
+    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGSEGV,
+                      EXCP_BKPT: signal.SIGTRAP},
+)

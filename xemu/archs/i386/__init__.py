@@ -1,0 +1,106 @@
+"""32-bit x86 (i686), Linux's `int 0x80` ABI.
+
+Thread-local storage on i386 is a segment: glibc asks set_thread_area for a
+GDT entry and loads its selector into %gs. xemu keeps a GDT in a page of
+the guest's kernel half (above stack_top) for that.
+"""
+import signal
+import struct
+
+from capstone import CS_ARCH_X86, CS_MODE_32
+from unicorn import UC_ARCH_X86, UC_MODE_32
+
+from ..base import ArchSpec, Registers, SyscallABI, Trap
+from . import structs
+from .syscalls import NUMBERS
+
+GDT_BASE = 0xFFFFE000            # one page, beyond the user address space
+GDT_ENTRIES = 32
+GDT_ENTRY_CODE, GDT_ENTRY_DATA = 1, 2
+FLAT_LIMIT = 0xFFFFF             # 4 GiB in pages
+# user_desc flag bits, as set_thread_area receives them
+SEG_32BIT, SEG_CODE, LIMIT_IN_PAGES, USEABLE = 1 << 0, 2 << 1, 1 << 4, 1 << 6
+GDT_ENTRY_TLS_MIN = 6            # i386's three TLS slots: 6, 7, 8
+GDT_ENTRY_TLS_COUNT = 3
+HWCAP_CPUID_EDX = 0x078BFBFF     # fpu..sse2, as a Pentium 4-class CPU reports
+X86_INTERRUPT_SIGNALS = {0: signal.SIGFPE, 1: signal.SIGTRAP, 3: signal.SIGTRAP,
+                         4: signal.SIGSEGV, 5: signal.SIGSEGV, 6: signal.SIGILL,
+                         13: signal.SIGSEGV, 14: signal.SIGSEGV, 16: signal.SIGFPE,
+                         17: signal.SIGBUS, 19: signal.SIGFPE}
+
+
+def setup_cpu(regs: Registers, memory) -> None:
+    """Flat 32-bit code and data segments. Unicorn runs guest code at CPL 0,
+    so they have DPL 0; loading SS from the GDT makes the stack 32-bit (a
+    segment load recomputes the stack size from SS's descriptor)."""
+    flat = SEG_32BIT | LIMIT_IN_PAGES
+    memory.write(GDT_BASE + GDT_ENTRY_CODE * 8,
+                 segment_descriptor(0, FLAT_LIMIT, flat | SEG_CODE, dpl=0))
+    memory.write(GDT_BASE + GDT_ENTRY_DATA * 8,
+                 segment_descriptor(0, FLAT_LIMIT, flat, dpl=0))
+    regs.write("gdtr", (0, GDT_BASE, GDT_ENTRIES * 8 - 1, 0))
+    for segment in ("ss", "ds", "es"):
+        regs.write(segment, GDT_ENTRY_DATA << 3)
+    regs.write("cs", GDT_ENTRY_CODE << 3)
+
+
+def segment_descriptor(base: int, limit: int, flags: int, dpl: int = 3) -> bytes:
+    """An 8-byte GDT descriptor from a struct user_desc's fields.
+
+    flags is user_desc's bitfield word: seg_32bit, contents (2 bits),
+    read_exec_only, limit_in_pages, seg_not_present, useable.
+    """
+    seg_32bit = flags & 1
+    contents = (flags >> 1) & 3
+    read_exec_only = (flags >> 3) & 1
+    limit_in_pages = (flags >> 4) & 1
+    not_present = (flags >> 5) & 1
+    useable = (flags >> 6) & 1
+    access = (0x10 | (contents << 2) | ((read_exec_only ^ 1) << 1)
+              | (dpl << 5) | ((not_present ^ 1) << 7))
+    granularity = (limit_in_pages << 3) | (seg_32bit << 2) | useable
+    low = (limit & 0xFFFF) | ((base & 0xFFFF) << 16)
+    high = (((base >> 16) & 0xFF) | (access << 8) | (limit & 0xF0000)
+            | (granularity << 20) | (base & 0xFF000000))
+    return struct.pack("<II", low, high)
+
+
+def set_thread_area(kernel, u_info: int) -> int:
+    """set_thread_area(struct user_desc *): install a TLS segment in the GDT."""
+    entry, base, limit, flags = struct.unpack("<iIII", kernel.mem.read(u_info, 16))
+    if entry == -1:
+        entry = GDT_ENTRY_TLS_MIN
+        kernel.mem.write(u_info, struct.pack("<i", entry))
+    if not GDT_ENTRY_TLS_MIN <= entry < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_COUNT:
+        return -kernel.errno.EINVAL
+    kernel.mem.write(GDT_BASE + entry * 8, segment_descriptor(base, limit, flags))
+    return 0
+
+
+SPEC = ArchSpec(
+    name="i386",
+    aliases=("x86", "i686", "i486", "i586", "ia32"),
+    bits=32,
+    big_endian=False,
+    elf_machine="EM_386",
+    uname_machine="i686",
+    platform="i686",
+    hwcap=HWCAP_CPUID_EDX,
+    hwcap2=0,
+    unicorn=(UC_ARCH_X86, UC_MODE_32, None),
+    capstone=(CS_ARCH_X86, CS_MODE_32),
+    pc="eip",
+    sp="esp",
+    syscall=SyscallABI(number="eax", args=("ebx", "ecx", "edx", "esi", "edi", "ebp"),
+                       result="eax"),
+    trap=Trap("interrupt", 0x80),
+    syscall_numbers=NUMBERS,
+    stack_top=0xbf000000,
+    mmap_base=0x40000000,
+    int64_align=4,
+    structs=structs.LAYOUTS,
+    syscall_handlers={"set_thread_area": set_thread_area},
+    setup_cpu=setup_cpu,
+    fault_interrupts=X86_INTERRUPT_SIGNALS,
+    reserved=((GDT_BASE, 0x1000),),
+)

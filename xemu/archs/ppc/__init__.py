@@ -1,0 +1,68 @@
+"""32-bit big-endian PowerPC (a G4-class 7457: FPU and AltiVec)."""
+import signal
+
+from capstone import CS_ARCH_PPC, CS_MODE_32, CS_MODE_BIG_ENDIAN
+from unicorn import UC_ARCH_PPC, UC_MODE_32, UC_MODE_BIG_ENDIAN
+from unicorn.ppc_const import UC_CPU_PPC32_7457_V1_2
+
+from ..base import ArchSpec, Registers, SyscallABI, Trap
+from . import structs
+from .syscalls import NUMBERS
+
+MSR_FP = 1 << 13      # floating point available
+MSR_VEC = 1 << 25     # AltiVec available
+CR0_SO = 1 << 28      # summary overflow bit of CR field 0: "syscall failed"
+
+# The 7457's cache lines are 32 bytes. glibc's memset zeroes whole lines with
+# dcbz using AT_DCACHEBSIZE, so a wrong value here corrupts memory silently.
+CACHE_LINE = 32
+
+AT_DCACHEBSIZE, AT_ICACHEBSIZE, AT_UCACHEBSIZE, AT_IGNOREPPC = 19, 20, 21, 22
+PPC_FEATURE_32 = 0x80000000
+PPC_FEATURE_HAS_ALTIVEC = 0x10000000
+PPC_FEATURE_HAS_FPU = 0x08000000
+PPC_FEATURE_HAS_MMU = 0x04000000
+
+# POWERPC_EXCP_* numbers as Unicorn's interrupt hook reports them.
+EXCP_ALIGN, EXCP_PROGRAM, EXCP_FPU, EXCP_SYSCALL, EXCP_TRACE = 5, 6, 7, 8, 0x11
+
+
+def setup_cpu(regs: Registers, memory) -> None:
+    regs.write("msr", regs.read("msr") | MSR_FP | MSR_VEC)
+
+
+SPEC = ArchSpec(
+    name="ppc",
+    aliases=("powerpc", "ppc32"),
+    bits=32,
+    big_endian=True,
+    elf_machine="EM_PPC",
+    uname_machine="ppc",
+    platform="ppc7450",
+    hwcap=PPC_FEATURE_32 | PPC_FEATURE_HAS_FPU | PPC_FEATURE_HAS_MMU
+    | PPC_FEATURE_HAS_ALTIVEC,
+    hwcap2=0,
+    unicorn=(UC_ARCH_PPC, UC_MODE_32 | UC_MODE_BIG_ENDIAN, UC_CPU_PPC32_7457_V1_2),
+    capstone=(CS_ARCH_PPC, CS_MODE_32 | CS_MODE_BIG_ENDIAN),
+    pc="pc",
+    sp="r1",
+    syscall=SyscallABI(number="r0", args=("r3", "r4", "r5", "r6", "r7", "r8"),
+                       result="r3", error_flag=("cr", CR0_SO)),
+    trap=Trap("interrupt", EXCP_SYSCALL),
+    syscall_numbers=NUMBERS,
+    align_64bit_args=True,
+    stack_top=0xbf000000,
+    mmap_base=0x40000000,
+    # Linux puts these first (arch/powerpc/include/asm/elf.h, ARCH_DLINFO).
+    auxv_extra=((AT_IGNOREPPC, AT_IGNOREPPC), (AT_IGNOREPPC, AT_IGNOREPPC),
+                (AT_DCACHEBSIZE, CACHE_LINE), (AT_ICACHEBSIZE, CACHE_LINE),
+                (AT_UCACHEBSIZE, 0)),
+    structs=structs.LAYOUTS,
+    open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
+                "O_LARGEFILE": 0o200000, "O_DIRECT": 0o400000},
+    ioctls={"TCGETS": 0x402C7413, "TIOCGWINSZ": 0x40087468},
+    unicorn_register_names={f"r{i}": str(i) for i in range(32)},
+    tls_register="r2",
+    setup_cpu=setup_cpu,
+    fault_interrupts={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL, EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
+)

@@ -1,0 +1,15 @@
+"""PowerPC kernel structs that differ from the generic ones
+(arch/powerpc/include/uapi/asm/stat.h)."""
+
+LAYOUTS = {
+    "stat64": (
+        ("st_dev", "u64"), ("st_ino", "u64"), ("st_mode", "u32"),
+        ("st_nlink", "u32"), ("st_uid", "u32"), ("st_gid", "u32"),
+        ("st_rdev", "u64"), ("__pad2", "u16"), ("st_size", "s64"),
+        ("st_blksize", "s32"), ("st_blocks", "s64"),
+        ("st_atime", "s32"), ("st_atime_nsec", "u32"),
+        ("st_mtime", "s32"), ("st_mtime_nsec", "u32"),
+        ("st_ctime", "s32"), ("st_ctime_nsec", "u32"),
+        ("__unused4", "u32"), ("__unused5", "u32"),
+    ),
+}

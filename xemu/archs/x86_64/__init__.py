@@ -1,0 +1,60 @@
+"""x86-64, Linux's `syscall` ABI. TLS is the FS base, set by arch_prctl."""
+import struct
+
+from capstone import CS_ARCH_X86, CS_MODE_64
+from unicorn import UC_ARCH_X86, UC_MODE_64
+from unicorn.x86_const import UC_X86_INS_SYSCALL
+
+from ..base import ArchSpec, Registers, SyscallABI, Trap
+from ..i386 import HWCAP_CPUID_EDX, X86_INTERRUPT_SIGNALS
+from . import structs
+from .syscalls import NUMBERS
+
+ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
+CR0_MP, CR0_EM = 1 << 1, 1 << 2
+CR4_OSFXSR, CR4_OSXMMEXCPT = 1 << 9, 1 << 10
+
+
+def setup_cpu(regs: Registers, memory) -> None:
+    """SSE on, as Linux leaves it for user code."""
+    regs.write("cr0", (regs.read("cr0") | CR0_MP) & ~CR0_EM)
+    regs.write("cr4", regs.read("cr4") | CR4_OSFXSR | CR4_OSXMMEXCPT)
+
+
+def arch_prctl(kernel, code: int, addr: int) -> int:
+    if code in (ARCH_SET_FS, ARCH_SET_GS):
+        kernel.regs.write("fs_base" if code == ARCH_SET_FS else "gs_base", addr)
+        return 0
+    if code in (ARCH_GET_FS, ARCH_GET_GS):
+        value = kernel.regs.read("fs_base" if code == ARCH_GET_FS else "gs_base")
+        kernel.mem.write(addr, struct.pack("<Q", value))
+        return 0
+    return -kernel.errno.EINVAL
+
+
+SPEC = ArchSpec(
+    name="x86_64",
+    aliases=("amd64", "x64", "x86-64"),
+    bits=64,
+    big_endian=False,
+    elf_machine="EM_X86_64",
+    uname_machine="x86_64",
+    platform="x86_64",
+    hwcap=HWCAP_CPUID_EDX,
+    hwcap2=0,
+    unicorn=(UC_ARCH_X86, UC_MODE_64, None),
+    capstone=(CS_ARCH_X86, CS_MODE_64),
+    pc="rip",
+    sp="rsp",
+    syscall=SyscallABI(number="rax", args=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
+                       result="rax"),
+    trap=Trap("instruction", UC_X86_INS_SYSCALL),
+    syscall_numbers=NUMBERS,
+    stack_top=0x7ffff0000000,
+    mmap_base=0x4000000000,
+    structs=structs.LAYOUTS,
+    tls_register="fs_base",
+    syscall_handlers={"arch_prctl": arch_prctl},
+    setup_cpu=setup_cpu,
+    fault_interrupts=X86_INTERRUPT_SIGNALS,
+)

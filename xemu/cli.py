@@ -1,0 +1,96 @@
+"""The command line: parse, call, exit. No emulation logic lives here."""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from . import __version__
+from .errors import EXIT_INTERNAL, XemuError
+
+
+class XemuGroup(click.Group):
+    """Runs a command and turns every failure into one line and a status."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except XemuError as e:
+            click.echo(f"xemu: error: {e}", err=True)
+            sys.exit(e.exit_status)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("xemu: interrupted", err=True)
+            sys.exit(130)
+        except Exception as e:  # a bug of ours: say so, briefly
+            if ctx.meta.get("verbose"):
+                traceback.print_exc()
+            else:
+                click.echo(f"xemu: internal error: {type(e).__name__}: {e} "
+                           "(run with -v for the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=XemuGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="xemu")
+def main() -> None:
+    """xemu runs programs built for one instruction set on a machine of another."""
+
+
+def parse_env(settings: tuple[str, ...], unsets: tuple[str, ...]) -> dict[str, str]:
+    env = dict(os.environ)
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"'{setting}' is not VAR=VALUE", param_hint="-E")
+        env[name] = value
+    for name in unsets:
+        env.pop(name, None)
+    return env
+
+
+@main.command(context_settings={"ignore_unknown_options": True,
+                                "allow_interspersed_args": False})
+@click.option("--arch", metavar="ARCH",
+              help="Guest arch (x86_64, i386, arm, aarch64, ppc, or an alias); "
+                   "must agree with the image.")
+@click.option("--accel", type=click.Choice(["auto", "tcg", "kvm"]), default="auto",
+              show_default=True, help="KVM for guests of the host's arch, else TCG.")
+@click.option("-E", "env_set", multiple=True, metavar="VAR=VALUE",
+              help="Set a variable in the guest environment (repeatable).")
+@click.option("-U", "env_unset", multiple=True, metavar="VAR",
+              help="Remove a variable from the guest environment (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="Say what xemu chose and why; "
+              "show tracebacks of internal errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No warnings (e.g. unsupported syscalls).")
+@click.argument("image", type=click.Path(dir_okay=False))
+@click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run(ctx: click.Context, arch, accel, env_set, env_unset, verbose, quiet, image,
+        guest_args) -> None:
+    """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
+    from .machine.linux_user import RunRequest, run as run_image
+    ctx.find_root().meta["verbose"] = verbose
+    result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
+                                  accel=accel, env=parse_env(env_set, env_unset),
+                                  quiet=quiet, verbose=verbose))
+    sys.exit(result.status)
+
+
+@main.command()
+def info() -> None:
+    """What this host can run, and with which accelerator."""
+    from .archs import all_specs
+    from .machine.select import choose, host_arch
+    click.echo(f"host arch: {host_arch()}")
+    click.echo(f"{'guest':<8} {'accel':<6} why")
+    for spec in all_specs():
+        accel, reason = choose(spec, "auto")
+        click.echo(f"{spec.name:<8} {accel:<6} {reason}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Kernel struct layouts, described once and packed per arch.
+
+A layout is a tuple of (field, type). Types: u8 u16 u32 s32 u64 s64, "ulong"
+and "long" (the arch's word), and "bytesN" (a char array). Offsets follow the
+C rules of the arch: natural alignment, except that i386 aligns 8-byte
+integers to 4 (ArchSpec.int64_align), which is why its stat64 is 96 bytes
+where ARM's is 104. An arch package overrides a layout only where the kernel
+really declares it differently (xemu/archs/<arch>/structs.py).
+"""
+from __future__ import annotations
+
+import struct
+
+from ..archs.base import ArchSpec
+
+SCALARS = {"u8": "B", "u16": "H", "u32": "I", "s32": "i", "u64": "Q", "s64": "q"}
+
+# asm-generic/stat.h: the `struct stat` of 64-bit arches without their own.
+STAT_GENERIC = (
+    ("st_dev", "u64"), ("st_ino", "u64"), ("st_mode", "u32"), ("st_nlink", "u32"),
+    ("st_uid", "u32"), ("st_gid", "u32"), ("st_rdev", "u64"), ("__pad1", "u64"),
+    ("st_size", "s64"), ("st_blksize", "s32"), ("__pad2", "s32"), ("st_blocks", "s64"),
+    ("st_atime", "s64"), ("st_atime_nsec", "u64"), ("st_mtime", "s64"),
+    ("st_mtime_nsec", "u64"), ("st_ctime", "s64"), ("st_ctime_nsec", "u64"),
+    ("__unused4", "u32"), ("__unused5", "u32"),
+)
+
+# The stat64 of i386 and ARM (asm/stat.h): identical text, different padding.
+STAT64_GENERIC = (
+    ("st_dev", "u64"), ("__pad0", "bytes4"), ("__st_ino", "ulong"), ("st_mode", "u32"),
+    ("st_nlink", "u32"), ("st_uid", "ulong"), ("st_gid", "ulong"), ("st_rdev", "u64"),
+    ("__pad3", "bytes4"), ("st_size", "s64"), ("st_blksize", "ulong"),
+    ("st_blocks", "u64"), ("st_atime", "ulong"), ("st_atime_nsec", "ulong"),
+    ("st_mtime", "ulong"), ("st_mtime_nsec", "ulong"), ("st_ctime", "ulong"),
+    ("st_ctime_nsec", "ulong"), ("st_ino", "u64"),
+)
+
+STATX_TIMESTAMP = (("tv_sec", "s64"), ("tv_nsec", "u32"), ("__reserved", "s32"))
+
+STATX = (
+    ("stx_mask", "u32"), ("stx_blksize", "u32"), ("stx_attributes", "u64"),
+    ("stx_nlink", "u32"), ("stx_uid", "u32"), ("stx_gid", "u32"), ("stx_mode", "u16"),
+    ("__spare0", "u16"), ("stx_ino", "u64"), ("stx_size", "u64"), ("stx_blocks", "u64"),
+    ("stx_attributes_mask", "u64"),
+    *((f"stx_{t}_{f}", ty) for t in ("atime", "btime", "ctime", "mtime")
+      for f, ty in STATX_TIMESTAMP),
+    ("stx_rdev_major", "u32"), ("stx_rdev_minor", "u32"), ("stx_dev_major", "u32"),
+    ("stx_dev_minor", "u32"), ("stx_mnt_id", "u64"), ("__spare2", "u64"),
+    ("__spare3", "bytes96"),
+)
+
+GENERIC: dict[str, tuple] = {
+    "stat": STAT_GENERIC,
+    "stat64": STAT64_GENERIC,
+    "statx": STATX,
+    "timespec": (("tv_sec", "long"), ("tv_nsec", "long")),
+    "timespec64": (("tv_sec", "s64"), ("tv_nsec", "s64")),
+    "timeval": (("tv_sec", "long"), ("tv_usec", "long")),
+    "rlimit": (("rlim_cur", "ulong"), ("rlim_max", "ulong")),
+    "rlimit64": (("rlim_cur", "u64"), ("rlim_max", "u64")),
+    "utsname": tuple((f, "bytes65") for f in ("sysname", "nodename", "release",
+                                               "version", "machine", "domainname")),
+    "iovec": (("iov_base", "ulong"), ("iov_len", "ulong")),
+    "dirent64": (("d_ino", "u64"), ("d_off", "s64"), ("d_reclen", "u16"), ("d_type", "u8")),
+    "winsize": (("ws_row", "u16"), ("ws_col", "u16"), ("ws_xpixel", "u16"),
+                ("ws_ypixel", "u16")),
+    "termios": (("c_iflag", "u32"), ("c_oflag", "u32"), ("c_cflag", "u32"),
+                ("c_lflag", "u32"), ("c_line", "u8"), ("c_cc", "bytes19")),
+    "stack_t": (("ss_sp", "ulong"), ("ss_flags", "s32"), ("ss_size", "ulong")),
+    "sysinfo": (("uptime", "long"), ("loads", "bytes12"), ("totalram", "ulong"),
+                ("freeram", "ulong"), ("sharedram", "ulong"), ("bufferram", "ulong"),
+                ("totalswap", "ulong"), ("freeswap", "ulong"), ("procs", "u16"),
+                ("pad", "u16"), ("totalhigh", "ulong"), ("freehigh", "ulong"),
+                ("mem_unit", "u32")),
+    "tms": (("tms_utime", "long"), ("tms_stime", "long"), ("tms_cutime", "long"),
+            ("tms_cstime", "long")),
+}
+
+
+class Layout:
+    """A struct packed for one arch: pack(**fields) and unpack(bytes)."""
+
+    def __init__(self, name: str, fields: tuple, spec: ArchSpec):
+        self.name = name
+        fmt, offset, max_align = [spec.endian], 0, 1
+        self.names: list[str] = []
+        self.offsets: dict[str, int] = {}
+        for field, kind in fields:
+            code, size, align = _field_code(kind, spec)
+            pad = -offset % align
+            if pad:
+                fmt.append(f"{pad}x")
+            fmt.append(code)
+            self.names.append(field)
+            self.offsets[field] = offset + pad
+            offset += pad + size
+            max_align = max(max_align, align)
+        tail = -offset % max_align
+        if tail:
+            fmt.append(f"{tail}x")
+        self._struct = struct.Struct("".join(fmt))
+        self.size = self._struct.size
+        # Integers are wrapped to their C width, as a C assignment would.
+        self._wrap = {}
+        for field, kind in fields:
+            code = _field_code(kind, spec)[0]
+            if not code.endswith("s"):
+                bits = struct.calcsize(code) * 8
+                self._wrap[field] = (bits, code.islower())
+
+    def pack(self, **values) -> bytes:
+        out = []
+        for name in self.names:
+            value = values.get(name)
+            wrap = self._wrap.get(name)
+            if wrap is None:
+                out.append(value or b"")
+                continue
+            bits, signed = wrap
+            value = (value or 0) & ((1 << bits) - 1)
+            if signed and value >> (bits - 1):
+                value -= 1 << bits
+            out.append(value)
+        return self._struct.pack(*out)
+
+    def unpack(self, data: bytes) -> dict:
+        return dict(zip(self.names, self._struct.unpack(data[:self.size])))
+
+    def offset_of(self, field: str) -> int:
+        return self.offsets[field]
+
+
+def _field_code(kind: str, spec: ArchSpec) -> tuple[str, int, int]:
+    """(struct code, size, alignment) of one field type on this arch."""
+    if kind == "ulong":
+        kind = "u64" if spec.bits == 64 else "u32"
+    elif kind == "long":
+        kind = "s64" if spec.bits == 64 else "s32"
+    if kind.startswith("bytes"):
+        n = int(kind[5:])
+        return f"{n}s", n, 1
+    code = SCALARS[kind]
+    size = struct.calcsize(code)
+    return code, size, min(size, spec.int64_align) if size == 8 else size
+
+
+_cache: dict[tuple[str, str], Layout] = {}
+
+
+def layout(spec: ArchSpec, name: str) -> Layout:
+    """The arch's layout of a kernel struct: its own if it declares one."""
+    found = _cache.get((spec.name, name))
+    if found is None:
+        fields = spec.structs.get(name, GENERIC.get(name))
+        if fields is None:
+            raise KeyError(f"{spec.name} has no struct {name}")
+        found = _cache[(spec.name, name)] = Layout(name, fields, spec)
+    return found

@@ -1,0 +1,87 @@
+"""System call handlers, keyed by the kernel's names for the calls.
+
+A handler is `def name(process, arg0, arg1, ...) -> int`, taking raw register
+words and returning the result (negative errno on failure). It is registered
+with @syscall("name", ...); the numbers come from each arch's generated
+table, so one handler serves every arch that has the call. Raising OSError
+returns -errno; touching unmapped guest memory returns -EFAULT.
+
+Arguments that are 64 bits wide (file offsets) are named in `wide=`: on a
+32-bit arch they arrive in a register pair, which the dispatcher joins.
+"""
+from __future__ import annotations
+
+import errno
+import inspect
+from typing import Callable
+
+from ...errors import GuestMemoryError
+from ...machine.accel.base import Stop
+
+HANDLERS: dict[str, Callable] = {}
+WIDE: dict[str, tuple[int, ...]] = {}
+
+
+def syscall(*names: str, wide: tuple[int, ...] = ()):
+    """Register a handler under one or more syscall names."""
+    def register(handler: Callable) -> Callable:
+        for name in names:
+            HANDLERS[name] = handler
+            if wide:
+                WIDE[name] = wide
+        return handler
+    return register
+
+
+class Dispatcher:
+    """number -> handler for one process, resolved once at start-up."""
+
+    def __init__(self, process, extra: dict | None = None):
+        from . import fs, mm, proc, signals, time  # noqa: F401  (registration)
+        self.process = process
+        spec = process.spec
+        handlers = {**HANDLERS, **spec.syscall_handlers, **(extra or {})}
+        self.names = spec.syscall_names
+        self.table: dict[int, tuple[str, Callable, int, tuple]] = {}
+        for name, number in spec.syscall_numbers.items():
+            handler = handlers.get(name)
+            if handler is not None:
+                arity = len(inspect.signature(handler).parameters) - 1
+                wide = WIDE.get(name, ()) if spec.bits == 32 else ()
+                self.table[number] = (name, handler, arity, wide)
+        self.counts: dict[str, int] = {}
+
+    def __call__(self, number: int, args: tuple) -> int | Stop:
+        entry = self.table.get(number)
+        if entry is None:
+            name = self.names.get(number, f"#{number}")
+            self.process.warn(f"unsupported syscall {name} ({number}) returns ENOSYS")
+            return -errno.ENOSYS
+        name, handler, arity, wide = entry
+        if wide:
+            args = join_pairs(args, wide, self.process.spec)
+        try:
+            return handler(self.process, *args[:arity])
+        except OSError as e:
+            return -(e.errno or errno.EIO)
+        except GuestMemoryError:
+            return -errno.EFAULT
+
+
+def join_pairs(args: tuple, wide: tuple[int, ...], spec) -> tuple:
+    """Walk the parameters, taking two registers for each 64-bit one."""
+    out, register = [], 0
+    for index in range(len(args)):
+        if register >= len(args):
+            break
+        if index in wide:
+            if spec.align_64bit_args and register % 2:
+                register += 1
+            first, second = args[register:register + 2] + (0,) * (2 - len(args[register:register + 2]))
+            high, low = (first, second) if spec.big_endian else (second, first)
+            out.append(((high & 0xFFFFFFFF) << 32) | (low & 0xFFFFFFFF))
+            register += 2
+        else:
+            out.append(args[register])
+            register += 1
+    return tuple(out) + (0,) * (len(args) - len(out))

@@ -1,0 +1,547 @@
+"""Files, descriptors and directories."""
+from __future__ import annotations
+
+import errno
+import fcntl as host_fcntl
+import os
+import stat as statmod
+import struct
+import termios
+
+from ..process import Process
+from . import syscall
+
+IOV_MAX = 1024
+AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EACCESS, AT_EMPTY_PATH = 0x100, 0x200, 0x200, 0x1000
+F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
+F_DUPFD_CLOEXEC = 1030
+F_LOCK_COMMANDS = {5, 6, 7, 12, 13, 14, 36, 37, 38}   # GETLK/SETLK(W), 64 and OFD forms
+FD_CLOEXEC = 1
+O_CLOEXEC = 0o2000000
+HOST_OPEN_FLAGS = {"O_DIRECTORY": os.O_DIRECTORY, "O_NOFOLLOW": os.O_NOFOLLOW,
+                   "O_DIRECT": os.O_DIRECT, "O_LARGEFILE": 0o100000}
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+DT_UNKNOWN, DT_DIR, DT_REG, DT_LNK = 0, 4, 8, 10
+DIRENT_HEADER = 19           # d_ino, d_off, d_reclen, d_type; d_name follows
+STATX_BASIC_STATS = 0x7FF
+
+
+# -- flag translation ------------------------------------------------------
+
+def open_flags_to_host(spec, flags: int) -> int:
+    """Guest open(2) flags -> host flags. ARM and PowerPC number O_DIRECTORY,
+    O_NOFOLLOW, O_DIRECT and O_LARGEFILE differently from x86."""
+    if not spec.open_flags:
+        return flags
+    out = flags
+    for value in spec.open_flags.values():
+        out &= ~value
+    for name, value in spec.open_flags.items():
+        if flags & value:
+            out |= HOST_OPEN_FLAGS[name]
+    return out
+
+
+def open_flags_to_guest(spec, flags: int) -> int:
+    if not spec.open_flags:
+        return flags
+    out = flags
+    for name in spec.open_flags:
+        out &= ~HOST_OPEN_FLAGS[name]
+    for name, value in spec.open_flags.items():
+        if flags & HOST_OPEN_FLAGS[name]:
+            out |= value
+    return out
+
+
+# -- opening and closing ---------------------------------------------------
+
+@syscall("open")
+def open_(p: Process, path: int, flags: int, mode: int) -> int:
+    return openat(p, -100, path, flags, mode)
+
+
+@syscall("creat")
+def creat(p: Process, path: int, mode: int) -> int:
+    return openat(p, -100, path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+
+
+@syscall("openat")
+def openat(p: Process, dirfd: int, path: int, flags: int, mode: int) -> int:
+    flags = p.int32(flags)
+    host_flags = open_flags_to_host(p.spec, flags) | os.O_CLOEXEC
+    host_fd = os.open(p.host_path(path), host_flags, mode & 0o7777 & ~p.umask,
+                      dir_fd=p.dir_fd(dirfd))
+    return p.fds.add(host_fd, cloexec=bool(flags & O_CLOEXEC))
+
+
+@syscall("close")
+def close(p: Process, fd: int) -> int:
+    p.fds.close(p.int32(fd))
+    return 0
+
+
+@syscall("dup")
+def dup(p: Process, fd: int) -> int:
+    return p.fds.add(os.dup(p.fds.host(p.int32(fd))))
+
+
+@syscall("dup2")
+def dup2(p: Process, old: int, new: int) -> int:
+    old, new = p.int32(old), p.int32(new)
+    host = p.fds.host(old)
+    if old != new:
+        p.fds.put(new, os.dup(host))
+    return new
+
+
+@syscall("dup3")
+def dup3(p: Process, old: int, new: int, flags: int) -> int:
+    old, new = p.int32(old), p.int32(new)
+    if old == new:
+        return -errno.EINVAL
+    p.fds.put(new, os.dup(p.fds.host(old)), cloexec=bool(flags & O_CLOEXEC))
+    return new
+
+
+@syscall("pipe")
+def pipe(p: Process, fds: int) -> int:
+    return pipe2(p, fds, 0)
+
+
+@syscall("pipe2")
+def pipe2(p: Process, fds: int, flags: int) -> int:
+    read_end, write_end = os.pipe2((flags & os.O_NONBLOCK) | os.O_CLOEXEC)
+    cloexec = bool(flags & O_CLOEXEC)
+    guest = (p.fds.add(read_end, cloexec=cloexec), p.fds.add(write_end, cloexec=cloexec))
+    p.mem.write(fds, struct.pack(p.spec.endian + "ii", *guest))
+    return 0
+
+
+@syscall("fcntl", "fcntl64")
+def fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
+    fd, cmd = p.int32(fd), p.int32(cmd)
+    entry = p.fds.get(fd)
+    if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        return p.fds.add(os.dup(entry.host_fd), lowest=p.int32(arg),
+                         cloexec=cmd == F_DUPFD_CLOEXEC)
+    if cmd == F_GETFD:
+        return FD_CLOEXEC if entry.cloexec else 0
+    if cmd == F_SETFD:
+        entry.cloexec = bool(arg & FD_CLOEXEC)
+        return 0
+    if cmd == F_GETFL:
+        return open_flags_to_guest(p.spec, host_fcntl.fcntl(entry.host_fd, F_GETFL))
+    if cmd == F_SETFL:
+        return host_fcntl.fcntl(entry.host_fd, F_SETFL, open_flags_to_host(p.spec, arg))
+    if cmd in F_LOCK_COMMANDS:
+        return 0        # one process: every lock is granted
+    return -errno.EINVAL
+
+
+@syscall("ioctl")
+def ioctl(p: Process, fd: int, request: int, arg: int) -> int:
+    host = p.fds.host(p.int32(fd))
+    request &= 0xFFFFFFFF
+    if request == p.spec.ioctls["TCGETS"]:
+        iflag, oflag, cflag, lflag, _, _, cc = termios.tcgetattr(host)
+        cc_bytes = bytes(c[0] if isinstance(c, bytes) else c for c in cc)[:19]
+        p.write_struct(arg, "termios", c_iflag=iflag, c_oflag=oflag, c_cflag=cflag,
+                       c_lflag=lflag, c_cc=cc_bytes)
+        return 0
+    if request == p.spec.ioctls["TIOCGWINSZ"]:
+        raw = host_fcntl.ioctl(host, termios.TIOCGWINSZ, bytes(8))
+        rows, cols, xpixel, ypixel = struct.unpack("HHHH", raw)
+        p.write_struct(arg, "winsize", ws_row=rows, ws_col=cols, ws_xpixel=xpixel,
+                       ws_ypixel=ypixel)
+        return 0
+    return -errno.ENOTTY
+
+
+# -- reading and writing ---------------------------------------------------
+
+def _guest_buffer(p: Process, address: int, count: int) -> memoryview:
+    """The guest buffer, cut at the end of its mapping (as the kernel stops at
+    the first unmapped page); EFAULT if not even its first byte is mapped."""
+    region = p.mem.region_at(address)
+    if region is None:
+        raise OSError(errno.EFAULT, "bad address")
+    return p.mem.view(address, min(count, region.end - address))
+
+
+@syscall("read")
+def read(p: Process, fd: int, buf: int, count: int) -> int:
+    if count == 0:
+        return 0
+    return os.readv(p.fds.host(p.int32(fd)), [_guest_buffer(p, buf, count)])
+
+
+@syscall("write")
+def write(p: Process, fd: int, buf: int, count: int) -> int:
+    if count == 0:
+        return 0
+    return os.write(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count))
+
+
+@syscall("pread64", wide=(3,))
+def pread64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
+    view = _guest_buffer(p, buf, count)
+    return os.preadv(p.fds.host(p.int32(fd)), [view], offset)
+
+
+@syscall("pwrite64", wide=(3,))
+def pwrite64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
+    return os.pwrite(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count), offset)
+
+
+def _iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
+    count = p.int32(count)
+    if not 0 <= count <= IOV_MAX:
+        raise OSError(errno.EINVAL, "bad iovec count")
+    layout = p.layout("iovec")
+    raw = p.mem.read(iov, layout.size * count)
+    views = []
+    for i in range(count):
+        entry = layout.unpack(raw[i * layout.size:])
+        if entry["iov_len"]:
+            views.append(p.mem.view(entry["iov_base"], entry["iov_len"]))
+    return views
+
+
+@syscall("readv")
+def readv(p: Process, fd: int, iov: int, count: int) -> int:
+    return os.readv(p.fds.host(p.int32(fd)), _iovecs(p, iov, count))
+
+
+@syscall("writev")
+def writev(p: Process, fd: int, iov: int, count: int) -> int:
+    return os.writev(p.fds.host(p.int32(fd)), _iovecs(p, iov, count))
+
+
+@syscall("lseek")
+def lseek(p: Process, fd: int, offset: int, whence: int) -> int:
+    return _seek(p, p.int32(fd), p.signed(offset), p.int32(whence))
+
+
+@syscall("_llseek")
+def llseek(p: Process, fd: int, high: int, low: int, result: int, whence: int) -> int:
+    offset = struct.unpack("<q", struct.pack("<Q", (high << 32) | (low & 0xFFFFFFFF)))[0]
+    position = _seek(p, p.int32(fd), offset, p.int32(whence))
+    p.mem.write(result, struct.pack(p.spec.endian + "q", position))
+    return 0
+
+
+def _seek(p: Process, fd: int, offset: int, whence: int) -> int:
+    entry = p.fds.get(fd)
+    if entry.listing is not None or offset == 0 and whence == os.SEEK_SET:
+        # A directory's position is an index into its listing (see getdents64).
+        if whence != os.SEEK_SET or offset < 0:
+            return -errno.EINVAL
+        entry.position = offset
+        if offset == 0:
+            entry.listing = None
+    return os.lseek(entry.host_fd, offset, whence) if entry.listing is None else offset
+
+
+# -- metadata --------------------------------------------------------------
+
+def _stat_fields(st: os.stat_result) -> dict:
+    return dict(
+        st_dev=st.st_dev, st_ino=st.st_ino, __st_ino=st.st_ino & 0xFFFFFFFF,
+        st_mode=st.st_mode, st_nlink=st.st_nlink, st_uid=st.st_uid, st_gid=st.st_gid,
+        st_rdev=st.st_rdev, st_size=st.st_size, st_blksize=st.st_blksize,
+        st_blocks=st.st_blocks,
+        st_atime=int(st.st_atime), st_atime_nsec=st.st_atime_ns % 10**9,
+        st_mtime=int(st.st_mtime), st_mtime_nsec=st.st_mtime_ns % 10**9,
+        st_ctime=int(st.st_ctime), st_ctime_nsec=st.st_ctime_ns % 10**9)
+
+
+def _write_stat(p: Process, address: int, layout_name: str, st: os.stat_result) -> int:
+    layout = p.layout(layout_name)
+    fields = {k: v for k, v in _stat_fields(st).items() if k in layout.offsets}
+    p.mem.write(address, layout.pack(**fields))
+    return 0
+
+
+def _stat_at(p: Process, dirfd: int, path: int, flags: int) -> os.stat_result:
+    flags = p.int32(flags)
+    name = p.host_path(path)
+    if not name and flags & AT_EMPTY_PATH:
+        fd = p.int32(dirfd)
+        return os.fstat(p.fds.host(fd)) if fd != -100 else os.stat(".")
+    return os.stat(name, dir_fd=p.dir_fd(dirfd),
+                   follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
+
+
+@syscall("stat", "stat64")
+def stat(p: Process, path: int, buf: int) -> int:
+    return _write_stat(p, buf, _stat_layout(p), os.stat(p.host_path(path)))
+
+
+@syscall("lstat", "lstat64")
+def lstat(p: Process, path: int, buf: int) -> int:
+    return _write_stat(p, buf, _stat_layout(p), os.lstat(p.host_path(path)))
+
+
+@syscall("fstat", "fstat64")
+def fstat(p: Process, fd: int, buf: int) -> int:
+    return _write_stat(p, buf, _stat_layout(p), os.fstat(p.fds.host(p.int32(fd))))
+
+
+@syscall("newfstatat", "fstatat64")
+def fstatat(p: Process, dirfd: int, path: int, buf: int, flags: int) -> int:
+    return _write_stat(p, buf, _stat_layout(p), _stat_at(p, dirfd, path, flags))
+
+
+def _stat_layout(p: Process) -> str:
+    """64-bit arches have one struct stat; 32-bit ones use stat64 (glibc never
+    calls their pre-LFS stat, and xemu serves it the 64-bit layout too)."""
+    return "stat" if p.spec.bits == 64 else "stat64"
+
+
+@syscall("statx")
+def statx(p: Process, dirfd: int, path: int, flags: int, mask: int, buf: int) -> int:
+    st = _stat_at(p, dirfd, path, flags)
+    times = {}
+    for key, seconds, nanos in (("atime", st.st_atime, st.st_atime_ns),
+                                ("mtime", st.st_mtime, st.st_mtime_ns),
+                                ("ctime", st.st_ctime, st.st_ctime_ns)):
+        times[f"stx_{key}_tv_sec"] = int(seconds)
+        times[f"stx_{key}_tv_nsec"] = nanos % 10**9
+    p.write_struct(buf, "statx", stx_mask=STATX_BASIC_STATS, stx_blksize=st.st_blksize,
+                   stx_nlink=st.st_nlink, stx_uid=st.st_uid, stx_gid=st.st_gid,
+                   stx_mode=st.st_mode, stx_ino=st.st_ino, stx_size=st.st_size,
+                   stx_blocks=st.st_blocks, stx_rdev_major=os.major(st.st_rdev),
+                   stx_rdev_minor=os.minor(st.st_rdev), stx_dev_major=os.major(st.st_dev),
+                   stx_dev_minor=os.minor(st.st_dev), **times)
+    return 0
+
+
+@syscall("access")
+def access(p: Process, path: int, mode: int) -> int:
+    return faccessat2(p, -100, path, mode, 0)
+
+
+@syscall("faccessat")
+def faccessat(p: Process, dirfd: int, path: int, mode: int) -> int:
+    return faccessat2(p, dirfd, path, mode, 0)
+
+
+@syscall("faccessat2")
+def faccessat2(p: Process, dirfd: int, path: int, mode: int, flags: int) -> int:
+    flags = p.int32(flags)
+    ok = os.access(p.host_path(path), mode, dir_fd=p.dir_fd(dirfd),
+                   effective_ids=bool(flags & AT_EACCESS),
+                   follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
+    if ok:
+        return 0
+    # os.access hides the reason; ask the file system for it.
+    try:
+        os.stat(p.host_path(path), dir_fd=p.dir_fd(dirfd))
+    except OSError as e:
+        return -e.errno
+    return -errno.EACCES
+
+
+@syscall("readlink")
+def readlink(p: Process, path: int, buf: int, size: int) -> int:
+    return readlinkat(p, -100, path, buf, size)
+
+
+@syscall("readlinkat")
+def readlinkat(p: Process, dirfd: int, path: int, buf: int, size: int) -> int:
+    name = p.mem.read_cstring(path)
+    if name in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
+        target = os.fsencode(p.exe)
+    else:
+        target = os.readlink(name, dir_fd=p.dir_fd(dirfd))
+    target = target[:p.int32(size)]
+    p.mem.write(buf, target)
+    return len(target)
+
+
+@syscall("chmod")
+def chmod(p: Process, path: int, mode: int) -> int:
+    os.chmod(p.host_path(path), mode & 0o7777)
+    return 0
+
+
+@syscall("fchmod")
+def fchmod(p: Process, fd: int, mode: int) -> int:
+    os.chmod(p.fds.host(p.int32(fd)), mode & 0o7777)
+    return 0
+
+
+@syscall("fchmodat")
+def fchmodat(p: Process, dirfd: int, path: int, mode: int) -> int:
+    os.chmod(p.host_path(path), mode & 0o7777, dir_fd=p.dir_fd(dirfd))
+    return 0
+
+
+@syscall("umask")
+def umask(p: Process, mask: int) -> int:
+    old, p.umask = p.umask, mask & 0o777
+    return old
+
+
+@syscall("truncate", "truncate64", wide=(1,))
+def truncate(p: Process, path: int, length: int) -> int:
+    os.truncate(p.host_path(path), length)
+    return 0
+
+
+@syscall("ftruncate", "ftruncate64", wide=(1,))
+def ftruncate(p: Process, fd: int, length: int) -> int:
+    os.ftruncate(p.fds.host(p.int32(fd)), length)
+    return 0
+
+
+@syscall("fsync", "fdatasync")
+def fsync(p: Process, fd: int) -> int:
+    os.fsync(p.fds.host(p.int32(fd)))
+    return 0
+
+
+# -- names in directories --------------------------------------------------
+
+@syscall("unlink")
+def unlink(p: Process, path: int) -> int:
+    os.unlink(p.host_path(path))
+    return 0
+
+
+@syscall("unlinkat")
+def unlinkat(p: Process, dirfd: int, path: int, flags: int) -> int:
+    remove = os.rmdir if p.int32(flags) & AT_REMOVEDIR else os.unlink
+    remove(p.host_path(path), dir_fd=p.dir_fd(dirfd))
+    return 0
+
+
+@syscall("mkdir")
+def mkdir(p: Process, path: int, mode: int) -> int:
+    os.mkdir(p.host_path(path), mode & 0o7777 & ~p.umask)
+    return 0
+
+
+@syscall("mkdirat")
+def mkdirat(p: Process, dirfd: int, path: int, mode: int) -> int:
+    os.mkdir(p.host_path(path), mode & 0o7777 & ~p.umask, dir_fd=p.dir_fd(dirfd))
+    return 0
+
+
+@syscall("rmdir")
+def rmdir(p: Process, path: int) -> int:
+    os.rmdir(p.host_path(path))
+    return 0
+
+
+@syscall("rename")
+def rename(p: Process, old: int, new: int) -> int:
+    os.rename(p.host_path(old), p.host_path(new))
+    return 0
+
+
+@syscall("renameat")
+def renameat(p: Process, olddir: int, old: int, newdir: int, new: int) -> int:
+    return renameat2(p, olddir, old, newdir, new, 0)
+
+
+@syscall("renameat2")
+def renameat2(p: Process, olddir: int, old: int, newdir: int, new: int, flags: int) -> int:
+    src, dst = p.host_path(old), p.host_path(new)
+    src_dir, dst_dir = p.dir_fd(olddir), p.dir_fd(newdir)
+    if flags & RENAME_EXCHANGE:
+        return -errno.EINVAL
+    if flags & RENAME_NOREPLACE:
+        try:
+            os.lstat(dst, dir_fd=dst_dir)
+            return -errno.EEXIST
+        except FileNotFoundError:
+            pass
+    os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+    return 0
+
+
+@syscall("symlink")
+def symlink(p: Process, target: int, path: int) -> int:
+    os.symlink(p.mem.read_cstring(target), p.host_path(path))
+    return 0
+
+
+@syscall("symlinkat")
+def symlinkat(p: Process, target: int, dirfd: int, path: int) -> int:
+    os.symlink(p.mem.read_cstring(target), p.host_path(path), dir_fd=p.dir_fd(dirfd))
+    return 0
+
+
+@syscall("link")
+def link(p: Process, old: int, new: int) -> int:
+    os.link(p.host_path(old), p.host_path(new))
+    return 0
+
+
+@syscall("chdir")
+def chdir(p: Process, path: int) -> int:
+    os.chdir(p.host_path(path))
+    return 0
+
+
+@syscall("fchdir")
+def fchdir(p: Process, fd: int) -> int:
+    os.chdir(p.fds.host(p.int32(fd)))
+    return 0
+
+
+@syscall("getcwd")
+def getcwd(p: Process, buf: int, size: int) -> int:
+    cwd = os.getcwdb() + b"\0"
+    if len(cwd) > size:
+        return -errno.ERANGE
+    p.mem.write(buf, cwd)
+    return len(cwd)
+
+
+@syscall("getdents64")
+def getdents64(p: Process, fd: int, buf: int, count: int) -> int:
+    """Directory entries from a snapshot taken at the first call. d_off is the
+    next entry's index: small, stable, and within 32 bits for 32-bit guests
+    (qemu-user passes the host's 64-bit ext4 hashes, which glibc's 32-bit
+    readdir rejects with EOVERFLOW)."""
+    entry = p.fds.get(p.int32(fd))
+    if entry.listing is None:
+        entry.listing = _list_directory(entry.host_fd)
+    header = p.layout("dirent64")
+    out = bytearray()
+    while entry.position < len(entry.listing):
+        name, inode, kind = entry.listing[entry.position]
+        size = (DIRENT_HEADER + len(name) + 1 + 7) & ~7
+        if len(out) + size > count:
+            break
+        record = bytearray(size)
+        record[:DIRENT_HEADER] = header.pack(d_ino=inode, d_off=entry.position + 1,
+                                             d_reclen=size, d_type=kind)[:DIRENT_HEADER]
+        record[DIRENT_HEADER:DIRENT_HEADER + len(name)] = name
+        out += record
+        entry.position += 1
+    if not out and entry.position < len(entry.listing):
+        return -errno.EINVAL        # buffer too small for the next entry
+    p.mem.write(buf, bytes(out))
+    return len(out)
+
+
+def _list_directory(host_fd: int) -> list[tuple[bytes, int, int]]:
+    st = os.fstat(host_fd)
+    if not statmod.S_ISDIR(st.st_mode):
+        raise OSError(errno.ENOTDIR, "not a directory")
+    entries = [(b".", st.st_ino, DT_DIR), (b"..", st.st_ino, DT_DIR)]
+    with os.scandir(os.dup(host_fd)) as it:
+        for item in it:
+            name = os.fsencode(item.name)
+            try:
+                kind = (DT_LNK if item.is_symlink() else DT_DIR
+                        if item.is_dir(follow_symlinks=False) else DT_REG
+                        if item.is_file(follow_symlinks=False) else DT_UNKNOWN)
+            except OSError:
+                kind = DT_UNKNOWN
+            entries.append((name, item.inode(), kind))
+    return entries

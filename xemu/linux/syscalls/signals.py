@@ -1,0 +1,105 @@
+"""Signals: dispositions and masks are recorded so the guest reads back what
+it set; signals it raises at itself end it as the default action would.
+(Delivering a signal to a guest handler needs per-arch signal frames, which
+xemu does not build yet: such a signal is reported, not delivered.)"""
+from __future__ import annotations
+
+import errno
+import os
+import signal as host_signal
+import struct
+
+from ...machine.accel.base import Fault
+from ..process import Process
+from . import syscall
+
+SIG_DFL, SIG_IGN = 0, 1
+IGNORED_BY_DEFAULT = {host_signal.SIGCHLD, host_signal.SIGURG, host_signal.SIGWINCH,
+                      host_signal.SIGCONT}
+SS_DISABLE = 2
+NSIG = 64
+
+
+@syscall("rt_sigaction")
+def rt_sigaction(p: Process, signum: int, act: int, oldact: int, setsize: int) -> int:
+    signum = p.int32(signum)
+    if not 1 <= signum <= NSIG or signum in (host_signal.SIGKILL, host_signal.SIGSTOP) and act:
+        return -errno.EINVAL
+    size = 3 * p.spec.word_size + setsize      # handler, flags, restorer, mask
+    if oldact:
+        p.mem.write(oldact, p.sigactions.get(signum, bytes(size)))
+    if act:
+        p.sigactions[signum] = p.mem.read(act, size)
+    return 0
+
+
+@syscall("rt_sigprocmask")
+def rt_sigprocmask(p: Process, how: int, new: int, old: int, setsize: int) -> int:
+    if setsize != 8:
+        return -errno.EINVAL
+    if old:
+        p.mem.write(old, p.sigmask)
+    if new:
+        current = int.from_bytes(p.sigmask, "little")
+        given = int.from_bytes(p.mem.read(new, 8), "little")
+        how = p.int32(how)
+        if how == 0:
+            current |= given
+        elif how == 1:
+            current &= ~given
+        elif how == 2:
+            current = given
+        else:
+            return -errno.EINVAL
+        p.sigmask = current.to_bytes(8, "little")
+    return 0
+
+
+@syscall("sigaltstack")
+def sigaltstack(p: Process, new: int, old: int) -> int:
+    layout = p.layout("stack_t")
+    if old:
+        p.mem.write(old, p.sigaltstack or layout.pack(ss_flags=SS_DISABLE))
+    if new:
+        p.sigaltstack = p.mem.read(new, layout.size)
+    return 0
+
+
+def _handler(p: Process, signum: int) -> int:
+    raw = p.sigactions.get(signum)
+    if not raw:
+        return SIG_DFL
+    code = "Q" if p.spec.bits == 64 else "I"
+    return struct.unpack(p.spec.endian + code, raw[:p.spec.word_size])[0]
+
+
+def _raise(p: Process, signum: int) -> int | Fault:
+    if signum == 0:
+        return 0
+    handler = _handler(p, signum)
+    if handler == SIG_IGN or handler == SIG_DFL and signum in IGNORED_BY_DEFAULT:
+        return 0
+    if handler != SIG_DFL:
+        p.warn(f"signal {signum} has a guest handler; xemu does not deliver signals "
+               "to guest handlers yet, so it takes the default action")
+    pc = p.regs.read(p.spec.pc) if p.regs else 0
+    return Fault(signum, pc, None, "", "raised by the guest")
+
+
+@syscall("kill")
+def kill(p: Process, pid: int, signum: int) -> int | Fault:
+    if p.int32(pid) not in (0, -1, os.getpid()):
+        return -errno.EPERM
+    return _raise(p, p.int32(signum))
+
+
+@syscall("tgkill")
+def tgkill(p: Process, tgid: int, tid: int, signum: int) -> int | Fault:
+    if p.int32(tid) != os.getpid():
+        return -errno.ESRCH
+    return _raise(p, p.int32(signum))
+
+
+@syscall("tkill")
+def tkill(p: Process, tid: int, signum: int) -> int | Fault:
+    return tgkill(p, tid, tid, signum)

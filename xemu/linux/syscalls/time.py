@@ -1,0 +1,105 @@
+"""Clocks and sleeping, in both the native and the 64-bit-time forms."""
+from __future__ import annotations
+
+import errno
+import time as host_time
+
+from ..process import Process
+from . import syscall
+
+TIMER_ABSTIME = 1
+CLOCKS = {0, 1, 2, 3, 4, 5, 6, 7, 9, 11}   # those the host's clock_gettime knows
+
+
+def _clock(clock_id: int) -> int:
+    clock_id = clock_id & 0xFFFFFFFF
+    if clock_id not in CLOCKS:
+        raise OSError(errno.EINVAL, "bad clock")
+    return clock_id
+
+
+def _write_time(p: Process, address: int, layout: str, ns: int) -> None:
+    p.write_struct(address, layout, tv_sec=ns // 10**9, tv_nsec=ns % 10**9)
+
+
+def _read_time(p: Process, address: int, layout: str) -> int:
+    value = p.read_struct(address, layout)
+    if not 0 <= value["tv_nsec"] < 10**9:
+        raise OSError(errno.EINVAL, "bad timespec")
+    return value["tv_sec"] * 10**9 + value["tv_nsec"]
+
+
+@syscall("clock_gettime")
+def clock_gettime(p: Process, clock_id: int, ts: int) -> int:
+    _write_time(p, ts, "timespec", host_time.clock_gettime_ns(_clock(clock_id)))
+    return 0
+
+
+@syscall("clock_gettime64")
+def clock_gettime64(p: Process, clock_id: int, ts: int) -> int:
+    _write_time(p, ts, "timespec64", host_time.clock_gettime_ns(_clock(clock_id)))
+    return 0
+
+
+@syscall("clock_getres")
+def clock_getres(p: Process, clock_id: int, ts: int) -> int:
+    resolution = int(host_time.clock_getres(_clock(clock_id)) * 10**9)
+    if ts:
+        _write_time(p, ts, "timespec", resolution)
+    return 0
+
+
+@syscall("clock_getres_time64")
+def clock_getres_time64(p: Process, clock_id: int, ts: int) -> int:
+    resolution = int(host_time.clock_getres(_clock(clock_id)) * 10**9)
+    if ts:
+        _write_time(p, ts, "timespec64", resolution)
+    return 0
+
+
+@syscall("gettimeofday")
+def gettimeofday(p: Process, tv: int, tz: int) -> int:
+    if tv:
+        ns = host_time.time_ns()
+        p.write_struct(tv, "timeval", tv_sec=ns // 10**9, tv_usec=ns % 10**9 // 1000)
+    if tz:
+        p.mem.write(tz, bytes(8))
+    return 0
+
+
+@syscall("time")
+def time(p: Process, tloc: int) -> int:
+    now = int(host_time.time())
+    if tloc:
+        p.mem.write(tloc, p.pack_words(now))
+    return now
+
+
+def _sleep_until(clock_id: int, deadline_ns: int) -> None:
+    while True:
+        left = deadline_ns - host_time.clock_gettime_ns(clock_id)
+        if left <= 0:
+            return
+        host_time.sleep(left / 1e9)
+
+
+@syscall("nanosleep")
+def nanosleep(p: Process, req: int, rem: int) -> int:
+    return _nanosleep(p, host_time.CLOCK_MONOTONIC, 0, _read_time(p, req, "timespec"))
+
+
+@syscall("clock_nanosleep")
+def clock_nanosleep(p: Process, clock_id: int, flags: int, req: int, rem: int) -> int:
+    return _nanosleep(p, _clock(clock_id), flags, _read_time(p, req, "timespec"))
+
+
+@syscall("clock_nanosleep_time64")
+def clock_nanosleep_time64(p: Process, clock_id: int, flags: int, req: int,
+                           rem: int) -> int:
+    return _nanosleep(p, _clock(clock_id), flags, _read_time(p, req, "timespec64"))
+
+
+def _nanosleep(p: Process, clock_id: int, flags: int, ns: int) -> int:
+    now = host_time.clock_gettime_ns(clock_id)
+    _sleep_until(clock_id, ns if flags & TIMER_ABSTIME else now + ns)
+    return 0

@@ -1,0 +1,97 @@
+"""ELF executable -> Image: what to map where, and where to start."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from ..archs import by_elf
+from ..archs.base import ArchSpec
+from ..errors import ImageError
+
+PAGE = 0x1000
+PF_X, PF_W, PF_R = 1, 2, 4
+# Where a position-independent executable (ET_DYN) is placed, as Linux does
+# for programs without an interpreter (ELF_ET_DYN_BASE-like, page aligned).
+PIE_BASE = {32: 0x00400000, 64: 0x0000555555554000}
+
+
+@dataclass
+class Segment:
+    vaddr: int
+    memsz: int
+    data: bytes          # the file's bytes (p_filesz of them); the rest is zero
+    flags: int           # PF_R | PF_W | PF_X
+
+    @property
+    def end(self) -> int:
+        return self.vaddr + self.memsz
+
+
+@dataclass
+class Image:
+    path: Path
+    arch: ArchSpec
+    entry: int
+    segments: list[Segment]
+    phdr: int = 0        # guest address of the program headers (AT_PHDR)
+    phent: int = 0
+    phnum: int = 0
+    interpreter: str | None = None
+    load_bias: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def end(self) -> int:
+        """First address past the last segment: where the heap (brk) starts."""
+        return max(s.end for s in self.segments)
+
+
+def is_elf(data: bytes) -> bool:
+    return data[:4] == b"\x7fELF"
+
+
+def load_elf(path: Path) -> Image:
+    try:
+        with open(path, "rb") as f:
+            return _parse(path, f)
+    except OSError as e:
+        raise ImageError(f"cannot read {path}: {e.strerror}") from None
+    except (ELFError, ValueError, KeyError, AssertionError) as e:
+        raise ImageError(f"{path}: malformed ELF file ({e})") from None
+
+
+def _parse(path: Path, f) -> Image:
+    elf = ELFFile(f)
+    header = elf.header
+    spec = by_elf(header["e_machine"], elf.elfclass, not elf.little_endian)
+    if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
+        raise ImageError(f"{path}: not an executable (ELF type {header['e_type']})")
+    bias = PIE_BASE[spec.bits] if header["e_type"] == "ET_DYN" else 0
+    segments, phdr, interpreter = [], 0, None
+    loads = [p for p in elf.iter_segments() if p["p_type"] == "PT_LOAD"]
+    if not loads:
+        raise ImageError(f"{path}: no loadable segments")
+    for p in elf.iter_segments():
+        if p["p_type"] == "PT_INTERP":
+            interpreter = p.data().rstrip(b"\0").decode(errors="replace")
+        elif p["p_type"] == "PT_PHDR":
+            phdr = p["p_vaddr"] + bias
+    for p in loads:
+        if p["p_filesz"] > p["p_memsz"]:
+            raise ImageError(f"{path}: segment at {p['p_vaddr']:#x} has more file "
+                             "bytes than memory bytes")
+        data = p.data()
+        if len(data) != p["p_filesz"]:
+            raise ImageError(f"{path}: segment at {p['p_vaddr']:#x} is truncated")
+        segments.append(Segment(p["p_vaddr"] + bias, p["p_memsz"], data, p["p_flags"]))
+    if not phdr:
+        # No PT_PHDR: the headers are in the segment that maps file offset e_phoff.
+        for p in loads:
+            if p["p_offset"] <= header["e_phoff"] < p["p_offset"] + p["p_filesz"]:
+                phdr = p["p_vaddr"] + bias + header["e_phoff"] - p["p_offset"]
+    return Image(path=path, arch=spec, entry=header["e_entry"] + bias,
+                 segments=segments, phdr=phdr, phent=header["e_phentsize"],
+                 phnum=header["e_phnum"], interpreter=interpreter, load_bias=bias)

@@ -1,0 +1,60 @@
+"""What every accelerator provides, and the Stop events a run ends with.
+
+An accelerator runs guest code until something needs the host. System calls
+are served through `syscall_handler` while the guest runs (no stop and
+restart per call, which would cost more than the call itself); everything
+else ends `run()` with one Stop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol, Union
+
+from ...archs.base import ArchSpec, Registers
+
+
+@dataclass(frozen=True)
+class Exit:
+    """The guest asked to exit (exit, exit_group)."""
+    status: int
+
+
+@dataclass(frozen=True)
+class Fault:
+    """The guest would be killed by a signal."""
+    signal: int
+    pc: int
+    address: int | None = None     # the faulting data address, if any
+    access: str = ""               # "read", "write", "execute", or ""
+    reason: str = ""               # e.g. "unmapped", "protection", "illegal instruction"
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    pc: int
+
+
+@dataclass(frozen=True)
+class Halt:
+    pc: int
+
+
+@dataclass(frozen=True)
+class Timeout:
+    seconds: float
+
+
+Stop = Union[Exit, Fault, Breakpoint, Halt, Timeout]
+
+# Serves one system call: (number, six raw argument words) -> raw result, or
+# a Stop to end the run (exit_group, a fatal signal).
+SyscallHandler = Callable[[int, tuple], "int | Stop"]
+
+
+class Accelerator(Protocol):
+    name: str
+    spec: ArchSpec
+    regs: Registers
+    syscall_handler: SyscallHandler | None
+
+    def run(self, entry: int) -> Stop: ...

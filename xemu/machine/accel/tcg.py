@@ -1,0 +1,205 @@
+"""The translating accelerator: Unicorn, which is QEMU's TCG as a library.
+
+Guest code runs as translated host code with no Python per instruction.
+Python runs only on traps: a syscall instruction (one interrupt or
+instruction hook), a fault (invalid memory, invalid instruction).
+"""
+from __future__ import annotations
+
+import ctypes
+import signal
+
+from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86,
+                     UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
+                     UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED,
+                     UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED,
+                     UC_ERR_WRITE_UNMAPPED, UC_HOOK_INSN, UC_HOOK_INTR,
+                     UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_FETCH_UNMAPPED,
+                     UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_READ_UNMAPPED,
+                     UC_HOOK_MEM_WRITE_PROT, UC_HOOK_MEM_WRITE_UNMAPPED,
+                     UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT,
+                     UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED,
+                     Uc, UcError, arm64_const, arm_const, ppc_const, x86_const)
+from unicorn.unicorn_py3.unicorn import uclib
+
+from ...archs.base import ArchSpec
+from ..memory import Memory, Region
+from .base import Exit, Fault, Stop, SyscallHandler
+
+REGISTER_PREFIX = {
+    UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
+    UC_ARCH_ARM: (arm_const, "UC_ARM_REG_"),
+    UC_ARCH_ARM64: (arm64_const, "UC_ARM64_REG_"),
+    UC_ARCH_X86: (x86_const, "UC_X86_REG_"),
+}
+
+ACCESS = {
+    UC_MEM_READ_UNMAPPED: ("read", "unmapped"), UC_MEM_WRITE_UNMAPPED: ("write", "unmapped"),
+    UC_MEM_FETCH_UNMAPPED: ("execute", "unmapped"), UC_MEM_READ_PROT: ("read", "protection"),
+    UC_MEM_WRITE_PROT: ("write", "protection"), UC_MEM_FETCH_PROT: ("execute", "protection"),
+}
+ERROR_SIGNAL = {
+    UC_ERR_READ_UNMAPPED: signal.SIGSEGV, UC_ERR_WRITE_UNMAPPED: signal.SIGSEGV,
+    UC_ERR_FETCH_UNMAPPED: signal.SIGSEGV, UC_ERR_READ_PROT: signal.SIGSEGV,
+    UC_ERR_WRITE_PROT: signal.SIGSEGV, UC_ERR_FETCH_PROT: signal.SIGSEGV,
+    UC_ERR_READ_UNALIGNED: signal.SIGBUS, UC_ERR_WRITE_UNALIGNED: signal.SIGBUS,
+    UC_ERR_FETCH_UNALIGNED: signal.SIGBUS, UC_ERR_INSN_INVALID: signal.SIGILL,
+}
+INVALID_MEMORY = (UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                  | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
+                  | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT)
+
+
+class UnicornRegisters:
+    """Registers by the arch's own names, read and written through Unicorn."""
+
+    def __init__(self, uc: Uc, spec: ArchSpec):
+        self._uc = uc
+        module, self._prefix = REGISTER_PREFIX[spec.unicorn[0]]
+        self._module = module
+        self._aliases = spec.unicorn_register_names
+        self._ids: dict[str, int] = {}
+
+    def id(self, name: str) -> int:
+        found = self._ids.get(name)
+        if found is None:
+            suffix = self._aliases.get(name, name).upper()
+            found = getattr(self._module, self._prefix + suffix, None)
+            if found is None:
+                raise KeyError(f"no register named {name!r}")
+            self._ids[name] = found
+        return found
+
+    def read(self, name: str):
+        return self._uc.reg_read(self.id(name))
+
+    def write(self, name: str, value) -> None:
+        self._uc.reg_write(self.id(name), value)
+
+
+class TcgAccelerator:
+    name = "tcg"
+
+    def __init__(self, spec: ArchSpec, memory: Memory):
+        arch, mode, cpu = spec.unicorn
+        self.spec = spec
+        self.memory = memory
+        self.uc = Uc(arch, mode, cpu)
+        self.regs = UnicornRegisters(self.uc, spec)
+        self.syscall_handler: SyscallHandler | None = None
+        self._stop: Stop | None = None
+        self._bad_access: tuple[str, str, int] | None = None
+        self._mask = (1 << spec.bits) - 1
+        self._prepare_syscall_registers()
+        for region in memory.regions():
+            self.region_added(region)
+        memory.listeners.append(self)
+        self._add_hooks()
+
+    # -- memory listener --------------------------------------------------
+
+    def region_added(self, region: Region) -> None:
+        self.uc.mem_map_ptr(region.start, region.size, region.perms, region.host_address)
+
+    def region_removed(self, region: Region) -> None:
+        self.uc.mem_unmap(region.start, region.size)
+
+    # -- running ----------------------------------------------------------
+
+    def run(self, entry: int) -> Stop:
+        """Run from entry until the guest exits or faults."""
+        self._stop = None
+        until = (1 << self.spec.bits) - 1 if self.spec.bits == 32 else 1 << 63
+        try:
+            self.uc.emu_start(entry, until)
+        except UcError as e:
+            if self._stop is None:
+                self._stop = self._fault_from_error(e.errno)
+        if self._stop is None:
+            pc = self.regs.read(self.spec.pc)
+            self._stop = Fault(signal.SIGSEGV, pc, pc, "execute", "unmapped")
+        return self._stop
+
+    def stop(self, stop: Stop) -> None:
+        """End the run with this Stop (called from a hook)."""
+        if self._stop is None:
+            self._stop = stop
+        self.uc.emu_stop()
+
+    # -- hooks: the only way into Python while the guest runs -------------
+
+    def _add_hooks(self) -> None:
+        trap = self.spec.trap
+        if trap.kind == "instruction":
+            self.uc.hook_add(UC_HOOK_INSN, self._on_syscall_instruction, aux1=trap.number)
+        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        self.uc.hook_add(INVALID_MEMORY, self._on_invalid_memory)
+
+    def _on_syscall_instruction(self, uc: Uc, user_data) -> None:
+        self._serve_syscall()
+
+    def _on_interrupt(self, uc: Uc, number: int, user_data) -> None:
+        trap = self.spec.trap
+        if trap.kind == "interrupt" and number == trap.number:
+            self._serve_syscall()
+            return
+        pc = self.regs.read(self.spec.pc)
+        if self.spec.emulate_missing and self.spec.emulate_missing(self.regs, self.memory, number, pc):
+            return
+        sig = self.spec.fault_interrupts.get(number, signal.SIGILL)
+        reason = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
+                  signal.SIGTRAP: "trap", signal.SIGBUS: "bus error"}.get(sig, f"CPU exception {number}")
+        self.stop(Fault(sig, pc, None, "", reason))
+
+    def _on_invalid_memory(self, uc: Uc, access: int, address: int, size: int,
+                           value: int, user_data) -> bool:
+        kind, reason = ACCESS.get(access, ("", "invalid"))
+        self._bad_access = (kind, reason, address)
+        return False
+
+    def _fault_from_error(self, errno: int) -> Fault:
+        pc = self.regs.read(self.spec.pc)
+        sig = ERROR_SIGNAL.get(errno)
+        if sig is None:
+            return Fault(signal.SIGILL, pc, None, "", f"unicorn error {errno}")
+        if self._bad_access and sig == signal.SIGSEGV:
+            kind, reason, address = self._bad_access
+            return Fault(sig, pc, address, kind, reason)
+        reason = "illegal instruction" if sig == signal.SIGILL else "unaligned access"
+        return Fault(sig, pc, None, "", reason)
+
+    # -- system calls -----------------------------------------------------
+
+    def _prepare_syscall_registers(self) -> None:
+        """Pre-build the batch read of number + six arguments: one C call."""
+        abi = self.spec.syscall
+        names = (abi.number, *abi.args)
+        count = len(names)
+        self._batch_ids = (ctypes.c_int * count)(*(self.regs.id(n) for n in names))
+        self._batch_values = (ctypes.c_uint64 * count)()
+        base = ctypes.addressof(self._batch_values)
+        self._batch_ptrs = (ctypes.c_void_p * count)(*(base + 8 * i for i in range(count)))
+        self._batch_count = count
+        self._result_id = self.regs.id(abi.result)
+        self._error_flag = (self.regs.id(abi.error_flag[0]), abi.error_flag[1]) \
+            if abi.error_flag else None
+
+    def _serve_syscall(self) -> None:
+        uclib.uc_reg_read_batch(self.uc._uch, self._batch_ids, self._batch_ptrs,
+                                self._batch_count)
+        number, *args = self._batch_values
+        result = self.syscall_handler(number & self._mask, tuple(args))
+        if not isinstance(result, int):
+            self.stop(result)
+            return
+        if self._error_flag is None:
+            self.uc.reg_write(self._result_id, result & self._mask)
+            return
+        flag_id, bit = self._error_flag
+        flags = self.uc.reg_read(flag_id)
+        if -4096 < result < 0:
+            self.uc.reg_write(self._result_id, -result)
+            self.uc.reg_write(flag_id, flags | bit)
+        else:
+            self.uc.reg_write(self._result_id, result & self._mask)
+            self.uc.reg_write(flag_id, flags & ~bit)

@@ -1,0 +1,152 @@
+"""One run of a static Linux program: load, lay out memory and stack, pick
+the accelerator, serve system calls, end with the guest's exit status."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..archs import by_name
+from ..debug.trace import disassemble_one
+from ..errors import ArchError, ImageError
+from ..linux.process import Process
+from ..linux.syscalls import Dispatcher
+from ..loader.elf import PF_R, PF_W, PF_X, Image, is_elf, load_elf
+from ..loader.stack import ProcessInfo, layout_stack
+from .accel.base import Exit, Fault, Stop
+from .accel.tcg import TcgAccelerator
+from .memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, page_down, page_up
+from .select import choose
+
+STACK_SIZE = 8 << 20          # as RLIMIT_STACK's usual 8 MiB
+ELF_TO_PROT = ((PF_R, PROT_READ), (PF_W, PROT_WRITE), (PF_X, PROT_EXEC))
+
+
+@dataclass
+class RunRequest:
+    image: str                           # the path as the user gave it (argv[0])
+    args: list[str] = field(default_factory=list)
+    arch: str | None = None
+    accel: str = "auto"
+    env: dict[str, str] | None = None    # None: the host's environment
+    quiet: bool = False
+    verbose: bool = False
+
+
+@dataclass
+class RunResult:
+    status: int                          # what xemu exits with
+    stop: Stop
+    accel: str
+    process: Process
+
+
+def load_image(path: str, arch: str | None) -> Image:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError as e:
+        raise ImageError(f"cannot read {path}: {e.strerror}") from None
+    if not head:
+        raise ImageError(f"{path} is empty")
+    if not is_elf(head):
+        raise ImageError(f"{path} is not an ELF program")
+    image = load_elf(Path(path))
+    if arch is not None:
+        wanted = by_name(arch)
+        if wanted is not image.arch:
+            raise ArchError(f"--arch {arch} does not match {path}, which is a "
+                            f"{image.arch.name} program")
+    if image.interpreter:
+        raise ImageError(f"{path} is dynamically linked (interpreter "
+                         f"{image.interpreter}); xemu runs static programs")
+    return image
+
+
+def map_segments(memory: Memory, image: Image) -> None:
+    """Map every PT_LOAD segment; pages shared by two segments get both's rights."""
+    pages: dict[int, int] = {}
+    for segment in image.segments:
+        prot = sum(p for flag, p in ELF_TO_PROT if segment.flags & flag)
+        for page in range(page_down(segment.vaddr), page_up(segment.end), PAGE):
+            pages[page] = pages.get(page, 0) | prot
+    run_start, run_prot, previous = None, None, None
+    for page in sorted(pages) + [None]:
+        prot = pages.get(page) if page is not None else None
+        if run_start is not None and (page != previous + PAGE or prot != run_prot):
+            memory.map(run_start, previous + PAGE - run_start, run_prot, image.path.name)
+            run_start = None
+        if page is not None and run_start is None:
+            run_start, run_prot = page, prot
+        previous = page
+    for segment in image.segments:
+        if segment.data:
+            memory.write(segment.vaddr, segment.data)
+
+
+def guest_environment(env: dict[str, str] | None) -> list[bytes]:
+    source = os.environ if env is None else env
+    return [f"{k}={v}".encode() for k, v in source.items()]
+
+
+def run(request: RunRequest) -> RunResult:
+    image = load_image(request.image, request.arch)
+    spec = image.arch
+    accel_name, reason = choose(spec, request.accel)
+    if request.verbose:
+        print(f"xemu: {spec.name} guest, accel={accel_name}: {reason}", file=sys.stderr)
+
+    memory = Memory()
+    map_segments(memory, image)
+    memory.map(spec.stack_top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, "[stack]")
+    for start, size in spec.reserved:
+        memory.map(start, size, PROT_READ | PROT_WRITE, "[kernel]")
+    argv = [request.image.encode(), *(os.fsencode(a) for a in request.args)]
+    info = ProcessInfo(phdr=image.phdr, phent=image.phent, phnum=image.phnum,
+                       entry=image.entry, uid=os.getuid(), euid=os.geteuid(),
+                       gid=os.getgid(), egid=os.getegid())
+    stack = layout_stack(spec, spec.stack_top, argv, guest_environment(request.env),
+                         request.image.encode(), os.urandom(16), info)
+    memory.write(stack.sp, stack.data)
+
+    accel = TcgAccelerator(spec, memory)
+    spec.setup_cpu(accel.regs, memory)
+    accel.regs.write(spec.sp, stack.sp)
+    process = Process(spec, memory, exe=Path(request.image).resolve(),
+                      brk_start=page_up(image.end), quiet=request.quiet)
+    process.regs = accel.regs
+    accel.syscall_handler = Dispatcher(process)
+    try:
+        stop = accel.run(image.entry)
+    finally:
+        sys.stdout.flush()
+        process.fds.close_all()
+    if isinstance(stop, Exit):
+        status = stop.status
+    elif isinstance(stop, Fault):
+        print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
+        status = 128 + stop.signal
+    else:
+        raise RuntimeError(f"unexpected stop {stop!r}")
+    return RunResult(status, stop, accel_name, process)
+
+
+def describe_fault(fault: Fault, accel, memory: Memory) -> str:
+    """One line: the signal, where, what was touched, and the instruction."""
+    name = signal.Signals(fault.signal).name
+    words = [f"xemu: guest killed by {name} ({signal.strsignal(fault.signal)})"]
+    if fault.reason:
+        words.append(f": {fault.reason}")
+    if fault.address is not None and fault.access != "execute":
+        words.append(f" {fault.access} at {fault.address:#x}")
+    words.append(f", pc {fault.pc:#x}")
+    region = memory.region_at(fault.pc)
+    code = memory.read(fault.pc, min(16, region.end - fault.pc)) if region else b""
+    text = disassemble_one(accel.spec, code, fault.pc, accel.regs) if code else None
+    if text:
+        words.append(f": {text}")
+    elif fault.access == "execute":
+        words.append(" (not mapped as code)")
+    return "".join(words)

@@ -1,0 +1,229 @@
+"""Guest memory: page-aligned regions backed by host mmap buffers.
+
+The buffers are the guest's RAM. Accelerators map them directly (Unicorn's
+mem_map_ptr, KVM's memory slots), and the Linux layer reads and writes them
+through memoryviews, so a read(2) lands in guest memory with no copy.
+
+Python's list of regions and each accelerator's mappings are always the same
+set: a partial munmap or mprotect removes the whole region from the
+accelerators and maps its remaining pieces again (same buffer, new bounds).
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+import mmap
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+from ..errors import GuestMemoryError
+
+PAGE = 0x1000
+PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
+PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
+
+
+def page_down(value: int) -> int:
+    return value & ~(PAGE - 1)
+
+
+def page_up(value: int) -> int:
+    return (value + PAGE - 1) & ~(PAGE - 1)
+
+
+@dataclass(eq=False)
+class Region:
+    start: int
+    size: int
+    perms: int
+    buffer: mmap.mmap
+    offset: int          # where this region begins inside buffer
+    name: str = ""
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    @property
+    def host_address(self) -> int:
+        """Host virtual address of the region's first byte."""
+        base = ctypes.addressof(ctypes.c_char.from_buffer(self.buffer))
+        return base + self.offset
+
+    def piece(self, start: int, end: int, perms: int | None = None) -> Region:
+        return Region(start, end - start, self.perms if perms is None else perms,
+                      self.buffer, self.offset + start - self.start, self.name)
+
+
+class MemoryListener(Protocol):
+    """An accelerator's view of the guest's memory map."""
+
+    def region_added(self, region: Region) -> None: ...
+
+    def region_removed(self, region: Region) -> None: ...
+
+
+class Memory:
+    def __init__(self, limit: int | None = None):
+        self._regions: list[Region] = []
+        self._starts: list[int] = []
+        self.listeners: list[MemoryListener] = []
+        self.limit = limit           # bytes of guest memory allowed (None: any)
+        self.mapped_bytes = 0
+        self.peak_bytes = 0
+
+    # -- the map ---------------------------------------------------------
+
+    def regions(self) -> Iterator[Region]:
+        return iter(list(self._regions))
+
+    def map(self, start: int, size: int, perms: int, name: str = "") -> Region:
+        """Map fresh zeroed memory at [start, start+size); it must be free."""
+        if start % PAGE or size <= 0:
+            raise ValueError(f"unaligned mapping {start:#x}+{size:#x}")
+        size = page_up(size)
+        if self.overlaps(start, size):
+            raise ValueError(f"mapping {start:#x}+{size:#x} overlaps another")
+        if self.limit is not None and self.mapped_bytes + size > self.limit:
+            raise MemoryError(f"guest memory limit of {self.limit} bytes reached")
+        buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        region = Region(start, size, perms, buffer, 0, name)
+        self._add(region)
+        return region
+
+    def unmap(self, start: int, size: int) -> None:
+        """Unmap every page in the range; pages not mapped are ignored."""
+        end = start + page_up(size)
+        for region in self._overlapping(start, end):
+            self._remove(region)
+            if region.start < start:
+                self._add(region.piece(region.start, start))
+            if region.end > end:
+                self._add(region.piece(end, region.end))
+
+    def protect(self, start: int, size: int, perms: int) -> bool:
+        """Change permissions of the range; False if any page is unmapped."""
+        end = start + page_up(size)
+        if not self.is_mapped(start, end - start):
+            return False
+        for region in self._overlapping(start, end):
+            if region.perms == perms:
+                continue
+            self._remove(region)
+            lo, hi = max(region.start, start), min(region.end, end)
+            if region.start < lo:
+                self._add(region.piece(region.start, lo))
+            self._add(region.piece(lo, hi, perms))
+            if region.end > hi:
+                self._add(region.piece(hi, region.end))
+        return True
+
+    def overlaps(self, start: int, size: int) -> bool:
+        return bool(self._overlapping(start, start + size))
+
+    def is_mapped(self, start: int, size: int) -> bool:
+        """True if every byte of the range is mapped."""
+        position = start
+        for region in self._overlapping(start, start + size):
+            if region.start > position:
+                return False
+            position = region.end
+        return position >= start + size
+
+    def find_free(self, size: int, low: int, high: int) -> int | None:
+        """Lowest page-aligned address >= low where size bytes are free."""
+        size = page_up(size)
+        candidate = page_up(low)
+        for region in self._regions:
+            if region.end <= candidate:
+                continue
+            if region.start >= candidate + size:
+                break
+            candidate = region.end
+        return candidate if candidate + size <= high else None
+
+    def region_at(self, address: int) -> Region | None:
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0 and address < self._regions[i].end:
+            return self._regions[i]
+        return None
+
+    # -- access for the host side (syscalls, loader) ---------------------
+
+    def view(self, address: int, size: int) -> memoryview:
+        """A writable view of guest memory; the range must lie in one region."""
+        region = self.region_at(address)
+        if region is None or address + size > region.end:
+            raise GuestMemoryError(address, size)
+        offset = region.offset + address - region.start
+        return memoryview(region.buffer)[offset:offset + size]
+
+    def read(self, address: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        region = self.region_at(address)
+        if region is not None and address + size <= region.end:
+            offset = region.offset + address - region.start
+            return region.buffer[offset:offset + size]
+        return b"".join(self.view(a, n) for a, n in self._pieces(address, size))
+
+    def write(self, address: int, data: bytes) -> None:
+        done = 0
+        for piece_address, n in self._pieces(address, len(data)):
+            self.view(piece_address, n)[:] = data[done:done + n]
+            done += n
+
+    def read_cstring(self, address: int, limit: int = 4096) -> bytes:
+        """A NUL-terminated string (without the NUL), at most limit bytes."""
+        out = b""
+        while len(out) < limit:
+            region = self.region_at(address + len(out))
+            if region is None:
+                raise GuestMemoryError(address + len(out))
+            offset = region.offset + address + len(out) - region.start
+            stop = region.offset + region.size
+            nul = region.buffer.find(b"\0", offset, min(stop, offset + limit - len(out)))
+            if nul >= 0:
+                return out + region.buffer[offset:nul]
+            out += region.buffer[offset:min(stop, offset + limit - len(out))]
+        return out[:limit]
+
+    # -- internals -------------------------------------------------------
+
+    def _pieces(self, address: int, size: int) -> Iterator[tuple[int, int]]:
+        """Split a range at region boundaries; raise if any byte is unmapped."""
+        end = address + size
+        while address < end:
+            region = self.region_at(address)
+            if region is None:
+                raise GuestMemoryError(address, end - address)
+            n = min(end, region.end) - address
+            yield address, n
+            address += n
+
+    def _overlapping(self, start: int, end: int) -> list[Region]:
+        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        found = []
+        for region in self._regions[i:]:
+            if region.start >= end:
+                break
+            if region.end > start:
+                found.append(region)
+        return found
+
+    def _add(self, region: Region) -> None:
+        i = bisect.bisect_left(self._starts, region.start)
+        self._regions.insert(i, region)
+        self._starts.insert(i, region.start)
+        self.mapped_bytes += region.size
+        self.peak_bytes = max(self.peak_bytes, self.mapped_bytes)
+        for listener in self.listeners:
+            listener.region_added(region)
+
+    def _remove(self, region: Region) -> None:
+        i = self._regions.index(region)
+        del self._regions[i]
+        del self._starts[i]
+        self.mapped_bytes -= region.size
+        for listener in self.listeners:
+            listener.region_removed(region)
