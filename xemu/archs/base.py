@@ -96,9 +96,6 @@ class ArchSpec:
     setup_cpu: Callable[[Registers, object], None] = lambda regs, memory: None
     # Interrupt numbers (Unicorn) that mean a guest fault, and their signal.
     fault_interrupts: Mapping[int, int] = field(default_factory=dict)
-    # Instructions the emulated CPU lacks but real ones of this arch run:
-    # (registers, memory, interrupt number, pc) -> True if emulated and done.
-    emulate_missing: Callable | None = None
     # (register, bit, capstone mode) when a state bit switches the instruction
     # set, as ARM's CPSR.T selects Thumb.
     alternate_isa: tuple[str, int, int] | None = None

@@ -137,6 +137,8 @@ def describe_fault(fault: Fault, accel, memory: Memory) -> str:
     """One line: the signal, where, what was touched, and the instruction."""
     name = signal.Signals(fault.signal).name
     words = [f"xemu: guest killed by {name} ({signal.strsignal(fault.signal)})"]
+    if fault.raised:
+        return words[0] + ", raised by the guest itself"
     if fault.reason:
         words.append(f": {fault.reason}")
     if fault.address is not None and fault.access != "execute":

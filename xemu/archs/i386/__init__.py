@@ -29,6 +29,18 @@ X86_INTERRUPT_SIGNALS = {0: signal.SIGFPE, 1: signal.SIGTRAP, 3: signal.SIGTRAP,
                          17: signal.SIGBUS, 19: signal.SIGFPE}
 
 
+FPU_CONTROL_DEFAULT = 0x37F       # what `finit` (and Linux) give: 64-bit mantissa
+MXCSR_DEFAULT = 0x1F80            # SSE exceptions masked, round to nearest
+
+
+def reset_fpu(regs: Registers) -> None:
+    """The x87 and SSE state Linux starts a process with. Unicorn's reset
+    leaves the x87 control word at 0: single precision, which silently
+    rounds every double computed on the x87 stack."""
+    regs.write("fpcw", FPU_CONTROL_DEFAULT)
+    regs.write("mxcsr", MXCSR_DEFAULT)
+
+
 def setup_cpu(regs: Registers, memory) -> None:
     """Flat 32-bit code and data segments. Unicorn runs guest code at CPL 0,
     so they have DPL 0; loading SS from the GDT makes the stack 32-bit (a
@@ -42,6 +54,7 @@ def setup_cpu(regs: Registers, memory) -> None:
     for segment in ("ss", "ds", "es"):
         regs.write(segment, GDT_ENTRY_DATA << 3)
     regs.write("cs", GDT_ENTRY_CODE << 3)
+    reset_fpu(regs)
 
 
 def segment_descriptor(base: int, limit: int, flags: int, dpl: int = 3) -> bytes:

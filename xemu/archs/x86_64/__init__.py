@@ -6,7 +6,7 @@ from unicorn import UC_ARCH_X86, UC_MODE_64
 from unicorn.x86_const import UC_X86_INS_SYSCALL
 
 from ..base import ArchSpec, Registers, SyscallABI, Trap
-from ..i386 import HWCAP_CPUID_EDX, X86_INTERRUPT_SIGNALS
+from ..i386 import HWCAP_CPUID_EDX, X86_INTERRUPT_SIGNALS, reset_fpu
 from . import structs
 from .syscalls import NUMBERS
 
@@ -19,6 +19,7 @@ def setup_cpu(regs: Registers, memory) -> None:
     """SSE on, as Linux leaves it for user code."""
     regs.write("cr0", (regs.read("cr0") | CR0_MP) & ~CR0_EM)
     regs.write("cr4", regs.read("cr4") | CR4_OSFXSR | CR4_OSXMMEXCPT)
+    reset_fpu(regs)
 
 
 def arch_prctl(kernel, code: int, addr: int) -> int:

@@ -384,14 +384,24 @@ def umask(p: Process, mask: int) -> int:
     return old
 
 
-@syscall("truncate", "truncate64", wide=(1,))
+@syscall("truncate")
 def truncate(p: Process, path: int, length: int) -> int:
+    return truncate64(p, path, p.signed(length))
+
+
+@syscall("truncate64", wide=(1,))
+def truncate64(p: Process, path: int, length: int) -> int:
     os.truncate(p.host_path(path), length)
     return 0
 
 
-@syscall("ftruncate", "ftruncate64", wide=(1,))
+@syscall("ftruncate")
 def ftruncate(p: Process, fd: int, length: int) -> int:
+    return ftruncate64(p, fd, p.signed(length))
+
+
+@syscall("ftruncate64", wide=(1,))
+def ftruncate64(p: Process, fd: int, length: int) -> int:
     os.ftruncate(p.fds.host(p.int32(fd)), length)
     return 0
 

@@ -84,7 +84,7 @@ def uname(p: Process, buf: int) -> int:
     return 0
 
 
-def _limit(value: int, word_bits: int) -> int:
+def _limit(value: int) -> int:
     """A host limit as the guest's type holds it (RLIM_INFINITY is all ones)."""
     return RLIM_INFINITY if value == resource.RLIM_INFINITY else value
 
@@ -95,7 +95,7 @@ def prlimit64(p: Process, pid: int, which: int, new: int, old: int) -> int:
         return -errno.EPERM
     if old:
         soft, hard = resource.getrlimit(p.int32(which))
-        p.write_struct(old, "rlimit64", rlim_cur=_limit(soft, 64), rlim_max=_limit(hard, 64))
+        p.write_struct(old, "rlimit64", rlim_cur=_limit(soft), rlim_max=_limit(hard))
     return 0            # a new limit is accepted and not enforced
 
 
@@ -103,8 +103,8 @@ def prlimit64(p: Process, pid: int, which: int, new: int, old: int) -> int:
 def getrlimit(p: Process, which: int, buf: int) -> int:
     soft, hard = resource.getrlimit(p.int32(which))
     cap = (1 << p.spec.bits) - 1
-    p.write_struct(buf, "rlimit", rlim_cur=min(_limit(soft, p.spec.bits), cap),
-                   rlim_max=min(_limit(hard, p.spec.bits), cap))
+    p.write_struct(buf, "rlimit", rlim_cur=min(_limit(soft), cap),
+                   rlim_max=min(_limit(hard), cap))
     return 0
 
 
@@ -150,7 +150,7 @@ def futex(p: Process, uaddr: int, op: int, val: int) -> int:
         current = struct.unpack(p.spec.endian + "I", p.mem.read(uaddr, 4))[0]
         if current != val & 0xFFFFFFFF:
             return -errno.EAGAIN
-        return -errno.EDEADLK if False else -errno.ETIMEDOUT
+        return -errno.ETIMEDOUT
     return -errno.ENOSYS
 
 

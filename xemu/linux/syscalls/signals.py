@@ -83,7 +83,7 @@ def _raise(p: Process, signum: int) -> int | Fault:
         p.warn(f"signal {signum} has a guest handler; xemu does not deliver signals "
                "to guest handlers yet, so it takes the default action")
     pc = p.regs.read(p.spec.pc) if p.regs else 0
-    return Fault(signum, pc, None, "", "raised by the guest")
+    return Fault(signum, pc, None, "", "raised by the guest", raised=True)
 
 
 @syscall("kill")

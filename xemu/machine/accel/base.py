@@ -27,6 +27,7 @@ class Fault:
     address: int | None = None     # the faulting data address, if any
     access: str = ""               # "read", "write", "execute", or ""
     reason: str = ""               # e.g. "unmapped", "protection", "illegal instruction"
+    raised: bool = False           # sent by the guest to itself (kill, tgkill, abort)
 
 
 @dataclass(frozen=True)

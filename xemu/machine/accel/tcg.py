@@ -144,8 +144,6 @@ class TcgAccelerator:
             self._serve_syscall()
             return
         pc = self.regs.read(self.spec.pc)
-        if self.spec.emulate_missing and self.spec.emulate_missing(self.regs, self.memory, number, pc):
-            return
         sig = self.spec.fault_interrupts.get(number, signal.SIGILL)
         reason = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
                   signal.SIGTRAP: "trap", signal.SIGBUS: "bus error"}.get(sig, f"CPU exception {number}")

@@ -1,0 +1,53 @@
+"""The test programs' cases: how to run each, and what it must print.
+
+Expected stdout is tests/guests/expected/<case>.out, or <case>.<arch>.out
+where an arch really differs (uname's machine, the sign x86 gives a NaN).
+Every expected file was taken from qemu-user or the native CPU, not from
+xemu. `{image}` in an expected file stands for the image path as given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GUESTS = Path(__file__).resolve().parent
+ARCHS = ("x86_64", "i386", "arm", "aarch64", "ppc")
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: tuple[str, ...]
+    status: int = 0
+    stdin: bytes | None = None
+    env: dict = field(default_factory=dict)
+    stderr: str | None = None       # a line stderr must contain
+
+    def expected(self, arch: str, image: str) -> bytes:
+        specific = GUESTS / "expected" / f"{self.name}.{arch}.out"
+        generic = GUESTS / "expected" / f"{self.name}.out"
+        text = (specific if specific.exists() else generic).read_bytes()
+        return text.replace(b"{image}", image.encode())
+
+
+def binary(arch: str) -> Path:
+    return GUESTS / "bin" / arch / "xtest"
+
+
+CASES = [
+    Case("hello", ("hello", "a", "b c", "--exit=7"), status=7, env={"GREETING": "hi"}),
+    Case("hello-noargs", ("hello",)),
+    Case("argv0", ("argv0",)),
+    Case("fileio", ("fileio",), stderr="close again: Bad file descriptor"),
+    Case("dirs", ("dirs",), stderr="rmdir again: No such file or directory"),
+    Case("cat", ("cat",), stdin=b"line one\nline two\n\xff binary \x00 too\n",
+         stderr="3 lines, 33 bytes"),
+    Case("floats", ("floats",)),
+    Case("strings", ("strings",)),
+    Case("memory", ("memory",)),
+    Case("timing", ("timing",)),
+    Case("proc", ("proc",)),
+    Case("segv", ("segv",), status=139, stderr="SIGSEGV"),
+    Case("abort", ("abort",), status=134, stderr="SIGABRT"),
+    Case("badsys", ("badsys",)),
+]

@@ -1,0 +1,67 @@
+"""The same programs under the reference: qemu-user-static for foreign archs,
+the host CPU itself for x86. Skipped with the reason where it is missing.
+
+Known divergences are listed here by name, each with the reason; they are
+strict xfails, so the day the reference changes, this test says so.
+"""
+import os
+import platform
+import shutil
+import subprocess
+
+import pytest
+
+from tests.guests.cases import ARCHS, CASES, binary
+from tests.helpers import run_xemu
+
+QEMU = {"ppc": "qemu-ppc-static", "arm": "qemu-arm-static",
+        "aarch64": "qemu-aarch64-static"}
+KNOWN = {
+    ("ppc", "dirs"): "qemu-user passes the host's 64-bit ext4 d_off hashes to a "
+                     "32-bit guest, so glibc's readdir fails with EOVERFLOW",
+    ("arm", "dirs"): "qemu-user passes the host's 64-bit ext4 d_off hashes to a "
+                     "32-bit guest, so glibc's readdir fails with EOVERFLOW",
+    ("ppc", "floats"): "qemu 7.2 raises SIGILL on glibc's mffscrni, which pre-POWER9 "
+                       "CPUs execute as mffs",
+    ("i386", "proc"): "a native i386 process on an x86-64 kernel sees uname machine "
+                      "x86_64; xemu reports i686 like an i386 kernel",
+}
+
+
+def reference_command(arch: str) -> list[str]:
+    if arch in QEMU:
+        found = shutil.which(QEMU[arch])
+        if not found:
+            pytest.skip(f"{QEMU[arch]} is not installed (apt-get install qemu-user-static)")
+        return [found]
+    if platform.machine() != "x86_64":
+        pytest.skip(f"the host ({platform.machine()}) cannot run {arch} natively")
+    return []
+
+
+def params():
+    for arch in ARCHS:
+        for case in CASES:
+            marks = []
+            reason = KNOWN.get((arch, case.name))
+            if reason:
+                marks.append(pytest.mark.xfail(reason=reason, strict=True))
+            yield pytest.param(arch, case, id=f"{arch}-{case.name}", marks=marks)
+
+
+@pytest.mark.parametrize("arch,case", list(params()))
+def test_same_as_reference(arch, case, tmp_path, guest_env):
+    command = reference_command(arch)
+    image = str(binary(arch))
+    env = {**guest_env, **case.env}
+    reference = subprocess.run([*command, image, *case.args], input=case.stdin or b"",
+                               capture_output=True, env=env, cwd=tmp_path, timeout=120)
+    for leftover in tmp_path.iterdir():
+        shutil.rmtree(leftover) if leftover.is_dir() else os.unlink(leftover)
+    ours = run_xemu("run", "-q", *(f"-E{k}={v}" for k, v in case.env.items()), image,
+                    *case.args, stdin=case.stdin or b"", env=guest_env, cwd=tmp_path)
+    # A process killed by signal N reports -N to subprocess; a shell says 128+N.
+    expected_status = 128 - reference.returncode if reference.returncode < 0 \
+        else reference.returncode
+    assert ours.stdout == reference.stdout
+    assert ours.returncode == expected_status
