@@ -14,6 +14,7 @@ from ..machine.memory import Memory
 from . import structs
 
 AT_FDCWD = -100
+PATH_MAX = 4096
 
 
 @dataclass
@@ -140,7 +141,9 @@ class Process:
 
     def host_path(self, address: int) -> bytes:
         """The host path for a guest path argument."""
-        path = self.mem.read_cstring(address, 4096)
+        path = self.mem.read_cstring(address, PATH_MAX)
+        if len(path) >= PATH_MAX:
+            raise OSError(errno.ENAMETOOLONG, "path too long")
         if path in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
             return os.fsencode(self.exe)
         return path

@@ -1,0 +1,74 @@
+"""Guest memory: regions, splitting, and what accelerators are told."""
+import pytest
+
+from xemu.errors import GuestMemoryError
+from xemu.machine.memory import PAGE, PROT_READ, PROT_WRITE, Memory
+
+RW = PROT_READ | PROT_WRITE
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def region_added(self, region):
+        self.events.append(("add", region.start, region.size, region.perms))
+
+    def region_removed(self, region):
+        self.events.append(("remove", region.start, region.size))
+
+
+def test_read_write_across_regions():
+    mem = Memory()
+    mem.map(0x10000, PAGE, RW)
+    mem.map(0x11000, PAGE, RW)
+    mem.write(0x10FFE, b"abcd")
+    assert mem.read(0x10FFE, 4) == b"abcd"
+    with pytest.raises(GuestMemoryError):
+        mem.read(0x11FFE, 4)
+
+
+def test_partial_unmap_keeps_the_same_buffer():
+    mem = Memory()
+    mem.map(0x10000, 3 * PAGE, RW)
+    mem.write(0x12000, b"third")
+    listener = Recorder()
+    mem.listeners.append(listener)
+    mem.unmap(0x11000, PAGE)
+    assert [(r.start, r.size) for r in mem.regions()] == [(0x10000, PAGE), (0x12000, PAGE)]
+    assert mem.read(0x12000, 5) == b"third"
+    assert listener.events[0] == ("remove", 0x10000, 3 * PAGE)
+    assert not mem.is_mapped(0x11000, 1)
+
+
+def test_protect_splits_and_reports_unmapped():
+    mem = Memory()
+    mem.map(0x10000, 3 * PAGE, RW)
+    assert mem.protect(0x11000, PAGE, PROT_READ)
+    assert [r.perms for r in mem.regions()] == [RW, PROT_READ, RW]
+    assert not mem.protect(0x12000, 2 * PAGE, PROT_READ)
+
+
+def test_find_free_skips_used_ranges():
+    mem = Memory()
+    mem.map(0x40000000, PAGE, RW)
+    assert mem.find_free(PAGE, 0x40000000, 0x50000000) == 0x40001000
+    assert mem.find_free(0x20000000, 0x40000000, 0x50000000) is None
+
+
+def test_cstring_stops_at_nul_and_limit():
+    mem = Memory()
+    mem.map(0x10000, PAGE, RW)
+    mem.write(0x10000, b"path\0rest")
+    assert mem.read_cstring(0x10000) == b"path"
+    mem.write(0x10000, b"x" * PAGE)
+    with pytest.raises(GuestMemoryError):
+        mem.read_cstring(0x10F00)          # runs off the mapping
+    assert mem.read_cstring(0x10000, limit=10) == b"x" * 10
+
+
+def test_limit_refuses_growth():
+    mem = Memory(limit=2 * PAGE)
+    mem.map(0x10000, 2 * PAGE, RW)
+    with pytest.raises(MemoryError):
+        mem.map(0x20000, PAGE, RW)
