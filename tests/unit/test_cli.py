@@ -76,3 +76,13 @@ def test_info_lists_every_arch():
     assert result.returncode == 0
     for arch in ("x86_64", "i386", "arm", "aarch64", "ppc"):
         assert arch.encode() in result.stdout
+
+
+def test_output_to_a_character_device_that_is_not_a_terminal(guest_env):
+    """glibc asks TCGETS of stdout; /dev/null must answer ENOTTY, not crash xemu."""
+    import subprocess
+    import sys
+    with open("/dev/null", "wb") as null:
+        result = subprocess.run([sys.executable, "-m", "xemu", "run", str(binary("arm")),
+                                 "hello"], stdout=null, stderr=subprocess.PIPE, env=guest_env)
+    assert result.returncode == 0, result.stderr

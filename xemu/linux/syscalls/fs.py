@@ -143,6 +143,9 @@ def fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
 def ioctl(p: Process, fd: int, request: int, arg: int) -> int:
     host = p.fds.host(p.int32(fd))
     request &= 0xFFFFFFFF
+    if request in (p.spec.ioctls["TCGETS"], p.spec.ioctls["TIOCGWINSZ"]) \
+            and not os.isatty(host):
+        return -errno.ENOTTY        # isatty() on a file, pipe or /dev/null
     if request == p.spec.ioctls["TCGETS"]:
         iflag, oflag, cflag, lflag, _, _, cc = termios.tcgetattr(host)
         cc_bytes = bytes(c[0] if isinstance(c, bytes) else c for c in cc)[:19]

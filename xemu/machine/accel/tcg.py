@@ -139,8 +139,7 @@ class TcgAccelerator:
         self._serve_syscall()
 
     def _on_interrupt(self, uc: Uc, number: int, user_data) -> None:
-        trap = self.spec.trap
-        if trap.kind == "interrupt" and number == trap.number:
+        if number == self._syscall_interrupt:
             self._serve_syscall()
             return
         pc = self.regs.read(self.spec.pc)
@@ -181,23 +180,37 @@ class TcgAccelerator:
         self._result_id = self.regs.id(abi.result)
         self._error_flag = (self.regs.id(abi.error_flag[0]), abi.error_flag[1]) \
             if abi.error_flag else None
+        trap = self.spec.trap
+        self._syscall_interrupt = trap.number if trap.kind == "interrupt" else None
+        # One reusable word for single-register reads and writes through the
+        # C API (the binding's reg_write costs as much as a whole syscall).
+        self._word = ctypes.c_uint64()
+        self._word_ref = ctypes.byref(self._word)
+
+    def _write_word(self, register: int, value: int) -> None:
+        self._word.value = value
+        uclib.uc_reg_write(self.uc._uch, register, self._word_ref)
+
+    def _read_word(self, register: int) -> int:
+        self._word.value = 0
+        uclib.uc_reg_read(self.uc._uch, register, self._word_ref)
+        return self._word.value
 
     def _serve_syscall(self) -> None:
+        """Read number and arguments in one C call, serve, write the result."""
         uclib.uc_reg_read_batch(self.uc._uch, self._batch_ids, self._batch_ptrs,
                                 self._batch_count)
-        number, *args = self._batch_values
-        result = self.syscall_handler(number & self._mask, tuple(args))
+        values = self._batch_values
+        result = self.syscall_handler(values[0] & self._mask, tuple(values[1:]))
         if not isinstance(result, int):
             self.stop(result)
             return
         if self._error_flag is None:
-            self.uc.reg_write(self._result_id, result & self._mask)
+            self._write_word(self._result_id, result & self._mask)
             return
+        # PowerPC: failure is CR0.SO set and a positive errno.
         flag_id, bit = self._error_flag
-        flags = self.uc.reg_read(flag_id)
-        if -4096 < result < 0:
-            self.uc.reg_write(self._result_id, -result)
-            self.uc.reg_write(flag_id, flags | bit)
-        else:
-            self.uc.reg_write(self._result_id, result & self._mask)
-            self.uc.reg_write(flag_id, flags & ~bit)
+        flags = self._read_word(flag_id)
+        failed = -4096 < result < 0
+        self._write_word(self._result_id, -result if failed else result & self._mask)
+        self._write_word(flag_id, flags | bit if failed else flags & ~bit)

@@ -1,0 +1,1 @@
+"""xemu's performance suite: `python -m benchmarks` (see __main__.py)."""
