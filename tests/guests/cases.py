@@ -50,4 +50,5 @@ CASES = [
     Case("segv", ("segv",), status=139, stderr="SIGSEGV"),
     Case("abort", ("abort",), status=134, stderr="SIGABRT"),
     Case("badsys", ("badsys",)),
+    Case("simd", ("simd",)),
 ]

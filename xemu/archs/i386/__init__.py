@@ -90,6 +90,13 @@ def set_thread_area(kernel, u_info: int) -> int:
     return 0
 
 
+def old_mmap(kernel, args: int) -> int:
+    """i386's syscall 90 takes a pointer to its six arguments (glibc uses
+    mmap2, but older code and hand-written assembly still call this)."""
+    from ...linux.syscalls.mm import mmap
+    return mmap(kernel, *struct.unpack("<6I", kernel.mem.read(args, 24)))
+
+
 SPEC = ArchSpec(
     name="i386",
     aliases=("x86", "i686", "i486", "i586", "ia32"),
@@ -112,7 +119,7 @@ SPEC = ArchSpec(
     mmap_base=0x40000000,
     int64_align=4,
     structs=structs.LAYOUTS,
-    syscall_handlers={"set_thread_area": set_thread_area},
+    syscall_handlers={"set_thread_area": set_thread_area, "mmap": old_mmap},
     setup_cpu=setup_cpu,
     fault_interrupts=X86_INTERRUPT_SIGNALS,
     reserved=((GDT_BASE, 0x1000),),
