@@ -22,6 +22,7 @@ KERNEL_LAYOUTS = [
     ("i386", "rlimit64", 16, {"rlim_max": 8}),
     ("aarch64", "stack_t", 24, {"ss_flags": 8, "ss_size": 16}),
     ("arm", "stack_t", 12, {"ss_size": 8}),
+    ("x86_64", "sysinfo", 112, {"totalram": 32, "procs": 80, "mem_unit": 104}),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +133,6 @@ class Process:
         return found.unpack(self.mem.read(address, found.size))
 
     def pack_words(self, *values: int) -> bytes:
-        import struct
         code = "Q" if self.spec.bits == 64 else "I"
         return struct.pack(self.spec.endian + code * len(values),
                            *(v & self.word_mask for v in values))

@@ -1,7 +1,7 @@
 """ELF executable -> Image: what to map where, and where to start."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError
@@ -41,7 +41,6 @@ class Image:
     phnum: int = 0
     interpreter: str | None = None
     load_bias: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def end(self) -> int:

@@ -44,9 +44,6 @@ class StackImage:
     data: bytes            # bytes from sp up to the stack top
     auxv: tuple[tuple[int, int], ...]
 
-    def address_of_argv(self, word_size: int) -> int:
-        return self.sp + word_size
-
 
 def layout_stack(spec: ArchSpec, top: int, argv: list[bytes], envp: list[bytes],
                  execfn: bytes, random: bytes, info: ProcessInfo) -> StackImage:

@@ -36,11 +36,11 @@ def syscall(*names: str, wide: tuple[int, ...] = ()):
 class Dispatcher:
     """number -> handler for one process, resolved once at start-up."""
 
-    def __init__(self, process, extra: dict | None = None):
+    def __init__(self, process):
         from . import fs, mm, proc, signals, time  # noqa: F401  (registration)
         self.process = process
         spec = process.spec
-        handlers = {**HANDLERS, **spec.syscall_handlers, **(extra or {})}
+        handlers = {**HANDLERS, **spec.syscall_handlers}
         self.names = spec.syscall_names
         self.table: dict[int, tuple[str, Callable, int, tuple]] = {}
         for name, number in spec.syscall_numbers.items():

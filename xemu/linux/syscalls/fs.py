@@ -8,7 +8,7 @@ import stat as statmod
 import struct
 import termios
 
-from ..process import Process
+from ..process import AT_FDCWD, Process
 from . import syscall
 
 IOV_MAX = 1024
@@ -58,12 +58,12 @@ def open_flags_to_guest(spec, flags: int) -> int:
 
 @syscall("open")
 def open_(p: Process, path: int, flags: int, mode: int) -> int:
-    return openat(p, -100, path, flags, mode)
+    return openat(p, AT_FDCWD, path, flags, mode)
 
 
 @syscall("creat")
 def creat(p: Process, path: int, mode: int) -> int:
-    return openat(p, -100, path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
+    return openat(p, AT_FDCWD, path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, mode)
 
 
 @syscall("openat")
@@ -271,7 +271,7 @@ def _stat_at(p: Process, dirfd: int, path: int, flags: int) -> os.stat_result:
     name = p.host_path(path)
     if not name and flags & AT_EMPTY_PATH:
         fd = p.int32(dirfd)
-        return os.fstat(p.fds.host(fd)) if fd != -100 else os.stat(".")
+        return os.fstat(p.fds.host(fd)) if fd != AT_FDCWD else os.stat(".")
     return os.stat(name, dir_fd=p.dir_fd(dirfd),
                    follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
 
@@ -322,7 +322,7 @@ def statx(p: Process, dirfd: int, path: int, flags: int, mask: int, buf: int) ->
 
 @syscall("access")
 def access(p: Process, path: int, mode: int) -> int:
-    return faccessat2(p, -100, path, mode, 0)
+    return faccessat2(p, AT_FDCWD, path, mode, 0)
 
 
 @syscall("faccessat")
@@ -348,7 +348,7 @@ def faccessat2(p: Process, dirfd: int, path: int, mode: int, flags: int) -> int:
 
 @syscall("readlink")
 def readlink(p: Process, path: int, buf: int, size: int) -> int:
-    return readlinkat(p, -100, path, buf, size)
+    return readlinkat(p, AT_FDCWD, path, buf, size)
 
 
 @syscall("readlinkat")
@@ -365,8 +365,7 @@ def readlinkat(p: Process, dirfd: int, path: int, buf: int, size: int) -> int:
 
 @syscall("chmod")
 def chmod(p: Process, path: int, mode: int) -> int:
-    os.chmod(p.host_path(path), mode & 0o7777)
-    return 0
+    return fchmodat(p, AT_FDCWD, path, mode)
 
 
 @syscall("fchmod")
@@ -419,8 +418,7 @@ def fsync(p: Process, fd: int) -> int:
 
 @syscall("unlink")
 def unlink(p: Process, path: int) -> int:
-    os.unlink(p.host_path(path))
-    return 0
+    return unlinkat(p, AT_FDCWD, path, 0)
 
 
 @syscall("unlinkat")
@@ -432,8 +430,7 @@ def unlinkat(p: Process, dirfd: int, path: int, flags: int) -> int:
 
 @syscall("mkdir")
 def mkdir(p: Process, path: int, mode: int) -> int:
-    os.mkdir(p.host_path(path), mode & 0o7777 & ~p.umask)
-    return 0
+    return mkdirat(p, AT_FDCWD, path, mode)
 
 
 @syscall("mkdirat")
@@ -444,14 +441,12 @@ def mkdirat(p: Process, dirfd: int, path: int, mode: int) -> int:
 
 @syscall("rmdir")
 def rmdir(p: Process, path: int) -> int:
-    os.rmdir(p.host_path(path))
-    return 0
+    return unlinkat(p, AT_FDCWD, path, AT_REMOVEDIR)
 
 
 @syscall("rename")
 def rename(p: Process, old: int, new: int) -> int:
-    os.rename(p.host_path(old), p.host_path(new))
-    return 0
+    return renameat2(p, AT_FDCWD, old, AT_FDCWD, new, 0)
 
 
 @syscall("renameat")
@@ -477,8 +472,7 @@ def renameat2(p: Process, olddir: int, old: int, newdir: int, new: int, flags: i
 
 @syscall("symlink")
 def symlink(p: Process, target: int, path: int) -> int:
-    os.symlink(p.mem.read_cstring(target), p.host_path(path))
-    return 0
+    return symlinkat(p, target, AT_FDCWD, path)
 
 
 @syscall("symlinkat")

@@ -20,39 +20,27 @@ def exit_(p: Process, status: int) -> Exit:
     return Exit(status & 0xFF)
 
 
-@syscall("getpid", "gettid")
-def getpid(p: Process) -> int:
-    return os.getpid()
+# Calls that only report a fact of the host process, one row each.
+FACTS = {
+    ("getpid", "gettid"): os.getpid,         # one thread: its tid is the pid
+    ("getppid",): os.getppid,
+    ("getuid", "getuid32"): os.getuid,
+    ("geteuid", "geteuid32"): os.geteuid,
+    ("getgid", "getgid32"): os.getgid,
+    ("getegid", "getegid32"): os.getegid,
+    ("getpgrp",): os.getpgrp,
+}
 
 
-@syscall("getppid")
-def getppid(p: Process) -> int:
-    return os.getppid()
+def _reporting(fact):
+    def handler(p: Process) -> int:
+        return fact()
+    handler.__name__ = fact.__name__
+    return handler
 
 
-@syscall("getuid", "getuid32")
-def getuid(p: Process) -> int:
-    return os.getuid()
-
-
-@syscall("geteuid", "geteuid32")
-def geteuid(p: Process) -> int:
-    return os.geteuid()
-
-
-@syscall("getgid", "getgid32")
-def getgid(p: Process) -> int:
-    return os.getgid()
-
-
-@syscall("getegid", "getegid32")
-def getegid(p: Process) -> int:
-    return os.getegid()
-
-
-@syscall("getpgrp")
-def getpgrp(p: Process) -> int:
-    return os.getpgrp()
+for _names, _fact in FACTS.items():
+    syscall(*_names)(_reporting(_fact))
 
 
 @syscall("getpgid")
@@ -67,7 +55,7 @@ def getsid(p: Process, pid: int) -> int:
 
 @syscall("set_tid_address")
 def set_tid_address(p: Process, tidptr: int) -> int:
-    return os.getpid()
+    return os.getpid()      # the caller's tid
 
 
 @syscall("set_robust_list")
