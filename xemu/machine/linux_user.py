@@ -111,8 +111,7 @@ def run(request: RunRequest) -> RunResult:
                          request.image.encode(), os.urandom(16), info)
     memory.write(stack.sp, stack.data)
 
-    accel = TcgAccelerator(spec, memory)
-    spec.setup_cpu(accel.regs, memory)
+    accel = make_accelerator(accel_name, spec, memory)
     accel.regs.write(spec.sp, stack.sp)
     process = Process(spec, memory, exe=Path(request.image).resolve(),
                       brk_start=page_up(image.end), quiet=request.quiet)
@@ -131,6 +130,13 @@ def run(request: RunRequest) -> RunResult:
     else:
         raise RuntimeError(f"unexpected stop {stop!r}")
     return RunResult(status, stop, accel_name, process)
+
+
+def make_accelerator(name: str, spec, memory: Memory):
+    if name == "kvm":
+        from .accel.kvm import KvmAccelerator
+        return KvmAccelerator(spec, memory)
+    return TcgAccelerator(spec, memory)
 
 
 def describe_fault(fault: Fault, accel, memory: Memory) -> str:

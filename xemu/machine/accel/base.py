@@ -7,6 +7,7 @@ else ends `run()` with one Stop.
 """
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from typing import Callable, Protocol, Union
 
@@ -46,6 +47,14 @@ class Timeout:
 
 
 Stop = Union[Exit, Fault, Breakpoint, Halt, Timeout]
+
+FAULT_REASONS = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
+                 signal.SIGTRAP: "trap", signal.SIGBUS: "bus error"}
+
+
+def cpu_exception(sig: int, pc: int, number: int) -> Fault:
+    """A fault raised by a CPU exception that touched no data address."""
+    return Fault(sig, pc, None, "", FAULT_REASONS.get(sig, f"CPU exception {number}"))
 
 # Serves one system call: (number, six raw argument words) -> raw result, or
 # a Stop to end the run (exit_group, a fatal signal).

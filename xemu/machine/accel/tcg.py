@@ -24,7 +24,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ...archs.base import ArchSpec
 from ..memory import Memory, Region
-from .base import Exit, Fault, Stop, SyscallHandler
+from .base import Fault, Stop, SyscallHandler, cpu_exception
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -95,6 +95,7 @@ class TcgAccelerator:
             self.region_added(region)
         memory.listeners.append(self)
         self._add_hooks()
+        spec.setup_cpu(self.regs, memory)
 
     # -- memory listener --------------------------------------------------
 
@@ -144,9 +145,7 @@ class TcgAccelerator:
             return
         pc = self.regs.read(self.spec.pc)
         sig = self.spec.fault_interrupts.get(number, signal.SIGILL)
-        reason = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
-                  signal.SIGTRAP: "trap", signal.SIGBUS: "bus error"}.get(sig, f"CPU exception {number}")
-        self.stop(Fault(sig, pc, None, "", reason))
+        self.stop(cpu_exception(sig, pc, number))
 
     def _on_invalid_memory(self, uc: Uc, access: int, address: int, size: int,
                            value: int, user_data) -> bool:

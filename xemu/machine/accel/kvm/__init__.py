@@ -1,0 +1,260 @@
+"""The hardware accelerator: the guest's instructions run on the host CPU
+through Linux KVM. Only guests of the host's own architecture can run here;
+the arch package supplies the CPU mode set-up (xemu/archs/<arch>/kvm.py).
+
+Guest memory is the same host buffers the translator would use: each
+region becomes a KVM memory slot at a guest-physical address xemu picks,
+and xemu's page tables map the guest's virtual layout onto those slots.
+"""
+from __future__ import annotations
+
+import importlib
+import mmap
+import operator
+import signal
+
+from ....archs.base import ArchSpec
+from ...memory import PROT_EXEC, PROT_WRITE, Memory, Region
+from ..base import Fault, Stop, SyscallHandler, cpu_exception
+from . import structs
+from .exits import PortIO, decode_exit
+from .paging import NO_EXECUTE, USER, WRITABLE, PageTables
+from .vm import Kvm
+
+PAGE = 0x1000
+XCR0_X87, XCR0_SSE, XCR0_AVX = 1, 2, 4
+CPUID_XSAVE = 1 << 26          # leaf 1, ecx
+FPU_CONTROL_DEFAULT, MXCSR_DEFAULT = 0x37F, 0x1F80
+
+
+def mode_for(spec: ArchSpec):
+    """The arch's KVM set-up module, or None if it has none."""
+    try:
+        return importlib.import_module(f"xemu.archs.{spec.name}.kvm")
+    except ModuleNotFoundError:
+        return None
+
+
+class PhysicalSpace:
+    """Guest-physical address ranges for memory slots: first fit, reused."""
+
+    def __init__(self, start: int):
+        self._free = [(start, 1 << 46)]
+
+    def allocate(self, size: int) -> int:
+        for i, (start, length) in enumerate(self._free):
+            if length >= size:
+                self._free[i] = (start + size, length - size)
+                return start
+        raise MemoryError("guest-physical space exhausted")
+
+    def release(self, start: int, size: int) -> None:
+        self._free.append((start, size))
+        self._free.sort()
+        merged = [self._free[0]]
+        for s, n in self._free[1:]:
+            last_start, last_size = merged[-1]
+            if last_start + last_size == s:
+                merged[-1] = (last_start, last_size + n)
+            else:
+                merged.append((s, n))
+        self._free = merged
+
+
+class KvmRegisters:
+    """Registers by name, cached between exits: one KVM_GET_REGS when first
+    read after an exit, one KVM_SET_REGS before the next run if written."""
+
+    GENERAL = {name for name, _ in structs.kvm_regs._fields_}
+    SEGMENT_BASES = {"fs_base": "fs", "gs_base": "gs"}
+    SYSTEM = {"cr0", "cr2", "cr3", "cr4", "efer"}
+
+    def __init__(self, vcpu):
+        self.vcpu = vcpu
+        self.regs = structs.kvm_regs()
+        self.sregs = structs.kvm_sregs()
+        self._have_regs = self._have_sregs = False
+        self.regs_dirty = self.sregs_dirty = False
+
+    def general(self) -> structs.kvm_regs:
+        if not self._have_regs:
+            self.vcpu.get_regs(self.regs)
+            self._have_regs = True
+        return self.regs
+
+    def system(self) -> structs.kvm_sregs:
+        if not self._have_sregs:
+            self.vcpu.get_sregs(self.sregs)
+            self._have_sregs = True
+        return self.sregs
+
+    def read(self, name: str) -> int:
+        if name in self.GENERAL:
+            return getattr(self.general(), name)
+        if name in self.SEGMENT_BASES:
+            return getattr(self.system(), self.SEGMENT_BASES[name]).base
+        if name in self.SYSTEM:
+            return getattr(self.system(), name)
+        raise KeyError(f"no register named {name!r}")
+
+    def write(self, name: str, value: int) -> None:
+        if name in self.GENERAL:
+            setattr(self.general(), name, value)
+            self.regs_dirty = True
+        elif name in self.SEGMENT_BASES:
+            getattr(self.system(), self.SEGMENT_BASES[name]).base = value
+            self.sregs_dirty = True
+        elif name in self.SYSTEM:
+            setattr(self.system(), name, value)
+            self.sregs_dirty = True
+        else:
+            raise KeyError(f"no register named {name!r}")
+
+    def sync(self) -> None:
+        """Hand written registers to KVM, and forget the cache."""
+        if self.regs_dirty:
+            self.vcpu.set_regs(self.regs)
+        if self.sregs_dirty:
+            self.vcpu.set_sregs(self.sregs)
+        self.regs_dirty = self.sregs_dirty = False
+        self._have_regs = self._have_sregs = False
+
+
+class KvmAccelerator:
+    name = "kvm"
+
+    def __init__(self, spec: ArchSpec, memory: Memory, kvm: Kvm | None = None):
+        self.mode = mode_for(spec)
+        if self.mode is None:
+            raise RuntimeError(f"no KVM set-up for {spec.name}")
+        self.spec = spec
+        self.memory = memory
+        self.kvm = kvm or Kvm()
+        self.vm = self.kvm.create_vm()
+        self.vcpu = self.vm.create_vcpu(0)
+        self.regs = KvmRegisters(self.vcpu)
+        self.syscall_handler: SyscallHandler | None = None
+        self.exits: dict[str, int] = {}
+        self._mask = (1 << spec.bits) - 1
+        self._slots: dict[Region, tuple[int, int]] = {}
+        self._free_slots = list(range(self.kvm.check_extension(10) or 32))[::-1]
+        self._flush_tlb = False
+        self._syscall_stays_in_user: bool | None = None   # learnt at the first call
+        self._build_kernel()
+        self.physical = PhysicalSpace(self.mode.KERNEL_SIZE)
+        for region in memory.regions():
+            self.region_added(region)
+        memory.listeners.append(self)
+        self._set_up_cpu()
+        abi = spec.syscall
+        self._syscall_args = operator.attrgetter(abi.number, *abi.args)
+
+    # -- the kernel area: page tables, descriptor tables, stubs -----------
+
+    def _build_kernel(self) -> None:
+        mode = self.mode
+        self.kernel_buffer = mmap.mmap(-1, mode.KERNEL_SIZE)
+        self.kernel = memoryview(self.kernel_buffer)
+        for offset, data in mode.kernel_image().items():
+            self.kernel[offset:offset + len(data)] = data
+        host = Region(0, mode.KERNEL_SIZE, 0, self.kernel_buffer, 0).host_address
+        self.vm.set_memory(self._free_slots.pop(), 0, mode.KERNEL_SIZE, host)
+        self.tables = PageTables(self.kernel[mode.PAGE_TABLES_OFFSET:],
+                                 mode.PAGE_TABLES_OFFSET)
+        user = set(mode.user_pages())
+        for page in range(mode.FIXED_PAGES):       # supervisor only, but the stubs
+            offset = page * PAGE
+            self.tables.map(mode.virtual(offset), offset,
+                            USER if offset in user else WRITABLE)
+
+    def _set_up_cpu(self) -> None:
+        cpuid = self.kvm.supported_cpuid()
+        self.vcpu.set_cpuid(cpuid)
+        entries = {(e.function, e.index): e for e in cpuid.entries[:cpuid.nent]}
+        leaf1 = entries.get((1, 0))
+        xsave = bool(leaf1 and leaf1.ecx & CPUID_XSAVE)
+        sregs = self.vcpu.get_sregs(structs.kvm_sregs())
+        self.mode.initial_sregs(sregs, self.tables.root, xsave)
+        self.vcpu.set_sregs(sregs)
+        if xsave:
+            supported = entries[(0xD, 0)].eax if (0xD, 0) in entries else XCR0_X87 | XCR0_SSE
+            self.vcpu.set_xcr0(supported & (XCR0_X87 | XCR0_SSE | XCR0_AVX))
+        self.vcpu.set_msrs(self.mode.syscall_msrs())
+        fpu = self.vcpu.get_fpu(structs.kvm_fpu())
+        fpu.fcw, fpu.mxcsr = FPU_CONTROL_DEFAULT, MXCSR_DEFAULT
+        self.vcpu.set_fpu(fpu)
+        # Every register starts at zero, as Linux starts a process. KVM's reset
+        # leaves the CPU signature in RDX, which the x86-64 ABI reads at
+        # _start as a function to register with atexit.
+        self.regs.regs = structs.kvm_regs(rflags=0x2)
+        self.regs._have_regs = self.regs.regs_dirty = True
+
+    # -- memory listener: slots and page tables follow guest memory -------
+
+    def region_added(self, region: Region) -> None:
+        if not self._free_slots:
+            raise MemoryError("out of KVM memory slots")
+        slot, physical = self._free_slots.pop(), self.physical.allocate(region.size)
+        self.vm.set_memory(slot, physical, region.size, region.host_address)
+        self._slots[region] = (slot, physical)
+        if region.perms:
+            flags = USER | (WRITABLE if region.perms & PROT_WRITE else 0) \
+                | (0 if region.perms & PROT_EXEC else NO_EXECUTE)
+            for offset in range(0, region.size, PAGE):
+                self.tables.map(region.start + offset, physical + offset, flags)
+        self._flush_tlb = True
+
+    def region_removed(self, region: Region) -> None:
+        slot, physical = self._slots.pop(region)
+        for offset in range(0, region.size, PAGE):
+            self.tables.unmap(region.start + offset)
+        self.vm.set_memory(slot, physical, 0, 0)
+        self.physical.release(physical, region.size)
+        self._free_slots.append(slot)
+        self._flush_tlb = True
+
+    # -- running ----------------------------------------------------------
+
+    def run(self, entry: int) -> Stop:
+        self.regs.write(self.spec.pc, entry)
+        mode, regs = self.mode, self.regs
+        while True:
+            if self._flush_tlb:
+                regs.write("cr3", self.tables.switch_root())
+                self._flush_tlb = False
+            regs.sync()
+            exit = decode_exit(self.vcpu.run())
+            kind = type(exit).__name__
+            self.exits[kind] = self.exits.get(kind, 0) + 1
+            if not isinstance(exit, PortIO):
+                raise RuntimeError(f"unexpected KVM exit {exit!r}")
+            if exit.port != mode.SYSCALL_PORT:
+                vector = exit.port - mode.EXCEPTION_PORT
+                if 0 <= vector < mode.EXCEPTIONS:
+                    return self._fault(vector)
+                raise RuntimeError(f"guest used I/O port {exit.port:#x}")
+            general = regs.general()
+            number, *args = self._syscall_args(general)
+            result = self.syscall_handler(number & self._mask, tuple(args))
+            if not isinstance(result, int):
+                return result
+            setattr(general, self.spec.syscall.result, result & self._mask)
+            if self._syscall_stays_in_user is None:
+                self._syscall_stays_in_user = regs.system().cs.selector & 3 == 3
+            if self._syscall_stays_in_user:
+                mode.return_to_user(general)
+            regs.regs_dirty = True
+
+    def _fault(self, vector: int) -> Fault:
+        error, pc = self.mode.fault_frame(self.kernel, vector)
+        sig = self.spec.fault_interrupts.get(vector, signal.SIGSEGV)
+        if vector == 14:                               # page fault
+            address = self.regs.read("cr2")
+            access = "execute" if error & 0x10 else "write" if error & 0x2 else "read"
+            return Fault(sig, pc, address, access,
+                         "protection" if error & 1 else "unmapped")
+        return cpu_exception(sig, pc, vector)
+
+    def close(self) -> None:
+        self.vcpu.close()
+        self.vm.close()

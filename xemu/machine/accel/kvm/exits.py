@@ -1,0 +1,84 @@
+"""Decoding a KVM exit from the shared kvm_run page: pure, testable without
+/dev/kvm. Each exit reason becomes one small dataclass."""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .structs import RUN_EXIT_DATA, RUN_EXIT_REASON
+
+KVM_EXIT_UNKNOWN, KVM_EXIT_EXCEPTION, KVM_EXIT_IO, KVM_EXIT_DEBUG = 0, 1, 2, 4
+KVM_EXIT_HLT, KVM_EXIT_MMIO, KVM_EXIT_SHUTDOWN, KVM_EXIT_FAIL_ENTRY = 5, 6, 8, 9
+KVM_EXIT_INTERNAL_ERROR = 17
+EXIT_NAMES = {value: name for name, value in globals().items()
+              if name.startswith("KVM_EXIT_")}
+KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT = 0, 1
+
+
+@dataclass(frozen=True)
+class PortIO:
+    port: int
+    size: int
+    is_write: bool
+    data: int            # the value written (out), 0 for reads
+
+
+@dataclass(frozen=True)
+class Mmio:
+    address: int
+    size: int
+    is_write: bool
+    data: int
+
+
+@dataclass(frozen=True)
+class Halted:
+    pass
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """Triple fault: the guest's exception handling itself failed."""
+
+
+@dataclass(frozen=True)
+class EntryFailed:
+    reason: int          # hardware_entry_failure_reason
+
+
+@dataclass(frozen=True)
+class InternalError:
+    suberror: int
+
+
+@dataclass(frozen=True)
+class Other:
+    reason: int
+
+    @property
+    def name(self) -> str:
+        return EXIT_NAMES.get(self.reason, f"exit {self.reason}")
+
+
+def decode_exit(run: bytes | memoryview) -> object:
+    """The exit described by a kvm_run page (its first bytes suffice)."""
+    reason = struct.unpack_from("<I", run, RUN_EXIT_REASON)[0]
+    at = RUN_EXIT_DATA
+    if reason == KVM_EXIT_IO:
+        direction, size, port, count, offset = struct.unpack_from("<BBHIQ", run, at)
+        data = int.from_bytes(bytes(run[offset:offset + size]), "little") \
+            if direction == KVM_EXIT_IO_OUT else 0
+        return PortIO(port, size, direction == KVM_EXIT_IO_OUT, data)
+    if reason == KVM_EXIT_MMIO:
+        address, raw, length, is_write = struct.unpack_from("<Q8sIB", run, at)
+        return Mmio(address, length, bool(is_write),
+                    int.from_bytes(raw[:length], "little") if is_write else 0)
+    if reason == KVM_EXIT_HLT:
+        return Halted()
+    if reason == KVM_EXIT_SHUTDOWN:
+        return Shutdown()
+    if reason == KVM_EXIT_FAIL_ENTRY:
+        return EntryFailed(struct.unpack_from("<Q", run, at)[0])
+    if reason == KVM_EXIT_INTERNAL_ERROR:
+        return InternalError(struct.unpack_from("<I", run, at)[0])
+    return Other(reason)
