@@ -11,3 +11,13 @@ def run_xemu(*args: str, stdin: bytes | None = None, env: dict | None = None,
     """xemu as a user runs it: a separate process, real stdio, real status."""
     return subprocess.run([sys.executable, "-m", "xemu", *args], input=stdin,
                           capture_output=True, env=env, cwd=cwd, timeout=timeout)
+
+
+def kvm_skip_reason() -> str:
+    """Why KVM tests cannot run here, or "" if they can."""
+    import platform
+    if platform.machine() != "x86_64":
+        return f"KVM runs x86 guests only on an x86-64 host, not {platform.machine()}"
+    from xemu.machine.select import kvm_state
+    usable, why = kvm_state()
+    return "" if usable else why

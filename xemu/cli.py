@@ -82,14 +82,20 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, verbose, quiet, ima
 
 @main.command()
 def info() -> None:
-    """What this host can run, and with which accelerator."""
+    """This host: its arch, KVM's state, and which accelerator each guest gets."""
     from .archs import all_specs
-    from .machine.select import choose, host_arch
-    click.echo(f"host arch: {host_arch()}")
-    click.echo(f"{'guest':<8} {'accel':<6} why")
+    from .machine.select import (choose, cpu_virtualization, host_arch,
+                                 kvm_device_report)
+    click.echo(f"host arch:          {host_arch()}")
+    click.echo(f"CPU virtualization: {cpu_virtualization()}")
+    for what, state in kvm_device_report():
+        click.echo(f"{what + ':':<20}{state}")
+    click.echo("")
+    click.echo(f"{'guest':<8} {'auto':<5} {'can use':<9} why")
     for spec in all_specs():
         accel, reason = choose(spec, "auto")
-        click.echo(f"{spec.name:<8} {accel:<6} {reason}")
+        usable = "kvm, tcg" if accel == "kvm" else "tcg"
+        click.echo(f"{spec.name:<8} {accel:<5} {usable:<9} {reason}")
 
 
 if __name__ == "__main__":

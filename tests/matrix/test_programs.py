@@ -1,17 +1,28 @@
-"""Every test program on every arch: exact stdout, exit status, stderr line."""
+"""Every test program x every arch x every accelerator that can run it:
+exact stdout, exit status, stderr line. KVM runs only guests of the host's
+own arch; where /dev/kvm is unusable those cases skip, saying why."""
 import pytest
 
 from tests.guests.cases import ARCHS, CASES, binary
-from tests.helpers import run_xemu
+from tests.helpers import kvm_skip_reason, run_xemu
 
-MATRIX = [pytest.param(arch, case, id=f"{arch}-{case.name}") for arch in ARCHS
-          for case in CASES]
+KVM_ARCHS = ("x86_64",)        # guests xemu runs under KVM on an x86-64 host
 
 
-@pytest.mark.parametrize("arch,case", MATRIX)
-def test_program(arch, case, tmp_path, guest_env):
+def matrix():
+    for arch in ARCHS:
+        for accel in ("tcg", "kvm") if arch in KVM_ARCHS else ("tcg",):
+            marks = [pytest.mark.skipif(bool(kvm_skip_reason()), reason=kvm_skip_reason())] \
+                if accel == "kvm" else []
+            for case in CASES:
+                yield pytest.param(arch, accel, case, id=f"{arch}-{accel}-{case.name}",
+                                   marks=marks)
+
+
+@pytest.mark.parametrize("arch,accel,case", list(matrix()))
+def test_program(arch, accel, case, tmp_path, guest_env):
     image = str(binary(arch))
-    result = run_xemu("run", "--accel", "tcg", "-q", *(f"-E{k}={v}" for k, v in case.env.items()),
+    result = run_xemu("run", "--accel", accel, "-q", *(f"-E{k}={v}" for k, v in case.env.items()),
                       image, *case.args, stdin=case.stdin or b"", env=guest_env, cwd=tmp_path)
     assert result.stdout == case.expected(arch, image)
     assert result.returncode == case.status, result.stderr.decode(errors="replace")

@@ -15,6 +15,7 @@ from ..linux.process import Process
 from ..linux.syscalls import Dispatcher
 from ..loader.elf import PF_R, PF_W, PF_X, Image, is_elf, load_elf
 from ..loader.stack import ProcessInfo, layout_stack
+from ..proctitle import set_title
 from .accel.base import Exit, Fault, Stop
 from .accel.tcg import TcgAccelerator
 from .memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, page_down, page_up
@@ -111,6 +112,8 @@ def run(request: RunRequest) -> RunResult:
                          request.image.encode(), os.urandom(16), info)
     memory.write(stack.sp, stack.data)
 
+    set_title(f"xemu -machine accel={accel_name} -cpu {spec.name} "
+              + " ".join([request.image, *request.args]))
     accel = make_accelerator(accel_name, spec, memory)
     accel.regs.write(spec.sp, stack.sp)
     process = Process(spec, memory, exe=Path(request.image).resolve(),

@@ -28,12 +28,13 @@ def host_arch() -> str:
 @functools.lru_cache(maxsize=None)
 def kvm_state() -> tuple[bool, str]:
     """(usable, why): can this process open /dev/kvm and create a VM?"""
-    from .accel.kvm.vm import DEVICE, Kvm
+    from .accel.kvm.vm import Kvm, device_path
+    DEVICE = device_path()
     if not os.path.exists(DEVICE):
         return False, (f"{DEVICE} does not exist (no KVM module loaded, or "
                        "virtualization is off in the firmware)")
     try:
-        kvm = Kvm()
+        kvm = Kvm(DEVICE)
     except PermissionError:
         return False, (f"{DEVICE} exists but this user may not open it "
                        "(add the user to the kvm group)")
@@ -60,20 +61,55 @@ def choose(spec: ArchSpec, requested: str) -> tuple[str, str]:
     if requested == "tcg":
         return "tcg", "--accel tcg asks for translation"
     if not native:
-        why = (f"a {spec.name} guest cannot use KVM on this {host} host: KVM executes "
-               f"guest instructions directly on the host CPU, so it only accelerates "
-               f"guests of the host's own architecture")
+        why = (f"KVM runs guest instructions directly on the host CPU, and this "
+               f"{host} CPU cannot execute {spec.name} instructions")
         if requested == "kvm":
-            raise AccelError(f"--accel kvm: {why}; use --accel tcg")
-        return "tcg", why + ", so its code is translated"
+            raise AccelError(f"--accel kvm cannot run {spec.name} guests on an {host} "
+                             f"host: {why}; use --accel tcg")
+        return "tcg", f"translated: {why}"
     if not has_kvm_mode(spec):
         why = f"xemu cannot run {spec.name} guests under KVM yet"
         if requested == "kvm":
             raise AccelError(f"--accel kvm: {why}; use --accel tcg")
-        return "tcg", why + ", so its code is translated"
+        return "tcg", f"translated: {why}"
     usable, state = kvm_state()
     if not usable:
         if requested == "kvm":
             raise AccelError(f"--accel kvm: {state}")
-        return "tcg", state + ", so the code is translated"
-    return "kvm", f"{spec.name} guest on an {host} host runs on the CPU through KVM"
+        return "tcg", f"translated: {state}"
+    return "kvm", f"runs on the {host} CPU itself through KVM"
+
+
+def cpu_virtualization() -> str:
+    """The host CPU's hardware virtualization flags, as /proc/cpuinfo lists them."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f
+                          if line.startswith("flags")), [])
+    except OSError:
+        return "unknown (/proc/cpuinfo unreadable)"
+    found = [name for flag, name in (("vmx", "vmx (Intel VT-x)"), ("svm", "svm (AMD-V)"))
+             if flag in flags]
+    if found:
+        return ", ".join(found)
+    if "hypervisor" in flags:
+        return ("none listed: this host is itself a VM (nested KVM may still work "
+                "when the outer hypervisor allows it)")
+    return "none listed"
+
+
+def kvm_device_report() -> list[tuple[str, str]]:
+    """(what, state) lines about /dev/kvm for `xemu info`."""
+    import stat
+    from .accel.kvm.vm import device_path
+    path = device_path()
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return [(path, f"missing ({e.strerror})")]
+    mode = stat.filemode(st.st_mode)
+    lines = [(path, f"present, {mode}, uid {st.st_uid} gid {st.st_gid}"),
+             ("read/write for you", "yes" if os.access(path, os.R_OK | os.W_OK) else "no")]
+    usable, why = kvm_state()
+    lines.append(("VM creatable", "yes: " + why if usable else "no: " + why))
+    return lines

@@ -15,7 +15,11 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
 _libc.ioctl.restype = ctypes.c_int
 
-DEVICE = "/dev/kvm"
+
+
+def device_path() -> str:
+    """/dev/kvm, unless XEMU_KVM_DEVICE names another path."""
+    return os.environ.get("XEMU_KVM_DEVICE", "/dev/kvm")
 
 
 def _ioctl(fd: int, request: int, arg=None) -> int:
@@ -38,8 +42,9 @@ def _ioctl(fd: int, request: int, arg=None) -> int:
 class Kvm:
     """/dev/kvm itself: capabilities, and the factory of VMs."""
 
-    def __init__(self, path: str = DEVICE):
-        self.fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    def __init__(self, path: str | None = None):
+        self.path = path or device_path()
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
         try:
             self.api_version = _ioctl(self.fd, ioctl.KVM_GET_API_VERSION)
             if self.api_version != ioctl.KVM_API_VERSION:

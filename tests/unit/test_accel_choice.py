@@ -1,0 +1,76 @@
+"""Which accelerator runs a guest, and every refusal, each as one line."""
+import os
+
+import pytest
+
+from tests.guests.cases import binary
+from tests.helpers import kvm_skip_reason, run_xemu
+
+
+def one_line(result) -> str:
+    text = result.stderr.decode()
+    assert text.count("\n") == 1 and "Traceback" not in text, text
+    return text
+
+
+@pytest.mark.parametrize("arch", ["ppc", "arm", "aarch64"])
+def test_kvm_refused_for_foreign_arches(arch):
+    result = run_xemu("run", "--accel", "kvm", str(binary(arch)), "hello")
+    assert result.returncode == 2
+    line = one_line(result)
+    assert f"{arch} guests" in line and "x86_64 host" in line
+    assert "directly on the host CPU" in line
+
+
+def test_kvm_refused_when_the_device_is_missing(guest_env):
+    env = {**guest_env, "XEMU_KVM_DEVICE": "/nonexistent/kvm"}
+    result = run_xemu("run", "--accel", "kvm", str(binary("x86_64")), "hello", env=env)
+    assert result.returncode == 2
+    assert "/nonexistent/kvm does not exist" in one_line(result)
+
+
+def test_auto_falls_back_to_tcg_without_kvm_and_says_why(guest_env):
+    env = {**guest_env, "XEMU_KVM_DEVICE": "/nonexistent/kvm"}
+    result = run_xemu("run", "-v", str(binary("x86_64")), "hello", env=env)
+    assert result.returncode == 0
+    assert "accel=tcg" in result.stderr.decode()
+    assert "does not exist" in result.stderr.decode()
+
+
+def test_kvm_refused_without_permission(monkeypatch, tmp_path):
+    """As a user outside the kvm group: opening the device fails with EACCES."""
+    from xemu.archs import by_name
+    from xemu.errors import AccelError
+    from xemu.machine import select
+    from xemu.machine.accel.kvm import vm
+
+    device = tmp_path / "kvm"
+    device.write_text("")
+    monkeypatch.setenv("XEMU_KVM_DEVICE", str(device))
+    real_open = os.open
+
+    def denied(path, *args, **kwargs):
+        if path == str(device):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(vm.os, "open", denied)
+    select.kvm_state.cache_clear()
+    try:
+        with pytest.raises(AccelError, match="may not open it"):
+            select.choose(by_name("x86_64"), "kvm")
+        accel, reason = select.choose(by_name("x86_64"), "auto")
+        assert accel == "tcg" and "may not open it" in reason
+    finally:
+        select.kvm_state.cache_clear()
+
+
+@pytest.mark.skipif(bool(kvm_skip_reason()), reason=kvm_skip_reason() or "-")
+def test_auto_picks_kvm_for_the_hosts_arch(guest_env):
+    result = run_xemu("run", "-v", str(binary("x86_64")), "hello", env=guest_env)
+    assert "accel=kvm" in result.stderr.decode()
+
+
+def test_tcg_translates_x86_too(guest_env):
+    result = run_xemu("run", "-v", "--accel", "tcg", str(binary("x86_64")), "hello",
+                      env=guest_env)
+    assert "accel=tcg" in result.stderr.decode() and result.returncode == 0
