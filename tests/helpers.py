@@ -13,11 +13,14 @@ def run_xemu(*args: str, stdin: bytes | None = None, env: dict | None = None,
                           capture_output=True, env=env, cwd=cwd, timeout=timeout)
 
 
-def kvm_skip_reason() -> str:
-    """Why KVM tests cannot run here, or "" if they can."""
+def kvm_skip_reason(arch: str = "x86_64") -> str:
+    """Why KVM tests of this arch cannot run here, or "" if they can."""
     import platform
     if platform.machine() != "x86_64":
         return f"KVM runs x86 guests only on an x86-64 host, not {platform.machine()}"
-    from xemu.machine.select import kvm_state
+    from xemu.machine.select import kvm_mode_works, kvm_state
     usable, why = kvm_state()
-    return "" if usable else why
+    if not usable:
+        return why
+    works, why = kvm_mode_works(arch)
+    return "" if works else why

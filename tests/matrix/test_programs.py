@@ -6,14 +6,14 @@ import pytest
 from tests.guests.cases import ARCHS, CASES, binary
 from tests.helpers import kvm_skip_reason, run_xemu
 
-KVM_ARCHS = ("x86_64",)        # guests xemu runs under KVM on an x86-64 host
+KVM_ARCHS = ("x86_64", "i386")   # guests xemu runs under KVM on an x86-64 host
 
 
 def matrix():
     for arch in ARCHS:
         for accel in ("tcg", "kvm") if arch in KVM_ARCHS else ("tcg",):
-            marks = [pytest.mark.skipif(bool(kvm_skip_reason()), reason=kvm_skip_reason())] \
-                if accel == "kvm" else []
+            reason = kvm_skip_reason(arch) if accel == "kvm" else ""
+            marks = [pytest.mark.skip(reason=reason)] if reason else []
             for case in CASES:
                 yield pytest.param(arch, accel, case, id=f"{arch}-{accel}-{case.name}",
                                    marks=marks)

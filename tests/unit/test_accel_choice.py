@@ -74,3 +74,23 @@ def test_tcg_translates_x86_too(guest_env):
     result = run_xemu("run", "-v", "--accel", "tcg", str(binary("x86_64")), "hello",
                       env=guest_env)
     assert "accel=tcg" in result.stderr.decode() and result.returncode == 0
+
+
+@pytest.mark.skipif(bool(kvm_skip_reason()), reason=kvm_skip_reason() or "-")
+def test_self_test_passes_where_the_mode_works():
+    from xemu.archs import by_name
+    from xemu.machine.accel.kvm import self_test
+    assert self_test(by_name("x86_64")) == (True, "")
+
+
+def test_a_failed_self_test_means_translation_with_the_reason(monkeypatch):
+    from xemu.archs import by_name
+    from xemu.errors import AccelError
+    from xemu.machine import select
+    monkeypatch.setattr(select, "kvm_state", lambda: (True, "ok"))
+    monkeypatch.setattr(select, "kvm_mode_works",
+                        lambda name: (False, "illegal instruction on an SSE instruction"))
+    accel, reason = select.choose(by_name("i386"), "auto")
+    assert accel == "tcg" and "SSE" in reason
+    with pytest.raises(AccelError, match="SSE"):
+        select.choose(by_name("i386"), "kvm")

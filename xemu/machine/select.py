@@ -49,6 +49,13 @@ def kvm_state() -> tuple[bool, str]:
     return True, f"{DEVICE} works (API version {kvm.api_version})"
 
 
+@functools.lru_cache(maxsize=None)
+def kvm_mode_works(name: str) -> tuple[bool, str]:
+    from ..archs import by_name
+    from .accel.kvm import self_test
+    return self_test(by_name(name))
+
+
 def has_kvm_mode(spec: ArchSpec) -> bool:
     from .accel.kvm import mode_for
     return mode_for(spec) is not None
@@ -77,6 +84,11 @@ def choose(spec: ArchSpec, requested: str) -> tuple[str, str]:
         if requested == "kvm":
             raise AccelError(f"--accel kvm: {state}")
         return "tcg", f"translated: {state}"
+    works, why = kvm_mode_works(spec.name)
+    if not works:
+        if requested == "kvm":
+            raise AccelError(f"--accel kvm: {why}; use --accel tcg")
+        return "tcg", f"translated: {why}"
     return "kvm", f"runs on the {host} CPU itself through KVM"
 
 

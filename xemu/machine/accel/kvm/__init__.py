@@ -14,8 +14,8 @@ import operator
 import signal
 
 from ....archs.base import ArchSpec
-from ...memory import PROT_EXEC, PROT_WRITE, Memory, Region
-from ..base import Fault, Stop, SyscallHandler, cpu_exception
+from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region
+from ..base import Exit, Fault, Stop, SyscallHandler, cpu_exception
 from . import structs
 from .exits import PortIO, decode_exit
 from .paging import NO_EXECUTE, USER, WRITABLE, PageTables
@@ -28,18 +28,47 @@ FPU_CONTROL_DEFAULT, MXCSR_DEFAULT = 0x37F, 0x1F80
 
 
 def mode_for(spec: ArchSpec):
-    """The arch's KVM set-up module, or None if it has none."""
+    """The arch's KVM machine set-up (archs/<arch>/kvm.py MODE), or None."""
     try:
-        return importlib.import_module(f"xemu.archs.{spec.name}.kvm")
+        return importlib.import_module(f"xemu.archs.{spec.name}.kvm").MODE
     except ModuleNotFoundError:
         return None
+
+
+PROBE_CODE, PROBE_STACK = 0x400000, 0x500000
+
+
+def self_test(spec: ArchSpec) -> tuple[bool, str]:
+    """Run an SSE instruction and the syscall instruction in user mode in a
+    scratch VM: (works, why not). Some hosts' KVM cannot run every mode
+    (under the nested hypervisor here, 32-bit compatibility mode raises #UD
+    for SSE), and a guest should be translated rather than crash there."""
+    mode = mode_for(spec)
+    memory = Memory()
+    memory.map(PROBE_CODE, PAGE, PROT_READ | PROT_EXEC)
+    memory.map(PROBE_STACK, PAGE, PROT_READ | PROT_WRITE)
+    for start, size in spec.reserved:
+        memory.map(start, size, PROT_READ | PROT_WRITE)
+    memory.write(PROBE_CODE, mode.SSE_INSTRUCTION + mode.SYSCALL_INSTRUCTION)
+    accel = KvmAccelerator(spec, memory)
+    try:
+        accel.regs.write(spec.sp, PROBE_STACK + PAGE // 2)
+        accel.syscall_handler = lambda number, args: Exit(0)
+        stop = accel.run(PROBE_CODE)
+    finally:
+        accel.close()
+    if isinstance(stop, Exit):
+        return True, ""
+    what = "an SSE instruction" if stop.pc == PROBE_CODE else "the syscall instruction"
+    return False, (f"this host's KVM failed a self-test in {spec.name}'s CPU mode: "
+                   f"{stop.reason} on {what}")
 
 
 class PhysicalSpace:
     """Guest-physical address ranges for memory slots: first fit, reused."""
 
-    def __init__(self, start: int):
-        self._free = [(start, 1 << 46)]
+    def __init__(self, start: int, limit: int):
+        self._free = [(start, limit - start)]
 
     def allocate(self, size: int) -> int:
         for i, (start, length) in enumerate(self._free):
@@ -66,6 +95,9 @@ class KvmRegisters:
     read after an exit, one KVM_SET_REGS before the next run if written."""
 
     GENERAL = {name for name, _ in structs.kvm_regs._fields_}
+    # i386 names: under KVM they are the low halves of the same registers
+    ALIASES = {"eax": "rax", "ebx": "rbx", "ecx": "rcx", "edx": "rdx", "esi": "rsi",
+               "edi": "rdi", "ebp": "rbp", "esp": "rsp", "eip": "rip", "eflags": "rflags"}
     SEGMENT_BASES = {"fs_base": "fs", "gs_base": "gs"}
     SYSTEM = {"cr0", "cr2", "cr3", "cr4", "efer"}
 
@@ -89,6 +121,7 @@ class KvmRegisters:
         return self.sregs
 
     def read(self, name: str) -> int:
+        name = self.ALIASES.get(name, name)
         if name in self.GENERAL:
             return getattr(self.general(), name)
         if name in self.SEGMENT_BASES:
@@ -98,6 +131,7 @@ class KvmRegisters:
         raise KeyError(f"no register named {name!r}")
 
     def write(self, name: str, value: int) -> None:
+        name = self.ALIASES.get(name, name)
         if name in self.GENERAL:
             setattr(self.general(), name, value)
             self.regs_dirty = True
@@ -141,13 +175,18 @@ class KvmAccelerator:
         self._flush_tlb = False
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
         self._build_kernel()
-        self.physical = PhysicalSpace(self.mode.KERNEL_SIZE)
+        self.physical = PhysicalSpace(self.mode.KERNEL_SIZE, self.mode.PHYSICAL_LIMIT)
         for region in memory.regions():
             self.region_added(region)
         memory.listeners.append(self)
+        for address, data in self.mode.guest_tables().items():
+            memory.write(address, data)
         self._set_up_cpu()
         abi = spec.syscall
-        self._syscall_args = operator.attrgetter(abi.number, *abi.args)
+        alias = KvmRegisters.ALIASES
+        self._syscall_args = operator.attrgetter(
+            *(alias.get(name, name) for name in (abi.number, *abi.args)))
+        self._result_field = alias.get(abi.result, abi.result)
 
     # -- the kernel area: page tables, descriptor tables, stubs -----------
 
@@ -160,7 +199,7 @@ class KvmAccelerator:
         host = Region(0, mode.KERNEL_SIZE, 0, self.kernel_buffer, 0).host_address
         self.vm.set_memory(self._free_slots.pop(), 0, mode.KERNEL_SIZE, host)
         self.tables = PageTables(self.kernel[mode.PAGE_TABLES_OFFSET:],
-                                 mode.PAGE_TABLES_OFFSET)
+                                 mode.PAGE_TABLES_OFFSET, mode.PAGING_LEVELS)
         user = set(mode.user_pages())
         for page in range(mode.FIXED_PAGES):       # supervisor only, but the stubs
             offset = page * PAGE
@@ -228,22 +267,44 @@ class KvmAccelerator:
             self.exits[kind] = self.exits.get(kind, 0) + 1
             if not isinstance(exit, PortIO):
                 raise RuntimeError(f"unexpected KVM exit {exit!r}")
-            if exit.port != mode.SYSCALL_PORT:
-                vector = exit.port - mode.EXCEPTION_PORT
-                if 0 <= vector < mode.EXCEPTIONS:
-                    return self._fault(vector)
+            if exit.port == mode.SYSCALL_PORT:
+                stop = self._serve_syscall()
+                if stop is not None:
+                    return stop
+                if self._syscall_stays_in_user is None:
+                    self._syscall_stays_in_user = regs.system().cs.selector & 3 == 3
+                if self._syscall_stays_in_user:
+                    mode.return_to_user(regs.general())
+                continue
+            vector = exit.port - mode.EXCEPTION_PORT
+            if not 0 <= vector < mode.EXCEPTIONS:
                 raise RuntimeError(f"guest used I/O port {exit.port:#x}")
-            general = regs.general()
-            number, *args = self._syscall_args(general)
-            result = self.syscall_handler(number & self._mask, tuple(args))
-            if not isinstance(result, int):
-                return result
-            setattr(general, self.spec.syscall.result, result & self._mask)
-            if self._syscall_stays_in_user is None:
-                self._syscall_stays_in_user = regs.system().cs.selector & 3 == 3
-            if self._syscall_stays_in_user:
-                mode.return_to_user(general)
-            regs.regs_dirty = True
+            if vector != mode.INVALID_OPCODE or not self._at_syscall_instruction():
+                return self._fault(vector)
+            stop = self._serve_syscall()               # a syscall that raised #UD
+            if stop is not None:
+                return stop
+            mode.skip_syscall_instruction(self.kernel, regs.general())
+
+    def _serve_syscall(self) -> Stop | None:
+        """Serve the call in the registers; None to resume, or the Stop."""
+        general = self.regs.general()
+        mask = self._mask
+        number, *args = self._syscall_args(general)
+        result = self.syscall_handler(number & mask, tuple(a & mask for a in args))
+        if not isinstance(result, int):
+            return result
+        setattr(general, self._result_field, result & mask)
+        self.regs.regs_dirty = True
+        return None
+
+    def _at_syscall_instruction(self) -> bool:
+        """Is the instruction that raised #UD the arch's syscall instruction?"""
+        _, pc = self.mode.fault_frame(self.kernel, self.mode.INVALID_OPCODE)
+        instruction = self.mode.SYSCALL_INSTRUCTION
+        region = self.memory.region_at(pc)
+        return region is not None and pc + len(instruction) <= region.end \
+            and self.memory.read(pc, len(instruction)) == instruction
 
     def _fault(self, vector: int) -> Fault:
         error, pc = self.mode.fault_frame(self.kernel, vector)

@@ -11,16 +11,25 @@ PAGE = 0x1000
 PRESENT, WRITABLE, USER = 1 << 0, 1 << 1, 1 << 2
 NO_EXECUTE = 1 << 63
 ADDRESS_MASK = 0x000F_FFFF_FFFF_F000
-ENTRIES = 512
+
+
+# levels -> (entry format, index bits per level, frame address mask)
+FORMATS = {4: ("Q", 9, ADDRESS_MASK),              # x86-64: 4-level, 64-bit entries
+           2: ("I", 10, 0xFFFF_F000)}              # i386: 2-level, 32-bit entries
 
 
 class PageTables:
-    """4-level (x86-64) tables of 4 KiB pages in `pool` at guest-physical `base`."""
+    """Tables of 4 KiB pages in `pool` at guest-physical `base`: 4-level for
+    x86-64, or classic 2-level 32-bit paging for i386 (which has no NX bit)."""
 
     def __init__(self, pool: memoryview, base: int, levels: int = 4):
-        if levels != 4:
-            raise ValueError("only 4-level paging is built so far")
-        self.entries = pool.cast("Q")
+        if levels not in FORMATS:
+            raise ValueError(f"no {levels}-level paging")
+        code, self.index_bits, self.address_mask = FORMATS[levels]
+        self.entries = pool.cast(code)
+        self.entry_size = self.entries.itemsize
+        self.per_table = 1 << self.index_bits
+        self.supports_nx = levels == 4
         self.base = base
         self.levels = levels
         self.pages = len(pool) // PAGE
@@ -39,8 +48,11 @@ class PageTables:
 
     def map(self, virtual: int, physical: int, flags: int) -> None:
         """Map one page. flags: WRITABLE, USER, NO_EXECUTE (PRESENT implied)."""
+        if not self.supports_nx:
+            flags &= ~NO_EXECUTE
         table = self._walk(virtual, create=True)
-        self.entries[table + self._index(virtual, 1)] = (physical & ADDRESS_MASK) | flags | PRESENT
+        self.entries[table + self._index(virtual, 1)] = \
+            (physical & self.address_mask) | flags | PRESENT
 
     def unmap(self, virtual: int) -> None:
         table = self._walk(virtual, create=False)
@@ -57,13 +69,12 @@ class PageTables:
 
     # -- internals -------------------------------------------------------
 
-    @staticmethod
-    def _index(virtual: int, level: int) -> int:
-        return (virtual >> (12 + 9 * (level - 1))) & (ENTRIES - 1)
+    def _index(self, virtual: int, level: int) -> int:
+        return (virtual >> (12 + self.index_bits * (level - 1))) & (self.per_table - 1)
 
     def _walk(self, virtual: int, create: bool) -> int | None:
         """Entry index (into self.entries) of the level-1 table for virtual."""
-        table = (self.roots[0] - self.base) // 8
+        table = (self.roots[0] - self.base) // self.entry_size
         for level in range(self.levels, 1, -1):
             slot = self._index(virtual, level)
             entry = self.entries[table + slot]
@@ -74,16 +85,17 @@ class PageTables:
                 entry = child | PRESENT | WRITABLE | USER   # leaves decide access
                 self.entries[table + slot] = entry
                 if level == self.levels:                    # keep the roots alike
-                    other = (self.roots[1] - self.base) // 8
+                    other = (self.roots[1] - self.base) // self.entry_size
                     self.entries[other + slot] = entry
-            table = ((entry & ADDRESS_MASK) - self.base) // 8
+            table = ((entry & self.address_mask) - self.base) // self.entry_size
         return table
 
     def _allocate(self) -> int:
         if self.next_free >= self.pages:
             raise MemoryError("out of page-table pages")
         physical = self.base + self.next_free * PAGE
-        start = self.next_free * ENTRIES
-        self.entries[start:start + ENTRIES] = memoryview(bytes(PAGE)).cast("Q")
+        start = self.next_free * self.per_table
+        self.entries[start:start + self.per_table] = \
+            memoryview(bytes(PAGE)).cast(self.entries.format)
         self.next_free += 1
         return physical
