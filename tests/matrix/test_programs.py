@@ -25,7 +25,22 @@ def test_program(arch, accel, case, tmp_path, guest_env):
     result = run_xemu("run", "--accel", accel, "-q", *(f"-E{k}={v}" for k, v in case.env.items()),
                       image, *case.args, stdin=case.stdin or b"", env=guest_env, cwd=tmp_path)
     assert result.stdout == case.expected(arch, image)
-    assert result.returncode == case.status, result.stderr.decode(errors="replace")
+    assert result.returncode == case.status_on(arch), result.stderr.decode(errors="replace")
     if case.stderr:
         assert case.stderr in result.stderr.decode(errors="replace")
     assert list(tmp_path.iterdir()) == [], "the program left files behind"
+
+
+@pytest.mark.parametrize("arch", KVM_ARCHS)
+@pytest.mark.parametrize("program", ["segv", "trap", "divzero"])
+def test_fault_report_is_the_same_under_both_accelerators(arch, program, tmp_path, guest_env):
+    reason = kvm_skip_reason(arch)
+    if reason:
+        pytest.skip(reason)
+    lines = {}
+    for accel in ("tcg", "kvm"):
+        result = run_xemu("run", "--accel", accel, str(binary(arch)), program,
+                          env=guest_env, cwd=tmp_path)
+        lines[accel] = (result.returncode, result.stderr.decode().strip().splitlines()[-1])
+    assert lines["tcg"] == lines["kvm"]
+    assert "guest killed by SIG" in lines["kvm"][1]

@@ -96,6 +96,9 @@ class ArchSpec:
     setup_cpu: Callable[[Registers, object], None] = lambda regs, memory: None
     # Interrupt numbers (Unicorn) that mean a guest fault, and their signal.
     fault_interrupts: Mapping[int, int] = field(default_factory=dict)
+    # Refines a CPU exception the accelerator reports coarsely:
+    # (interrupt number, pc, memory) -> (signal, pc of the instruction) or None.
+    classify_exception: Callable[[int, int, object], tuple[int, int] | None] | None = None
     # (register, bit, capstone mode) when a state bit switches the instruction
     # set, as ARM's CPSR.T selects Thumb.
     alternate_isa: tuple[str, int, int] | None = None

@@ -27,6 +27,25 @@ PPC_FEATURE_HAS_MMU = 0x04000000
 EXCP_ALIGN, EXCP_PROGRAM, EXCP_FPU, EXCP_SYSCALL, EXCP_TRACE = 5, 6, 7, 8, 0x11
 
 
+TW_MASK, TW = 0xFC0007FE, 0x7C000008       # tw TO, rA, rB (`trap` is tw 31,0,0)
+TWI_MASK, TWI = 0xFC000000, 0x0C000000      # twi TO, rA, SI
+
+
+def classify_exception(number: int, pc: int, memory) -> tuple[int, int] | None:
+    """A program check is SIGTRAP when a trap instruction raised it (Linux
+    looks at SRR1; Unicorn reports only the interrupt, with the pc past the
+    trap), SIGILL otherwise."""
+    if number != EXCP_PROGRAM:
+        return None
+    try:
+        word = int.from_bytes(memory.read(pc - 4, 4), "big")
+    except Exception:
+        return None
+    if word & TW_MASK == TW or word & TWI_MASK == TWI:
+        return signal.SIGTRAP, pc - 4
+    return None
+
+
 def setup_cpu(regs: Registers, memory) -> None:
     regs.write("msr", regs.read("msr") | MSR_FP | MSR_VEC)
 
@@ -64,5 +83,6 @@ SPEC = ArchSpec(
     unicorn_register_names={f"r{i}": str(i) for i in range(32)},
     tls_register="r2",
     setup_cpu=setup_cpu,
+    classify_exception=classify_exception,
     fault_interrupts={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL, EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
 )

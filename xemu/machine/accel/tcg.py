@@ -145,6 +145,10 @@ class TcgAccelerator:
             return
         pc = self.regs.read(self.spec.pc)
         sig = self.spec.fault_interrupts.get(number, signal.SIGILL)
+        refined = self.spec.classify_exception and \
+            self.spec.classify_exception(number, pc, self.memory)
+        if refined:
+            sig, pc = refined
         self.stop(cpu_exception(sig, pc, number))
 
     def _on_invalid_memory(self, uc: Uc, access: int, address: int, size: int,
