@@ -26,13 +26,22 @@ SYSCALLS_N = 200_000
 
 
 def runners(arch: str) -> dict[str, list[str]]:
-    found = {"xemu": [sys.executable, "-m", "xemu", "run", "--accel", "tcg"]}
+    xemu = [sys.executable, "-m", "xemu", "run", "--accel"]
+    found = {"xemu-tcg": [*xemu, "tcg"]}
+    if arch in ("x86_64", "i386") and kvm_works(arch):
+        found["xemu-kvm"] = [*xemu, "kvm"]
     qemu = shutil.which(QEMU[arch])
     if qemu:
         found["qemu-user"] = [qemu]
     if arch in ("x86_64", "i386"):
         found["native"] = []
     return found
+
+
+def kvm_works(arch: str) -> bool:
+    sys.path.insert(0, str(HERE.parent))
+    from xemu.machine.select import kvm_mode_works, kvm_state
+    return kvm_state()[0] and kvm_mode_works(arch)[0]
 
 
 def timed(command: list[str]) -> float:
@@ -55,18 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--arch", action="append", choices=ARCHS)
     options = parser.parse_args(argv)
-    print(f"{'arch':<8} {'runner':<10} {'compute s':>10} {'vs qemu':>8} "
+    print("compute: the loop alone (the time of a run that does nothing subtracted)")
+    print(f"{'arch':<8} {'runner':<10} {'compute s':>10} {'vs qemu':>8} {'vs native':>9} "
           f"{'us/syscall':>11} {'startup s':>10}")
     for arch in options.arch or ARCHS:
         compute = median_times(arch, ["compute", str(COMPUTE_N)], options.repeat)
         empty = median_times(arch, ["syscalls", "0"], options.repeat)
         calls = median_times(arch, ["syscalls", str(SYSCALLS_N)], options.repeat)
+        compute = {name: max(compute[name] - empty[name], 1e-6) for name in compute}
         for name in compute:
-            ratio = compute[name] / compute["qemu-user"] if "qemu-user" in compute else None
+            versus = [f"{compute[name] / compute[ref]:.2f}x" if ref in compute else "-"
+                      for ref in ("qemu-user", "native")]
             per_call = (calls[name] - empty[name]) / SYSCALLS_N * 1e6
-            print(f"{arch:<8} {name:<10} {compute[name]:>10.2f} "
-                  f"{(f'{ratio:.2f}x' if ratio else '-'):>8} {per_call:>11.2f} "
-                  f"{empty[name]:>10.3f}")
+            print(f"{arch:<8} {name:<10} {compute[name]:>10.2f} {versus[0]:>8} "
+                  f"{versus[1]:>9} {per_call:>11.2f} {empty[name]:>10.3f}")
     return 0
 
 
