@@ -18,6 +18,7 @@ from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region
 from ..base import Exit, Fault, Stop, SyscallHandler, cpu_exception
 from . import structs
 from .exits import PortIO, decode_exit
+from .ioctl import KVM_CAP_NR_MEMSLOTS
 from .paging import NO_EXECUTE, USER, WRITABLE, PageTables
 from .vm import Kvm
 
@@ -168,10 +169,9 @@ class KvmAccelerator:
         self.vcpu = self.vm.create_vcpu(0)
         self.regs = KvmRegisters(self.vcpu)
         self.syscall_handler: SyscallHandler | None = None
-        self.exits: dict[str, int] = {}
         self._mask = (1 << spec.bits) - 1
         self._slots: dict[Region, tuple[int, int]] = {}
-        self._free_slots = list(range(self.kvm.check_extension(10) or 32))[::-1]
+        self._free_slots = list(range(self.kvm.check_extension(KVM_CAP_NR_MEMSLOTS) or 32))[::-1]
         self._flush_tlb = False
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
         self._build_kernel()
@@ -263,8 +263,6 @@ class KvmAccelerator:
                 self._flush_tlb = False
             regs.sync()
             exit = decode_exit(self.vcpu.run())
-            kind = type(exit).__name__
-            self.exits[kind] = self.exits.get(kind, 0) + 1
             if not isinstance(exit, PortIO):
                 raise RuntimeError(f"unexpected KVM exit {exit!r}")
             if exit.port == mode.SYSCALL_PORT:
