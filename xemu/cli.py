@@ -14,6 +14,18 @@ from .errors import EXIT_INTERNAL, XemuError
 class XemuGroup(click.Group):
     """Runs a command and turns every failure into one line and a status."""
 
+    def main(self, *args, **kwargs):
+        """Click's own errors (bad options) as one line too, status 2."""
+        try:
+            status = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as e:
+            click.echo(f"xemu: error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("xemu: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(status or 0)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -52,6 +64,25 @@ def parse_env(settings: tuple[str, ...], unsets: tuple[str, ...]) -> dict[str, s
     return env
 
 
+SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_size(text: str | None) -> int | None:
+    """'256M' -> bytes (K, M, G are powers of 1024; a plain number is bytes)."""
+    if text is None:
+        return None
+    number, unit = text.strip().upper().rstrip("IB") or "0", ""
+    if number[-1:] in SIZE_UNITS and number[-1:]:
+        number, unit = number[:-1], number[-1]
+    try:
+        size = int(float(number) * SIZE_UNITS[unit])
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not a size such as 512M or 2G") from None
+    if size < 1 << 20:
+        raise click.BadParameter(f"'{text}' is less than the 1M a guest needs at least")
+    return size
+
+
 @main.command(context_settings={"ignore_unknown_options": True,
                                 "allow_interspersed_args": False})
 @click.option("--arch", metavar="ARCH",
@@ -63,20 +94,26 @@ def parse_env(settings: tuple[str, ...], unsets: tuple[str, ...]) -> dict[str, s
               help="Set a variable in the guest environment (repeatable).")
 @click.option("-U", "env_unset", multiple=True, metavar="VAR",
               help="Remove a variable from the guest environment (repeatable).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop the guest after SECONDS of wall time (status 124).")
+@click.option("--memory", "memory_size", metavar="SIZE", callback=lambda c, p, v: parse_size(v),
+              help="Cap guest memory, e.g. 256M or 2G (default: half the host's RAM); "
+                   "past it mmap and brk fail with ENOMEM.")
 @click.option("-v", "--verbose", is_flag=True, help="Say what xemu chose and why; "
               "show tracebacks of internal errors.")
 @click.option("-q", "--quiet", is_flag=True, help="No warnings (e.g. unsupported syscalls).")
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx: click.Context, arch, accel, env_set, env_unset, verbose, quiet, image,
-        guest_args) -> None:
+def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, verbose,
+        quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.linux_user import RunRequest, run as run_image
     ctx.find_root().meta["verbose"] = verbose
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),
-                                  quiet=quiet, verbose=verbose))
+                                  quiet=quiet, verbose=verbose, timeout=timeout,
+                                  memory=memory_size))
     sys.exit(result.status)
 
 

@@ -32,3 +32,7 @@ class GuestMemoryError(Exception):
         super().__init__(f"guest address {address:#x} (+{size}) is not mapped")
         self.address = address
         self.size = size
+
+
+class GuestTimeout(Exception):
+    """--timeout elapsed while the guest ran or waited in a system call."""

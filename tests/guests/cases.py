@@ -22,6 +22,8 @@ class Case:
     stdin: bytes | None = None
     env: dict = field(default_factory=dict)
     stderr: str | None = None       # a line stderr must contain
+    xemu_args: tuple[str, ...] = ()  # options for xemu itself (limits)
+    reference: bool = True          # False: xemu's limits decide; no reference run
 
     def status_on(self, arch: str) -> int:
         return self.status[arch] if isinstance(self.status, dict) else self.status
@@ -58,4 +60,7 @@ CASES = [
                                     "aarch64": 133, "ppc": 133}),
     Case("divzero", ("divzero",), status={"x86_64": 136, "i386": 136, "arm": 136,
                                           "aarch64": 0, "ppc": 1}),
+    Case("recurse", ("recurse",), status=139, stderr="SIGSEGV"),
+    Case("hog", ("hog",), xemu_args=("--memory", "64M"), reference=False),
+    Case("bigio", ("bigio",), xemu_args=("--memory", "64M"), reference=False),
 ]

@@ -22,7 +22,8 @@ def matrix():
 @pytest.mark.parametrize("arch,accel,case", list(matrix()))
 def test_program(arch, accel, case, tmp_path, guest_env):
     image = str(binary(arch))
-    result = run_xemu("run", "--accel", accel, "-q", *(f"-E{k}={v}" for k, v in case.env.items()),
+    result = run_xemu("run", "--accel", accel, "-q", *case.xemu_args,
+                      *(f"-E{k}={v}" for k, v in case.env.items()),
                       image, *case.args, stdin=case.stdin or b"", env=guest_env, cwd=tmp_path)
     assert result.stdout == case.expected(arch, image)
     assert result.returncode == case.status_on(arch), result.stderr.decode(errors="replace")

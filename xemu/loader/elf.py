@@ -4,18 +4,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from ..archs import by_elf
 from ..archs.base import ArchSpec
-from ..errors import ImageError
+from ..errors import ArchError, ImageError
 
 PAGE = 0x1000
 PF_X, PF_W, PF_R = 1, 2, 4
 # Where a position-independent executable (ET_DYN) is placed, as Linux does
 # for programs without an interpreter (ELF_ET_DYN_BASE-like, page aligned).
 PIE_BASE = {32: 0x00400000, 64: 0x0000555555554000}
+# An image may ask for this much memory in all; more is a bad or hostile file.
+MAX_IMAGE_MEMORY = 1 << 30
 
 
 @dataclass
@@ -55,11 +56,39 @@ def is_elf(data: bytes) -> bool:
 def load_elf(path: Path) -> Image:
     try:
         with open(path, "rb") as f:
-            return _parse(path, f)
+            image = _parse(path, f)
     except OSError as e:
         raise ImageError(f"cannot read {path}: {e.strerror}") from None
-    except (ELFError, ValueError, KeyError, AssertionError) as e:
-        raise ImageError(f"{path}: malformed ELF file ({e})") from None
+    except (ImageError, ArchError):
+        raise
+    except Exception as e:      # any parser failure on untrusted bytes
+        detail = str(e) or type(e).__name__
+        raise ImageError(f"{path}: malformed ELF file ({detail})") from None
+    validate(image)
+    return image
+
+
+def validate(image: Image) -> None:
+    """Refuse images no kernel would load, before any memory is mapped."""
+    path, spec = image.path, image.arch
+    limit = spec.stack_top - (16 << 20)          # keep clear of the stack
+    total = 0
+    previous = None
+    for segment in sorted(image.segments, key=lambda s: s.vaddr):
+        if segment.end > limit:
+            raise ImageError(f"{path}: segment at {segment.vaddr:#x} (+{segment.memsz:#x}) "
+                             f"lies outside the {spec.name} user address space")
+        if previous is not None and segment.vaddr < previous.end:
+            raise ImageError(f"{path}: segments at {previous.vaddr:#x} and "
+                             f"{segment.vaddr:#x} overlap")
+        total += segment.memsz
+        previous = segment
+    if total > MAX_IMAGE_MEMORY:
+        raise ImageError(f"{path}: segments ask for {total} bytes, more than the "
+                         f"{MAX_IMAGE_MEMORY} xemu maps for a program image")
+    if not any(s.flags & PF_X and s.vaddr <= image.entry < s.end for s in image.segments):
+        raise ImageError(f"{path}: entry point {image.entry:#x} is not in any "
+                         "executable segment")
 
 
 def _parse(path: Path, f) -> Image:

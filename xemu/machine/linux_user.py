@@ -2,6 +2,7 @@
 the accelerator, serve system calls, end with the guest's exit status."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -10,13 +11,13 @@ from pathlib import Path
 
 from ..archs import by_name
 from ..debug.trace import disassemble_one
-from ..errors import ArchError, ImageError
+from ..errors import EXIT_TIMEOUT, ArchError, GuestTimeout, ImageError
 from ..linux.process import Process
 from ..linux.syscalls import Dispatcher
 from ..loader.elf import PF_R, PF_W, PF_X, Image, is_elf, load_elf
 from ..loader.stack import ProcessInfo, layout_stack
 from ..proctitle import set_title
-from .accel.base import Exit, Fault, Stop
+from .accel.base import Exit, Fault, Stop, Timeout
 from .accel.tcg import TcgAccelerator
 from .memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, page_down, page_up
 from .select import choose
@@ -34,6 +35,8 @@ class RunRequest:
     env: dict[str, str] | None = None    # None: the host's environment
     quiet: bool = False
     verbose: bool = False
+    timeout: float | None = None         # seconds of wall time, then status 124
+    memory: int | None = None            # bytes of guest memory; None: half the host's RAM
 
 
 @dataclass
@@ -61,6 +64,9 @@ def load_image(path: str, arch: str | None) -> Image:
             raise ArchError(f"--arch {arch} does not match {path}, which is a "
                             f"{image.arch.name} program")
     if image.interpreter:
+        if not os.path.exists(image.interpreter):
+            raise ImageError(f"{path} is dynamically linked and its interpreter "
+                             f"{image.interpreter} is missing; xemu runs static programs")
         raise ImageError(f"{path} is dynamically linked (interpreter "
                          f"{image.interpreter}); xemu runs static programs")
     return image
@@ -99,8 +105,11 @@ def run(request: RunRequest) -> RunResult:
     if request.verbose:
         print(f"xemu: {spec.name} guest, accel={accel_name}: {reason}", file=sys.stderr)
 
-    memory = Memory()
-    map_segments(memory, image)
+    memory = Memory(limit=request.memory or default_memory_limit())
+    try:
+        map_segments(memory, image)
+    except MemoryError:
+        raise ImageError(f"{request.image} needs more memory than --memory allows") from None
     memory.map(spec.stack_top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, "[stack]")
     for start, size in spec.reserved:
         memory.map(start, size, PROT_READ | PROT_WRITE, "[kernel]")
@@ -121,7 +130,10 @@ def run(request: RunRequest) -> RunResult:
     process.regs = accel.regs
     accel.syscall_handler = Dispatcher(process)
     try:
-        stop = accel.run(image.entry)
+        with alarm(request.timeout):
+            stop = accel.run(image.entry, request.timeout)
+    except GuestTimeout:
+        stop = Timeout(request.timeout)
     finally:
         sys.stdout.flush()
         process.fds.close_all()
@@ -130,9 +142,38 @@ def run(request: RunRequest) -> RunResult:
     elif isinstance(stop, Fault):
         print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
         status = 128 + stop.signal
+    elif isinstance(stop, Timeout):
+        print(f"xemu: guest stopped: --timeout of {stop.seconds:g} s reached",
+              file=sys.stderr, flush=True)
+        status = EXIT_TIMEOUT
     else:
         raise RuntimeError(f"unexpected stop {stop!r}")
     return RunResult(status, stop, accel_name, process)
+
+
+def default_memory_limit() -> int:
+    """Half the host's RAM: a guest asking for more gets ENOMEM, not the host
+    swapping or dying."""
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+
+
+@contextlib.contextmanager
+def alarm(seconds: float | None):
+    """SIGALRM after seconds, raised as GuestTimeout where Python next runs:
+    in a blocking system call, or when KVM_RUN returns EINTR."""
+    if not seconds:
+        yield
+        return
+
+    def expired(signum, frame):
+        raise GuestTimeout()
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def make_accelerator(name: str, spec, memory: Memory):

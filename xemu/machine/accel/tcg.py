@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import time
 
 from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86,
                      UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
@@ -24,7 +25,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ...archs.base import ArchSpec
 from ..memory import Memory, Region
-from .base import Fault, Stop, SyscallHandler, cpu_exception
+from .base import Fault, Stop, SyscallHandler, Timeout, cpu_exception
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -107,15 +108,19 @@ class TcgAccelerator:
 
     # -- running ----------------------------------------------------------
 
-    def run(self, entry: int) -> Stop:
-        """Run from entry until the guest exits or faults."""
+    def run(self, entry: int, timeout: float | None = None) -> Stop:
+        """Run from entry until the guest exits, faults, or timeout seconds
+        pass (Unicorn's own timer stops a guest that never enters Python)."""
         self._stop = None
         until = (1 << self.spec.bits) - 1 if self.spec.bits == 32 else 1 << 63
+        deadline = time.monotonic() + timeout if timeout else None
         try:
-            self.uc.emu_start(entry, until)
+            self.uc.emu_start(entry, until, timeout=int(timeout * 1e6) if timeout else 0)
         except UcError as e:
             if self._stop is None:
                 self._stop = self._fault_from_error(e.errno)
+        if self._stop is None and deadline is not None and time.monotonic() >= deadline:
+            self._stop = Timeout(timeout)
         if self._stop is None:
             pc = self.regs.read(self.spec.pc)
             self._stop = Fault(signal.SIGSEGV, pc, pc, "execute", "unmapped")

@@ -254,7 +254,9 @@ class KvmAccelerator:
 
     # -- running ----------------------------------------------------------
 
-    def run(self, entry: int) -> Stop:
+    def run(self, entry: int, timeout: float | None = None) -> Stop:
+        """Run until the guest exits or faults. (A timeout arrives as SIGALRM,
+        which interrupts KVM_RUN; see linux_user.)"""
         self.regs.write(self.spec.pc, entry)
         mode, regs = self.mode, self.regs
         while True:
