@@ -99,21 +99,24 @@ def parse_size(text: str | None) -> int | None:
 @click.option("--memory", "memory_size", metavar="SIZE", callback=lambda c, p, v: parse_size(v),
               help="Cap guest memory, e.g. 256M or 2G (default: half the host's RAM); "
                    "past it mmap and brk fail with ENOMEM.")
+@click.option("--rootfs", metavar="DIR",
+              help="The guest's file system is DIR: every path, symlink and .. "
+                   "resolves inside it.")
 @click.option("-v", "--verbose", is_flag=True, help="Say what xemu chose and why; "
               "show tracebacks of internal errors.")
 @click.option("-q", "--quiet", is_flag=True, help="No warnings (e.g. unsupported syscalls).")
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, verbose,
-        quiet, image, guest_args) -> None:
+def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, rootfs,
+        verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.linux_user import RunRequest, run as run_image
     ctx.find_root().meta["verbose"] = verbose
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),
                                   quiet=quiet, verbose=verbose, timeout=timeout,
-                                  memory=memory_size))
+                                  memory=memory_size, rootfs=rootfs))
     sys.exit(result.status)
 
 

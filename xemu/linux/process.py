@@ -3,19 +3,28 @@ file descriptors, the program break, the image it runs, signal dispositions,
 and how guest paths become host paths."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import re
 import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from ..archs.base import ArchSpec, Registers
 from ..machine.memory import Memory
 from . import structs
+from .rootfs import RootFs
 
 AT_FDCWD = -100
 PATH_MAX = 4096
+# /proc/self/fd/N names the guest's descriptor N, never one of xemu's
+PROC_FD = re.compile(rb"^/proc/(?:self|thread-self|(\d+))/fd/(\d+)(/.*)?$")
+# Files of /proc/self that show the guest, not xemu: path -> Process method
+PROC_SELF = {b"/proc/self/exe": "view_exe", b"/proc/self/maps": "view_maps",
+             b"/proc/self/auxv": "view_auxv"}
 
 
 @dataclass
@@ -98,6 +107,8 @@ class Process:
     sigaltstack: bytes | None = None
     quiet: bool = False
     warned: set = field(default_factory=set)
+    rootfs: RootFs | None = None
+    auxv: bytes = b""            # the auxiliary vector as the guest's stack holds it
     errno = errno
 
     def __post_init__(self) -> None:
@@ -139,19 +150,102 @@ class Process:
 
     # -- paths ------------------------------------------------------------
 
-    def host_path(self, address: int) -> bytes:
-        """The host path for a guest path argument."""
+    def guest_path(self, address: int) -> bytes:
+        """A path argument, as the guest wrote it."""
         path = self.mem.read_cstring(address, PATH_MAX)
         if len(path) >= PATH_MAX:
             raise OSError(errno.ENAMETOOLONG, "path too long")
-        if path in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
-            return os.fsencode(self.exe)
         return path
+
+    @contextlib.contextmanager
+    def path_at(self, dirfd: int, address: int, follow: bool = True) -> Iterator[tuple]:
+        """(name, dir_fd) for an os function, naming what the guest's path
+        names: in the host's tree, or inside --rootfs. With follow=False the
+        last component is not followed (lstat, unlink, rename, mkdir...)."""
+        path = self.guest_path(address)
+        if self.rootfs is None:
+            yield self._through_guest_fds(path), self.dir_fd(dirfd)
+            return
+        guest = self.rootfs.absolute(path, self._guest_base(dirfd))
+        if follow:
+            fd = self.rootfs.open_path(guest)
+            try:
+                yield f"/proc/self/fd/{fd}", None
+            finally:
+                os.close(fd)
+        else:
+            parent, name = self.rootfs.parent(guest)
+            try:
+                yield name, parent
+            finally:
+                os.close(parent)
+
+    def open_at(self, dirfd: int, address: int, flags: int, mode: int) -> int:
+        """A host fd for open/openat: a /proc/self view, or the file."""
+        path = self.guest_path(address)
+        view = PROC_SELF.get(path)
+        if view is not None:
+            return getattr(self, view)()
+        if self.rootfs is None:
+            return os.open(self._through_guest_fds(path), flags, mode,
+                           dir_fd=self.dir_fd(dirfd))
+        return self.rootfs.open(self.rootfs.absolute(path, self._guest_base(dirfd)),
+                                flags, mode)
+
+    def _through_guest_fds(self, path: bytes) -> bytes:
+        """/proc/self/fd/N as the guest means it: its own descriptor N."""
+        match = PROC_FD.match(path)
+        if match is None or match[1] and int(match[1]) != os.getpid():
+            return path
+        try:
+            host = self.fds.host(int(match[2]))
+        except OSError:
+            raise OSError(errno.ENOENT, "no such descriptor") from None
+        return f"/proc/self/fd/{host}".encode() + (match[3] or b"")
+
+    def _guest_base(self, dirfd: int) -> bytes | None:
+        fd = self.int32(dirfd)
+        return None if fd == AT_FDCWD else self.rootfs.guest_path_of(self.fds.host(fd))
 
     def dir_fd(self, value: int) -> int | None:
         """dirfd argument of an *at() call -> host dir_fd for os functions."""
         fd = self.int32(value)
         return None if fd == AT_FDCWD else self.fds.host(fd)
+
+    def exe_path(self) -> bytes:
+        """What /proc/self/exe names for the guest."""
+        exe = os.fsencode(self.exe)
+        if self.rootfs is not None:
+            root = self.rootfs.host_root.encode()
+            if exe.startswith(root + b"/"):
+                return exe[len(root):]
+        return exe
+
+    # -- /proc/self as the guest would see it -------------------------------
+
+    def _view(self, name: str, content: bytes) -> int:
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        os.write(fd, content)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return fd
+
+    def view_exe(self) -> int:
+        return os.open(self.exe, os.O_RDONLY | os.O_CLOEXEC)
+
+    def view_maps(self) -> int:
+        """Guest mappings in /proc/PID/maps format."""
+        width = self.spec.bits // 4
+        lines = []
+        for region in self.mem.regions():
+            rights = "".join(c if region.perms & bit else "-"
+                             for c, bit in (("r", 1), ("w", 2), ("x", 4)))
+            name = os.fsdecode(self.exe_path()) if region.name == self.exe.name else region.name
+            lines.append(f"{region.start:0{width}x}-{region.end:0{width}x} {rights}p "
+                         f"00000000 00:00 0 {name}".rstrip())
+        return self._view("maps", ("\n".join(lines) + "\n").encode())
+
+    def view_auxv(self) -> int:
+        return self._view("auxv", self.auxv)
 
     def warn(self, message: str) -> None:
         if not self.quiet and message not in self.warned:

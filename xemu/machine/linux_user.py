@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..archs import by_name
 from ..debug.trace import disassemble_one
-from ..errors import EXIT_TIMEOUT, ArchError, GuestTimeout, ImageError
+from ..errors import EXIT_TIMEOUT, ArchError, GuestTimeout, ImageError, XemuError
+from ..linux.rootfs import RootFs
 from ..linux.process import Process
 from ..linux.syscalls import Dispatcher
 from ..loader.elf import PF_R, PF_W, PF_X, Image, is_elf, load_elf
@@ -37,6 +39,7 @@ class RunRequest:
     verbose: bool = False
     timeout: float | None = None         # seconds of wall time, then status 124
     memory: int | None = None            # bytes of guest memory; None: half the host's RAM
+    rootfs: str | None = None            # the guest's / (None: the host's own)
 
 
 @dataclass
@@ -126,7 +129,9 @@ def run(request: RunRequest) -> RunResult:
     accel = make_accelerator(accel_name, spec, memory)
     accel.regs.write(spec.sp, stack.sp)
     process = Process(spec, memory, exe=Path(request.image).resolve(),
-                      brk_start=page_up(image.end), quiet=request.quiet)
+                      brk_start=page_up(image.end), quiet=request.quiet,
+                      rootfs=open_rootfs(request.rootfs),
+                      auxv=process_auxv(spec, stack.auxv))
     process.regs = accel.regs
     accel.syscall_handler = Dispatcher(process)
     try:
@@ -149,6 +154,20 @@ def run(request: RunRequest) -> RunResult:
     else:
         raise RuntimeError(f"unexpected stop {stop!r}")
     return RunResult(status, stop, accel_name, process)
+
+
+def open_rootfs(directory: str | None) -> RootFs | None:
+    if directory is None:
+        return None
+    if not os.path.isdir(directory):
+        raise XemuError(f"--rootfs {directory} is not a directory")
+    return RootFs(directory)
+
+
+def process_auxv(spec, auxv: tuple) -> bytes:
+    """The auxiliary vector as /proc/self/auxv holds it: guest words."""
+    code = spec.endian + ("Q" if spec.bits == 64 else "I") * (2 * len(auxv))
+    return struct.pack(code, *(word for pair in auxv for word in pair))
 
 
 def default_memory_limit() -> int:

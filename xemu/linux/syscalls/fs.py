@@ -70,8 +70,7 @@ def creat(p: Process, path: int, mode: int) -> int:
 def openat(p: Process, dirfd: int, path: int, flags: int, mode: int) -> int:
     flags = p.int32(flags)
     host_flags = open_flags_to_host(p.spec, flags) | os.O_CLOEXEC
-    host_fd = os.open(p.host_path(path), host_flags, mode & 0o7777 & ~p.umask,
-                      dir_fd=p.dir_fd(dirfd))
+    host_fd = p.open_at(dirfd, path, host_flags, mode & 0o7777 & ~p.umask)
     return p.fds.add(host_fd, cloexec=bool(flags & O_CLOEXEC))
 
 
@@ -268,22 +267,31 @@ def _write_stat(p: Process, address: int, layout_name: str, st: os.stat_result) 
 
 def _stat_at(p: Process, dirfd: int, path: int, flags: int) -> os.stat_result:
     flags = p.int32(flags)
-    name = p.host_path(path)
-    if not name and flags & AT_EMPTY_PATH:
+    if flags & AT_EMPTY_PATH and not p.guest_path(path):
         fd = p.int32(dirfd)
-        return os.fstat(p.fds.host(fd)) if fd != AT_FDCWD else os.stat(".")
-    return os.stat(name, dir_fd=p.dir_fd(dirfd),
-                   follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
+        if fd != AT_FDCWD:
+            return os.fstat(p.fds.host(fd))
+        if p.rootfs is None:
+            return os.stat(".")
+        cwd = p.rootfs.open_path(p.rootfs.cwd)
+        try:
+            return os.fstat(cwd)
+        finally:
+            os.close(cwd)
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    with p.path_at(dirfd, path, follow) as (name, dir_fd):
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=follow)
 
 
 @syscall("stat", "stat64")
 def stat(p: Process, path: int, buf: int) -> int:
-    return _write_stat(p, buf, _stat_layout(p), os.stat(p.host_path(path)))
+    return _write_stat(p, buf, _stat_layout(p), _stat_at(p, AT_FDCWD, path, 0))
 
 
 @syscall("lstat", "lstat64")
 def lstat(p: Process, path: int, buf: int) -> int:
-    return _write_stat(p, buf, _stat_layout(p), os.lstat(p.host_path(path)))
+    return _write_stat(p, buf, _stat_layout(p),
+                       _stat_at(p, AT_FDCWD, path, AT_SYMLINK_NOFOLLOW))
 
 
 @syscall("fstat", "fstat64")
@@ -333,17 +341,13 @@ def faccessat(p: Process, dirfd: int, path: int, mode: int) -> int:
 @syscall("faccessat2")
 def faccessat2(p: Process, dirfd: int, path: int, mode: int, flags: int) -> int:
     flags = p.int32(flags)
-    ok = os.access(p.host_path(path), mode, dir_fd=p.dir_fd(dirfd),
-                   effective_ids=bool(flags & AT_EACCESS),
-                   follow_symlinks=not flags & AT_SYMLINK_NOFOLLOW)
-    if ok:
-        return 0
-    # os.access hides the reason; ask the file system for it.
-    try:
-        os.stat(p.host_path(path), dir_fd=p.dir_fd(dirfd))
-    except OSError as e:
-        return -e.errno
-    return -errno.EACCES
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    with p.path_at(dirfd, path, follow) as (name, dir_fd):
+        # os.access hides why it failed; a stat tells a missing file apart.
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=follow)
+        ok = os.access(name, mode, dir_fd=dir_fd, effective_ids=bool(flags & AT_EACCESS),
+                       follow_symlinks=follow)
+    return 0 if ok else -errno.EACCES
 
 
 @syscall("readlink")
@@ -353,11 +357,11 @@ def readlink(p: Process, path: int, buf: int, size: int) -> int:
 
 @syscall("readlinkat")
 def readlinkat(p: Process, dirfd: int, path: int, buf: int, size: int) -> int:
-    name = p.mem.read_cstring(path)
-    if name in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
-        target = os.fsencode(p.exe)
+    if p.guest_path(path) in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
+        target = p.exe_path()
     else:
-        target = os.readlink(name, dir_fd=p.dir_fd(dirfd))
+        with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+            target = os.fsencode(os.readlink(name, dir_fd=dir_fd))
     target = target[:p.int32(size)]
     p.mem.write(buf, target)
     return len(target)
@@ -376,7 +380,8 @@ def fchmod(p: Process, fd: int, mode: int) -> int:
 
 @syscall("fchmodat")
 def fchmodat(p: Process, dirfd: int, path: int, mode: int) -> int:
-    os.chmod(p.host_path(path), mode & 0o7777, dir_fd=p.dir_fd(dirfd))
+    with p.path_at(dirfd, path) as (name, dir_fd):
+        os.chmod(name, mode & 0o7777, dir_fd=dir_fd)
     return 0
 
 
@@ -393,7 +398,8 @@ def truncate(p: Process, path: int, length: int) -> int:
 
 @syscall("truncate64", wide=(1,))
 def truncate64(p: Process, path: int, length: int) -> int:
-    os.truncate(p.host_path(path), length)
+    with p.path_at(AT_FDCWD, path) as (name, dir_fd):
+        os.truncate(name, length)
     return 0
 
 
@@ -424,7 +430,8 @@ def unlink(p: Process, path: int) -> int:
 @syscall("unlinkat")
 def unlinkat(p: Process, dirfd: int, path: int, flags: int) -> int:
     remove = os.rmdir if p.int32(flags) & AT_REMOVEDIR else os.unlink
-    remove(p.host_path(path), dir_fd=p.dir_fd(dirfd))
+    with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+        remove(name, dir_fd=dir_fd)
     return 0
 
 
@@ -435,7 +442,8 @@ def mkdir(p: Process, path: int, mode: int) -> int:
 
 @syscall("mkdirat")
 def mkdirat(p: Process, dirfd: int, path: int, mode: int) -> int:
-    os.mkdir(p.host_path(path), mode & 0o7777 & ~p.umask, dir_fd=p.dir_fd(dirfd))
+    with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+        os.mkdir(name, mode & 0o7777 & ~p.umask, dir_fd=dir_fd)
     return 0
 
 
@@ -456,17 +464,17 @@ def renameat(p: Process, olddir: int, old: int, newdir: int, new: int) -> int:
 
 @syscall("renameat2")
 def renameat2(p: Process, olddir: int, old: int, newdir: int, new: int, flags: int) -> int:
-    src, dst = p.host_path(old), p.host_path(new)
-    src_dir, dst_dir = p.dir_fd(olddir), p.dir_fd(newdir)
     if flags & RENAME_EXCHANGE:
         return -errno.EINVAL
-    if flags & RENAME_NOREPLACE:
-        try:
-            os.lstat(dst, dir_fd=dst_dir)
-            return -errno.EEXIST
-        except FileNotFoundError:
-            pass
-    os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+    with p.path_at(olddir, old, follow=False) as (src, src_dir), \
+            p.path_at(newdir, new, follow=False) as (dst, dst_dir):
+        if flags & RENAME_NOREPLACE:
+            try:
+                os.lstat(dst, dir_fd=dst_dir)
+                return -errno.EEXIST
+            except FileNotFoundError:
+                pass
+        os.rename(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
     return 0
 
 
@@ -477,31 +485,43 @@ def symlink(p: Process, target: int, path: int) -> int:
 
 @syscall("symlinkat")
 def symlinkat(p: Process, target: int, dirfd: int, path: int) -> int:
-    os.symlink(p.mem.read_cstring(target), p.host_path(path), dir_fd=p.dir_fd(dirfd))
+    with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+        os.symlink(p.guest_path(target), name, dir_fd=dir_fd)
     return 0
 
 
 @syscall("link")
 def link(p: Process, old: int, new: int) -> int:
-    os.link(p.host_path(old), p.host_path(new))
+    with p.path_at(AT_FDCWD, old, follow=False) as (src, src_dir), \
+            p.path_at(AT_FDCWD, new, follow=False) as (dst, dst_dir):
+        os.link(src, dst, src_dir_fd=src_dir, dst_dir_fd=dst_dir, follow_symlinks=False)
     return 0
 
 
 @syscall("chdir")
 def chdir(p: Process, path: int) -> int:
-    os.chdir(p.host_path(path))
+    if p.rootfs is None:
+        os.chdir(p.guest_path(path))
+    else:
+        p.rootfs.chdir(p.rootfs.absolute(p.guest_path(path)))
     return 0
 
 
 @syscall("fchdir")
 def fchdir(p: Process, fd: int) -> int:
-    os.chdir(p.fds.host(p.int32(fd)))
+    host = p.fds.host(p.int32(fd))
+    if p.rootfs is None:
+        os.chdir(host)
+    else:
+        if not statmod.S_ISDIR(os.fstat(host).st_mode):
+            return -errno.ENOTDIR
+        p.rootfs.cwd = p.rootfs.guest_path_of(host)
     return 0
 
 
 @syscall("getcwd")
 def getcwd(p: Process, buf: int, size: int) -> int:
-    cwd = os.getcwdb() + b"\0"
+    cwd = (p.rootfs.cwd if p.rootfs else os.getcwdb()) + b"\0"
     if len(cwd) > size:
         return -errno.ERANGE
     p.mem.write(buf, cwd)

@@ -1,0 +1,89 @@
+"""--rootfs: every way out of the guest's root is tried, and a file outside
+it stays unreachable; ordinary programs work inside it unchanged."""
+import os
+
+import pytest
+
+from tests.guests.cases import CASES, binary
+from tests.helpers import run_xemu
+
+SECRET = b"host secret 7d1f"
+ESCAPES = {
+    "cat:/etc/passwd": "inside",
+    "cat:../../../../etc/passwd": "inside",
+    "cat:/abs-link": "inside",                        # symlink to /etc/passwd
+    "cat:/rel-link": "No such file or directory",     # ../../.. then the secret
+    "cat:/loop": "Too many levels of symbolic links",
+    "cat:/proc/self/root/etc/passwd": "No such file or directory",
+    "cat:/proc-link": "No such file or directory",    # symlink into /proc/self/root
+    "at:/sub:../../../../secret": "No such file or directory",
+    "at:/sub:../etc/passwd": "inside",
+    "cd:../../../..": "ok /",
+    "cd:/sub": "ok /sub",
+    "stat:/etc/passwd": "size 7",
+    "link:/abs-link": "/etc/passwd",
+    "auxv": "AT_PAGESZ 4096",
+}
+
+
+@pytest.fixture
+def jail(tmp_path):
+    """tmp_path/root is the guest's /; tmp_path/secret is outside it."""
+    (tmp_path / "secret").write_bytes(SECRET)
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "sub").mkdir()
+    (root / "etc" / "passwd").write_text("inside\n")
+    os.symlink("/etc/passwd", root / "abs-link")
+    os.symlink("../" * 8 + str(tmp_path / "secret").lstrip("/"), root / "rel-link")
+    os.symlink("loop", root / "loop")
+    os.symlink("/proc/self/root" + str(tmp_path / "secret"), root / "proc-link")
+    return root
+
+
+@pytest.mark.parametrize("arch", ["arm", "ppc", "x86_64"])
+def test_every_escape_stays_inside(arch, jail, guest_env):
+    result = run_xemu("run", "--rootfs", str(jail), str(binary(arch)), "jail", *ESCAPES,
+                      env=guest_env, cwd=jail / "sub")
+    assert result.returncode == 0, result.stderr
+    answers = dict(line.split(": ", 1) for line in result.stdout.decode().splitlines())
+    assert answers == ESCAPES
+    assert SECRET not in result.stdout
+
+
+@pytest.mark.parametrize("name", ["fileio", "dirs"])
+def test_programs_run_unchanged_inside_a_rootfs(name, jail, guest_env):
+    case = next(c for c in CASES if c.name == name)
+    before = set(jail.iterdir())
+    result = run_xemu("run", "-q", "--rootfs", str(jail), str(binary("aarch64")), *case.args,
+                      env=guest_env, cwd=jail.parent)
+    assert result.stdout == case.expected("aarch64", str(binary("aarch64")))
+    assert result.returncode == 0
+    assert set(jail.iterdir()) == before           # cleaned up after itself, inside
+    assert sorted(p.name for p in jail.parent.iterdir()) == ["root", "secret"]
+
+
+def test_rootfs_must_be_a_directory(tmp_path):
+    result = run_xemu("run", "--rootfs", str(tmp_path / "nope"), str(binary("arm")), "hello")
+    assert result.returncode == 2
+    assert result.stderr.decode() == f"xemu: error: --rootfs {tmp_path / 'nope'} is not a directory\n"
+
+
+@pytest.mark.parametrize("accel", ["tcg", "kvm"])
+def test_guest_descriptors_cannot_reach_xemus_own(accel, guest_env, tmp_path):
+    """xemu holds descriptors of its own (under KVM: /dev/kvm, the VM, the
+    vCPU). The guest's table is its own, /proc/self/fd included."""
+    from tests.helpers import kvm_skip_reason
+    if accel == "kvm" and kvm_skip_reason():
+        pytest.skip(kvm_skip_reason())
+    (tmp_path / "data").write_text("guest file\n")
+    probes = [f"cat:/proc/self/fd/{fd}" for fd in range(3, 24)]
+    result = run_xemu("run", "--accel", accel, str(binary("x86_64")), "jail",
+                      "at:/proc/self/fd/3:data", *probes, "at:.:/proc/self/fd/3/data",
+                      env=guest_env, cwd=tmp_path)
+    lines = result.stdout.decode().splitlines()
+    # the guest's own fd 3 (not yet open) is no directory of xemu's either
+    assert lines[0] == "at:/proc/self/fd/3:data: No such file or directory"
+    assert lines[1:-1] == [f"{p}: No such file or directory" for p in probes]
+    # once the guest opens "." as its fd 3, /proc/self/fd/3 is that directory
+    assert lines[-1] == "at:.:/proc/self/fd/3/data: guest file"
