@@ -12,6 +12,8 @@ from .syscalls import NUMBERS
 CPACR_FPEN = 3 << 20           # FP and SIMD usable at EL0 and EL1
 HWCAP_FP, HWCAP_ASIMD = 1 << 0, 1 << 1
 
+# A data abort reaches the interrupt hook only for alignment: unmapped and
+# protected memory are reported through the memory hooks instead.
 EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 1, 2, 3, 4, 7
 
 
@@ -44,6 +46,6 @@ SPEC = ArchSpec(
                 "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
     tls_register="tpidr_el0",
     setup_cpu=setup_cpu,
-    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGSEGV,
+    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGBUS,
                       EXCP_BKPT: signal.SIGTRAP},
 )

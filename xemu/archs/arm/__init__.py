@@ -20,6 +20,8 @@ HWCAP = {"swp": 1 << 0, "half": 1 << 1, "thumb": 1 << 2, "fast_mult": 1 << 4,
          "vfpd32": 1 << 19, "lpae": 1 << 20}
 
 # ARM exception numbers (EXCP_*) as Unicorn's interrupt hook reports them.
+# A data abort reaches the interrupt hook only for alignment: unmapped and
+# protected memory are reported through the memory hooks instead.
 EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 1, 2, 3, 4, 7
 
 
@@ -62,6 +64,6 @@ SPEC = ArchSpec(
     tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
     syscall_handlers={"ARM_set_tls": set_tls},
     setup_cpu=setup_cpu,
-    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGSEGV,
+    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGBUS,
                       EXCP_BKPT: signal.SIGTRAP},
 )

@@ -32,9 +32,12 @@ TWI_MASK, TWI = 0xFC000000, 0x0C000000      # twi TO, rA, SI
 
 
 def classify_exception(number: int, pc: int, memory) -> tuple[int, int] | None:
-    """A program check is SIGTRAP when a trap instruction raised it (Linux
-    looks at SRR1; Unicorn reports only the interrupt, with the pc past the
-    trap), SIGILL otherwise."""
+    """Unicorn reports these exceptions with the pc past the instruction that
+    raised them. An alignment interrupt is SIGBUS there. A program check is
+    SIGTRAP when a trap instruction raised it (Linux looks at SRR1; Unicorn
+    gives only the interrupt), SIGILL otherwise."""
+    if number == EXCP_ALIGN:
+        return signal.SIGBUS, pc - 4
     if number != EXCP_PROGRAM:
         return None
     try:

@@ -49,7 +49,7 @@ class Timeout:
 Stop = Union[Exit, Fault, Breakpoint, Halt, Timeout]
 
 FAULT_REASONS = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
-                 signal.SIGTRAP: "trap", signal.SIGBUS: "bus error"}
+                 signal.SIGTRAP: "trap", signal.SIGBUS: "misaligned access"}
 
 
 def cpu_exception(sig: int, pc: int, number: int) -> Fault:
