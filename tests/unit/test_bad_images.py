@@ -32,7 +32,7 @@ def patched_load(index: int, **changes) -> bytes:
     names = ("type", "offset", "vaddr", "paddr", "filesz", "memsz", "flags", "align")
     data = bytearray(ARM)
     offset, fields = [p for p in phdrs(ARM) if p[1][0] == PT_LOAD][index]
-    values = dict(zip(names, fields), **changes)
+    values = dict(zip(names, fields, strict=True), **changes)
     struct.pack_into("<8I", data, offset, *(values[n] for n in names))
     return bytes(data)
 

@@ -21,11 +21,11 @@ def test_ioctl_numbers_match_the_kernel_headers():
     assert ioctl.KVM_SET_XCRS == 0x4188AEA7
 
 
-def run_page(reason: int, payload: bytes, extra: dict[int, bytes] = {}) -> bytes:
+def run_page(reason: int, payload: bytes, extra: dict[int, bytes] | None = None) -> bytes:
     page = bytearray(4096)
     struct.pack_into("<I", page, 8, reason)
     page[32:32 + len(payload)] = payload
-    for offset, data in extra.items():
+    for offset, data in (extra or {}).items():
         page[offset:offset + len(data)] = data
     return bytes(page)
 

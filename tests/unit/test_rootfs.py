@@ -66,7 +66,8 @@ def test_programs_run_unchanged_inside_a_rootfs(name, jail, guest_env):
 def test_rootfs_must_be_a_directory(tmp_path):
     result = run_xemu("run", "--rootfs", str(tmp_path / "nope"), str(binary("arm")), "hello")
     assert result.returncode == 2
-    assert result.stderr.decode() == f"xemu: error: --rootfs {tmp_path / 'nope'} is not a directory\n"
+    expected = f"xemu: error: --rootfs {tmp_path / 'nope'} is not a directory\n"
+    assert result.stderr.decode() == expected
 
 
 @pytest.mark.parametrize("accel", ["tcg", "kvm"])

@@ -125,7 +125,7 @@ class Layout:
         return self._struct.pack(*out)
 
     def unpack(self, data: bytes) -> dict:
-        return dict(zip(self.names, self._struct.unpack(data[:self.size])))
+        return dict(zip(self.names, self._struct.unpack(data[:self.size]), strict=True))
 
     def offset_of(self, field: str) -> int:
         return self.offsets[field]

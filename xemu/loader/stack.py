@@ -80,6 +80,6 @@ def layout_stack(spec: ArchSpec, top: int, argv: list[bytes], envp: list[bytes],
     table = struct.pack(fmt, *words)
     data = bytearray(top - sp)
     data[:len(table)] = table
-    for address, blob in zip(addresses, blobs):
+    for address, blob in zip(addresses, blobs, strict=True):
         data[address - sp:address - sp + len(blob)] = blob
     return StackImage(sp, bytes(data), auxv)

@@ -46,6 +46,7 @@ SPEC = ArchSpec(
                 "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
     tls_register="tpidr_el0",
     setup_cpu=setup_cpu,
-    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGBUS,
+    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
+                      EXCP_DATA_ABORT: signal.SIGBUS,
                       EXCP_BKPT: signal.SIGTRAP},
 )

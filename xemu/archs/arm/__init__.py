@@ -64,6 +64,7 @@ SPEC = ArchSpec(
     tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
     syscall_handlers={"ARM_set_tls": set_tls},
     setup_cpu=setup_cpu,
-    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV, EXCP_DATA_ABORT: signal.SIGBUS,
+    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
+                      EXCP_DATA_ABORT: signal.SIGBUS,
                       EXCP_BKPT: signal.SIGTRAP},
 )

@@ -87,5 +87,6 @@ SPEC = ArchSpec(
     tls_register="r2",
     setup_cpu=setup_cpu,
     classify_exception=classify_exception,
-    fault_interrupts={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL, EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
+    fault_interrupts={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL,
+                      EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
 )

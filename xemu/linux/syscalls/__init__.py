@@ -77,7 +77,8 @@ def join_pairs(args: tuple, wide: tuple[int, ...], spec) -> tuple:
         if index in wide:
             if spec.align_64bit_args and register % 2:
                 register += 1
-            first, second = args[register:register + 2] + (0,) * (2 - len(args[register:register + 2]))
+            pair = args[register:register + 2]
+            first, second = pair + (0,) * (2 - len(pair))
             high, low = (first, second) if spec.big_endian else (second, first)
             out.append(((high & 0xFFFFFFFF) << 32) | (low & 0xFFFFFFFF))
             register += 2
