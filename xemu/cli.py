@@ -99,6 +99,13 @@ def parse_size(text: str | None) -> int | None:
 @click.option("--memory", "memory_size", metavar="SIZE", callback=lambda c, p, v: parse_size(v),
               help="Cap guest memory, e.g. 256M or 2G (default: half the host's RAM); "
                    "past it mmap and brk fail with ENOMEM.")
+@click.option("--machine", type=click.Choice(["user", "virt", "pc"]),
+              help="user: a Linux program (the default for ELF); virt or pc: a "
+                   "bare-metal board (the default for raw images).")
+@click.option("--load", type=lambda v: int(v, 0), metavar="ADDR",
+              help="Where a raw image goes (default: the board's RAM base; 0x7c00 on pc).")
+@click.option("--entry", type=lambda v: int(v, 0), metavar="ADDR",
+              help="Where a raw image starts (default: the load address).")
 @click.option("--rootfs", metavar="DIR",
               help="The guest's file system is DIR: every path, symlink and .. "
                    "resolves inside it.")
@@ -108,15 +115,17 @@ def parse_size(text: str | None) -> int | None:
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, rootfs,
-        verbose, quiet, image, guest_args) -> None:
+def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
+        load, entry, rootfs, verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
-    from .machine.linux_user import RunRequest, run as run_image
+    from .machine.launch import run as run_image
+    from .machine.linux_user import RunRequest
     ctx.find_root().meta["verbose"] = verbose
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),
                                   quiet=quiet, verbose=verbose, timeout=timeout,
-                                  memory=memory_size, rootfs=rootfs))
+                                  memory=memory_size, rootfs=rootfs, machine=machine,
+                                  load=load, entry=entry))
     sys.exit(result.status)
 
 

@@ -32,12 +32,14 @@ def run_page(reason: int, payload: bytes, extra: dict[int, bytes] | None = None)
 
 def test_decode_port_output():
     page = run_page(2, struct.pack("<BBHIQ", 1, 1, 0xF0, 1, 0x1000), {0x1000: b"\x2a"})
-    assert decode_exit(page) == PortIO(port=0xF0, size=1, is_write=True, data=0x2A)
+    assert decode_exit(page) == PortIO(port=0xF0, size=1, is_write=True, data=0x2A,
+                                       offset=0x1000)
 
 
 def test_decode_port_input_has_no_data():
     page = run_page(2, struct.pack("<BBHIQ", 0, 2, 0x3F8, 1, 0x1000), {0x1000: b"\xff\xff"})
-    assert decode_exit(page) == PortIO(port=0x3F8, size=2, is_write=False, data=0)
+    assert decode_exit(page) == PortIO(port=0x3F8, size=2, is_write=False, data=0,
+                                       offset=0x1000)
 
 
 def test_decode_mmio_write():

@@ -38,6 +38,9 @@ class RunRequest:
     quiet: bool = False
     verbose: bool = False
     timeout: float | None = None         # seconds of wall time, then status 124
+    machine: str | None = None           # user, or a board: virt, pc (None: from the image)
+    load: int | None = None              # raw images: where they go (board's default)
+    entry: int | None = None             # raw images: where to start (the load address)
     memory: int | None = None            # bytes of guest memory; None: half the host's RAM
     rootfs: str | None = None            # the guest's / (None: the host's own)
 
@@ -142,6 +145,12 @@ def run(request: RunRequest) -> RunResult:
     finally:
         sys.stdout.flush()
         process.fds.close_all()
+    return RunResult(report(stop, accel, memory), stop, accel_name, process)
+
+
+def report(stop: Stop, accel, memory: Memory) -> int:
+    """The status a run ends with, and its one line on stderr if it did not
+    simply exit."""
     if isinstance(stop, Exit):
         status = stop.status
     elif isinstance(stop, Fault):
@@ -153,7 +162,7 @@ def run(request: RunRequest) -> RunResult:
         status = EXIT_TIMEOUT
     else:
         raise RuntimeError(f"unexpected stop {stop!r}")
-    return RunResult(status, stop, accel_name, process)
+    return status
 
 
 def open_rootfs(directory: str | None) -> RootFs | None:

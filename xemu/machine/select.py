@@ -61,8 +61,10 @@ def has_kvm_mode(spec: ArchSpec) -> bool:
     return mode_for(spec) is not None
 
 
-def choose(spec: ArchSpec, requested: str) -> tuple[str, str]:
-    """(accelerator name, the reason for it) for this guest on this host."""
+def choose(spec: ArchSpec, requested: str, board: bool = False) -> tuple[str, str]:
+    """(accelerator name, the reason for it) for this guest on this host.
+    board: a bare-metal board, which KVM runs in real mode (no user-mode
+    CPU set-up to need or to self-test)."""
     host = host_arch()
     native = spec.name in KVM_GUESTS.get(host, ())
     if requested == "tcg":
@@ -74,7 +76,7 @@ def choose(spec: ArchSpec, requested: str) -> tuple[str, str]:
             raise AccelError(f"--accel kvm cannot run {spec.name} guests on an {host} "
                              f"host: {why}; use --accel tcg")
         return "tcg", f"translated: {why}"
-    if not has_kvm_mode(spec):
+    if not board and not has_kvm_mode(spec):
         why = f"xemu cannot run {spec.name} guests under KVM yet"
         if requested == "kvm":
             raise AccelError(f"--accel kvm: {why}; use --accel tcg")
@@ -84,7 +86,7 @@ def choose(spec: ArchSpec, requested: str) -> tuple[str, str]:
         if requested == "kvm":
             raise AccelError(f"--accel kvm: {state}")
         return "tcg", f"translated: {state}"
-    works, why = kvm_mode_works(spec.name)
+    works, why = kvm_mode_works(spec.name) if not board else (True, "")
     if not works:
         if requested == "kvm":
             raise AccelError(f"--accel kvm: {why}; use --accel tcg")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import signal
 import time
+from typing import Callable
 
 from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86,
                      UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
@@ -21,11 +22,12 @@ from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86,
                      UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT,
                      UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED,
                      Uc, UcError, arm64_const, arm_const, ppc_const, x86_const)
+from unicorn.x86_const import UC_X86_INS_IN, UC_X86_INS_OUT
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ...archs.base import ArchSpec
-from ..memory import Memory, Region
-from .base import Fault, Stop, SyscallHandler, Timeout, cpu_exception
+from ..memory import Memory, Region, page_up
+from .base import Exit, Fault, Stop, SyscallHandler, Timeout, cpu_exception
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -81,13 +83,19 @@ class UnicornRegisters:
 class TcgAccelerator:
     name = "tcg"
 
-    def __init__(self, spec: ArchSpec, memory: Memory):
+    def __init__(self, spec: ArchSpec, memory: Memory, linux: bool = True):
+        """linux: set the CPU up as Linux leaves a process (False for boards)."""
         arch, mode, cpu = spec.unicorn
         self.spec = spec
         self.memory = memory
         self.uc = Uc(arch, mode, cpu)
         self.regs = UnicornRegisters(self.uc, spec)
         self.syscall_handler: SyscallHandler | None = None
+        # Boards: (interrupt number or None for an invalid instruction, pc) ->
+        # True if served (pc moved past it), a Stop, or None (a real fault).
+        self.board_trap: Callable[[int | None, int], object] | None = None
+        self.hlt_stops = False
+        self._ports: list[tuple[int, object]] = []
         self._stop: Stop | None = None
         self._bad_access: tuple[str, str, int] | None = None
         self._mask = (1 << spec.bits) - 1
@@ -96,7 +104,8 @@ class TcgAccelerator:
             self.region_added(region)
         memory.listeners.append(self)
         self._add_hooks()
-        spec.setup_cpu(self.regs, memory)
+        if linux:
+            spec.setup_cpu(self.regs, memory)
 
     # -- memory listener --------------------------------------------------
 
@@ -114,17 +123,82 @@ class TcgAccelerator:
         self._stop = None
         until = (1 << self.spec.bits) - 1 if self.spec.bits == 32 else 1 << 63
         deadline = time.monotonic() + timeout if timeout else None
-        try:
-            self.uc.emu_start(entry, until, timeout=int(timeout * 1e6) if timeout else 0)
-        except UcError as e:
-            if self._stop is None:
-                self._stop = self._fault_from_error(e.errno)
+        start = entry
+        while True:
+            left = deadline - time.monotonic() if deadline else 0
+            try:
+                self.uc.emu_start(start, until, timeout=max(int(left * 1e6), 1) if deadline else 0)
+            except UcError as e:
+                if self._stop is None and e.errno == UC_ERR_INSN_INVALID and self.board_trap:
+                    served = self.board_trap(None, self.regs.read(self.spec.pc))
+                    if served is True:
+                        start = self._resume_address()
+                        continue
+                    if served is not None:
+                        self._stop = served
+                if self._stop is None:
+                    self._stop = self._fault_from_error(e.errno)
+            if self._stop is None and self.hlt_stops and self._after_hlt():
+                self._stop = Exit(0)
+            break
         if self._stop is None and deadline is not None and time.monotonic() >= deadline:
             self._stop = Timeout(timeout)
         if self._stop is None:
             pc = self.regs.read(self.spec.pc)
             self._stop = Fault(signal.SIGSEGV, pc, pc, "execute", "unmapped")
         return self._stop
+
+    def _resume_address(self) -> int:
+        """The pc to restart at, with ARM's Thumb bit where it is set."""
+        pc = self.regs.read(self.spec.pc)
+        if self.spec.alternate_isa:
+            register, bit, _ = self.spec.alternate_isa
+            if self.regs.read(register) & bit:
+                pc |= 1
+        return pc
+
+    def _after_hlt(self) -> bool:
+        """x86 `hlt` ends emu_start with the pc just past it."""
+        pc = self.regs.read(self.spec.pc)
+        region = self.memory.region_at(pc - 1)
+        return region is not None and self.memory.read(pc - 1, 1) == b"\xf4"
+
+    # -- devices (boards) --------------------------------------------------
+
+    def attach(self, bus: str, base: int, device) -> None:
+        """Put a device on MMIO or, on x86, on I/O ports."""
+        if bus == "mmio":                  # Unicorn maps whole pages
+            def read(uc, offset, size, _):
+                return device.read(offset, size) if offset < device.size else 0
+
+            def write(uc, offset, size, value, _):
+                if offset < device.size:
+                    self._device_wrote(device.write(offset, size, value))
+            self.uc.mmio_map(base, page_up(device.size), read, None, write, None)
+            return
+        if not self._ports:
+            self.uc.hook_add(UC_HOOK_INSN, self._port_in, aux1=UC_X86_INS_IN)
+            self.uc.hook_add(UC_HOOK_INSN, self._port_out, aux1=UC_X86_INS_OUT)
+        self._ports.append((base, device))
+
+    def _device_wrote(self, result) -> None:
+        if result is not None:
+            self.stop(result)
+
+    def _port(self, port: int):
+        for base, device in self._ports:
+            if base <= port < base + device.size:
+                return device, port - base
+        return None, 0
+
+    def _port_in(self, uc: Uc, port: int, size: int, user_data) -> int:
+        device, offset = self._port(port)
+        return device.read(offset, size) if device else (1 << (8 * size)) - 1
+
+    def _port_out(self, uc: Uc, port: int, size: int, value: int, user_data) -> None:
+        device, offset = self._port(port)
+        if device:
+            self._device_wrote(device.write(offset, size, value))
 
     def stop(self, stop: Stop) -> None:
         """End the run with this Stop (called from a hook)."""
@@ -145,10 +219,17 @@ class TcgAccelerator:
         self._serve_syscall()
 
     def _on_interrupt(self, uc: Uc, number: int, user_data) -> None:
-        if number == self._syscall_interrupt:
+        if number == self._syscall_interrupt and self.syscall_handler:
             self._serve_syscall()
             return
         pc = self.regs.read(self.spec.pc)
+        if self.board_trap:
+            served = self.board_trap(number, pc)
+            if served is True:
+                return
+            if served is not None:
+                self.stop(served)
+                return
         sig = self.spec.fault_interrupts.get(number, signal.SIGILL)
         refined = self.spec.classify_exception and \
             self.spec.classify_exception(number, pc, self.memory)

@@ -21,6 +21,7 @@ class PortIO:
     size: int
     is_write: bool
     data: int            # the value written (out), 0 for reads
+    offset: int = 0      # where in the kvm_run page the data is (or goes, for in)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def decode_exit(run: bytes | memoryview) -> object:
         direction, size, port, count, offset = struct.unpack_from("<BBHIQ", run, at)
         data = int.from_bytes(bytes(run[offset:offset + size]), "little") \
             if direction == KVM_EXIT_IO_OUT else 0
-        return PortIO(port, size, direction == KVM_EXIT_IO_OUT, data)
+        return PortIO(port, size, direction == KVM_EXIT_IO_OUT, data, offset)
     if reason == KVM_EXIT_MMIO:
         address, raw, length, is_write = struct.unpack_from("<Q8sIB", run, at)
         return Mmio(address, length, bool(is_write),

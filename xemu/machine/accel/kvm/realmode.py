@@ -1,0 +1,95 @@
+"""KVM for the pc board: the CPU as it comes out of reset into a boot
+sector, 16-bit real mode at 0000:7c00, guest-physical = guest address.
+Port I/O exits go to the board's devices; `hlt` ends the run."""
+from __future__ import annotations
+
+import signal
+
+from ...memory import Memory, Region
+from ..base import Exit, Fault, Stop
+from . import KvmRegisters
+from .exits import Halted, Mmio, PortIO, Shutdown, decode_exit
+from .ioctl import KVM_CAP_NR_MEMSLOTS
+from .structs import kvm_regs, kvm_segment, kvm_sregs
+from .vm import Kvm
+
+CR0_ET = 0x10                     # the reset value's only set bit we keep
+TSS_ADDRESS = 0xFFFBD000          # Intel's real mode needs three pages here
+
+
+class KvmRealMode:
+    name = "kvm"
+
+    def __init__(self, spec, memory: Memory):
+        self.spec, self.memory = spec, memory
+        self.kvm = Kvm()
+        self.vm = self.kvm.create_vm()
+        self.vm.set_tss_address(TSS_ADDRESS)
+        self.vcpu = self.vm.create_vcpu(0)
+        self.vcpu.set_cpuid(self.kvm.supported_cpuid())
+        self.regs = KvmRegisters(self.vcpu)
+        self._ports: list[tuple[int, object]] = []
+        self._slots: dict[Region, int] = {}
+        self._free = list(range(self.kvm.check_extension(KVM_CAP_NR_MEMSLOTS) or 32))[::-1]
+        for region in memory.regions():
+            self.region_added(region)
+        memory.listeners.append(self)
+        sregs = self.vcpu.get_sregs(kvm_sregs())
+        code = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0xB, present=1, s=1)
+        data = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0x3, present=1, s=1)
+        sregs.cs = code
+        for name in ("ds", "es", "ss", "fs", "gs"):
+            setattr(sregs, name, data)
+        sregs.cr0, sregs.cr4, sregs.efer = CR0_ET, 0, 0
+        self.vcpu.set_sregs(sregs)
+        self.regs.regs = kvm_regs(rflags=0x2)
+        self.regs._have_regs = self.regs.regs_dirty = True
+
+    # guest-physical = guest address on a board
+    def region_added(self, region: Region) -> None:
+        slot = self._free.pop()
+        self.vm.set_memory(slot, region.start, region.size, region.host_address)
+        self._slots[region] = slot
+
+    def region_removed(self, region: Region) -> None:
+        slot = self._slots.pop(region)
+        self.vm.set_memory(slot, region.start, 0, 0)
+        self._free.append(slot)
+
+    def attach(self, bus: str, base: int, device) -> None:
+        if bus != "io":
+            raise ValueError("the pc board has port I/O devices only")
+        self._ports.append((base, device))
+
+    def run(self, entry: int, timeout: float | None = None) -> Stop:
+        self.regs.write("rip", entry)
+        while True:
+            self.regs.sync()
+            page = self.vcpu.run()
+            exit = decode_exit(page)
+            if isinstance(exit, PortIO):
+                stop = self._port_io(exit, page)
+                if stop is not None:
+                    return stop
+                continue
+            if isinstance(exit, Halted):
+                return Exit(0)
+            pc = self.regs.read("rip") + self.regs.system().cs.base
+            if isinstance(exit, Mmio):
+                return Fault(signal.SIGSEGV, pc, exit.address,
+                             "write" if exit.is_write else "read", "no RAM or device")
+            if isinstance(exit, Shutdown):
+                return Fault(signal.SIGSEGV, pc, None, "", "triple fault")
+            raise RuntimeError(f"unexpected KVM exit {exit!r}")
+
+    def _port_io(self, exit: PortIO, page) -> Stop | None:
+        for base, device in self._ports:
+            if base <= exit.port < base + device.size:
+                if exit.is_write:
+                    return device.write(exit.port - base, exit.size, exit.data)
+                value = device.read(exit.port - base, exit.size)
+                page[exit.offset:exit.offset + exit.size] = value.to_bytes(exit.size, "little")
+                return None
+        if not exit.is_write:               # nothing there: the bus floats high
+            page[exit.offset:exit.offset + exit.size] = b"\xff" * exit.size
+        return None
