@@ -77,7 +77,7 @@ def test_hlt_with_interrupts_off_stops_with_0(accel, tmp_path):
 def test_raw_images_need_an_arch_and_must_fit_in_ram(tmp_path):
     image = raw(tmp_path, b"\0" * 4)
     result = run_xemu("run", image)
-    assert result.returncode == 2 and b"needs --arch" in result.stderr
+    assert result.returncode == 2 and b"give --arch" in result.stderr
     result = run_xemu("run", "--arch", "aarch64", "--load", "0x10", image)
     assert result.returncode == 2 and b"not in the board's RAM" in result.stderr
 
