@@ -11,13 +11,13 @@ from capstone import CS_ARCH_X86, CS_MODE_16
 from unicorn import UC_ARCH_X86, UC_MODE_16
 
 from ..archs import by_name
-from ..errors import GuestMemoryError, GuestTimeout, ImageError, XemuError
+from ..errors import GuestMemoryError, ImageError, XemuError
 from ..loader.elf import Image, is_elf, load_elf
 from ..loader.raw import load_raw
-from .accel.base import Exit, Timeout
+from .accel.base import Exit
 from .boards import Board, board_for, default_machine
 from .devices.semihosting import psci, semihosting
-from .linux_user import RunRequest, RunResult, alarm, report
+from .linux_user import RunRequest, RunResult, report, run_until_stop
 from .memory import PROT_ALL, Memory, page_up
 from ..proctitle import set_title
 from .select import choose
@@ -105,13 +105,7 @@ def run(request: RunRequest) -> RunResult:
     set_title(f"xemu -machine {board.name},accel={accel_name} -cpu {spec.name} "
               f"-kernel {request.image}")
     accel = make_board_accelerator(accel_name, board_spec(spec, board), board, memory)
-    try:
-        with alarm(request.timeout):
-            stop = accel.run(image.entry, request.timeout)
-    except GuestTimeout:
-        stop = Timeout(request.timeout)
-    finally:
-        sys.stdout.flush()
+    stop = run_until_stop(accel, image.entry, request.timeout)
     return RunResult(report(stop, accel, memory), stop, accel_name, None)
 
 

@@ -138,14 +138,21 @@ def run(request: RunRequest) -> RunResult:
     process.regs = accel.regs
     accel.syscall_handler = Dispatcher(process)
     try:
-        with alarm(request.timeout):
-            stop = accel.run(image.entry, request.timeout)
-    except GuestTimeout:
-        stop = Timeout(request.timeout)
+        stop = run_until_stop(accel, image.entry, request.timeout)
     finally:
-        sys.stdout.flush()
         process.fds.close_all()
     return RunResult(report(stop, accel, memory), stop, accel_name, process)
+
+
+def run_until_stop(accel, entry: int, timeout: float | None) -> Stop:
+    """Run the guest to its Stop, --timeout included."""
+    try:
+        with alarm(timeout):
+            return accel.run(entry, timeout)
+    except GuestTimeout:
+        return Timeout(timeout)
+    finally:
+        sys.stdout.flush()
 
 
 def report(stop: Stop, accel, memory: Memory) -> int:
