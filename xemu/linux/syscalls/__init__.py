@@ -42,30 +42,44 @@ class Dispatcher:
         spec = process.spec
         handlers = {**HANDLERS, **spec.syscall_handlers}
         self.names = spec.syscall_names
-        self.table: dict[int, tuple[str, Callable, int, tuple]] = {}
+        # number -> a call taking the six raw argument words, built once
+        self.calls: dict[int, Callable[[tuple], int | Stop]] = {}
         for name, number in spec.syscall_numbers.items():
             handler = handlers.get(name)
             if handler is not None:
                 arity = len(inspect.signature(handler).parameters) - 1
                 wide = WIDE.get(name, ()) if spec.bits == 32 else ()
-                self.table[number] = (name, handler, arity, wide)
-        self.counts: dict[str, int] = {}
+                self.calls[number] = _bind(handler, process, arity, wide)
 
     def __call__(self, number: int, args: tuple) -> int | Stop:
-        entry = self.table.get(number)
-        if entry is None:
+        call = self.calls.get(number)
+        if call is None:
             name = self.names.get(number, f"#{number}")
             self.process.warn(f"unsupported syscall {name} ({number}) returns ENOSYS")
             return -errno.ENOSYS
-        name, handler, arity, wide = entry
-        if wide:
-            args = join_pairs(args, wide, self.process.spec)
         try:
-            return handler(self.process, *args[:arity])
+            return call(args)
         except OSError as e:
             return -(e.errno or errno.EIO)
         except GuestMemoryError:
             return -errno.EFAULT
+
+
+def _bind(handler: Callable, process, arity: int, wide: tuple) -> Callable:
+    """handler as a function of the raw argument words (the hot path: no
+    slicing or unpacking of a table entry per call)."""
+    if wide:
+        spec = process.spec
+        return lambda args: handler(process, *join_pairs(args, wide, spec)[:arity])
+    if arity == 0:
+        return lambda args: handler(process)
+    if arity == 1:
+        return lambda args: handler(process, args[0])
+    if arity == 2:
+        return lambda args: handler(process, args[0], args[1])
+    if arity == 3:
+        return lambda args: handler(process, args[0], args[1], args[2])
+    return lambda args: handler(process, *args[:arity])
 
 
 def join_pairs(args: tuple, wide: tuple[int, ...], spec) -> tuple:

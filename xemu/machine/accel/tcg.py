@@ -23,7 +23,7 @@ from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86,
                      UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED,
                      Uc, UcError, arm64_const, arm_const, ppc_const, x86_const)
 from unicorn.x86_const import UC_X86_INS_IN, UC_X86_INS_OUT
-from unicorn.unicorn_py3.unicorn import uclib
+from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
 
 from ...archs.base import ArchSpec
 from ..memory import Memory, Region, page_up
@@ -48,6 +48,8 @@ ERROR_SIGNAL = {
     UC_ERR_READ_UNALIGNED: signal.SIGBUS, UC_ERR_WRITE_UNALIGNED: signal.SIGBUS,
     UC_ERR_FETCH_UNALIGNED: signal.SIGBUS, UC_ERR_INSN_INVALID: signal.SIGILL,
 }
+# void (*)(uc_engine *uc, void *user_data): the x86 `syscall` instruction hook
+HOOK_SYSCALL_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 INVALID_MEMORY = (UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                   | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                   | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT)
@@ -128,7 +130,9 @@ class TcgAccelerator:
             left = deadline - time.monotonic() if deadline else 0
             try:
                 self.uc.emu_start(start, until, timeout=max(int(left * 1e6), 1) if deadline else 0)
+                self._raise_hook_error()
             except UcError as e:
+                self._raise_hook_error()
                 if self._stop is None and e.errno == UC_ERR_INSN_INVALID and self.board_trap:
                     served = self.board_trap(None, self.regs.read(self.spec.pc))
                     if served is True:
@@ -147,6 +151,11 @@ class TcgAccelerator:
             pc = self.regs.read(self.spec.pc)
             self._stop = Fault(signal.SIGSEGV, pc, pc, "execute", "unmapped")
         return self._stop
+
+    def _raise_hook_error(self) -> None:
+        error, self._hook_error = self._hook_error, None
+        if error is not None:
+            raise error
 
     def _resume_address(self) -> int:
         """The pc to restart at, with ARM's Thumb bit where it is set."""
@@ -209,19 +218,49 @@ class TcgAccelerator:
     # -- hooks: the only way into Python while the guest runs -------------
 
     def _add_hooks(self) -> None:
+        """The syscall hooks go straight to the C API: the binding's wrapper
+        adds three Python frames to every system call. Their exceptions are
+        kept and raised after emu_start, as the binding does."""
+        self._hook_error: BaseException | None = None
+        self._raw_hooks = []
         trap = self.spec.trap
         if trap.kind == "instruction":
-            self.uc.hook_add(UC_HOOK_INSN, self._on_syscall_instruction, aux1=trap.number)
-        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+            self._raw_hook(UC_HOOK_INSN, HOOK_SYSCALL_CFUNC(
+                lambda handle, data: self._guarded(self._serve_syscall)), trap.number)
+        self._raw_hook(UC_HOOK_INTR, HOOK_INTR_CFUNC(self._raw_interrupt))
         self.uc.hook_add(INVALID_MEMORY, self._on_invalid_memory)
 
-    def _on_syscall_instruction(self, uc: Uc, user_data) -> None:
-        self._serve_syscall()
+    def _raw_hook(self, kind: int, callback, *extra: int) -> None:
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), kind,
+                                   ctypes.cast(callback, ctypes.c_void_p), None,
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0),
+                                   *(ctypes.c_int(x) for x in extra))
+        if status:
+            raise UcError(status)
+        self._raw_hooks.append(callback)        # ctypes callbacks must stay alive
 
-    def _on_interrupt(self, uc: Uc, number: int, user_data) -> None:
-        if number == self._syscall_interrupt and self.syscall_handler:
-            self._serve_syscall()
-            return
+    def _raw_interrupt(self, handle, number: int, data) -> None:
+        """The interrupt hook, one frame deep on the syscall path."""
+        try:
+            if number == self._syscall_interrupt and self.syscall_handler:
+                self._serve_syscall()
+            else:
+                self._on_interrupt(number)
+        except BaseException as error:          # noqa: BLE001 (re-raised by run)
+            if self._hook_error is None:
+                self._hook_error = error
+            self.uc.emu_stop()
+
+    def _guarded(self, function, *args) -> None:
+        try:
+            function(*args)
+        except BaseException as error:          # noqa: BLE001 (re-raised by run)
+            if self._hook_error is None:
+                self._hook_error = error
+            self.uc.emu_stop()
+
+    def _on_interrupt(self, number: int) -> None:
         pc = self.regs.read(self.spec.pc)
         if self.board_trap:
             served = self.board_trap(number, pc)
@@ -257,9 +296,10 @@ class TcgAccelerator:
     # -- system calls -----------------------------------------------------
 
     def _prepare_syscall_registers(self) -> None:
-        """Pre-build the batch read of number + six arguments: one C call."""
+        """Pre-build the batch read of number, six arguments and (PowerPC) the
+        error flag register, and the batch write of the result: two C calls."""
         abi = self.spec.syscall
-        names = (abi.number, *abi.args)
+        names = (abi.number, *abi.args) + ((abi.error_flag[0],) if abi.error_flag else ())
         count = len(names)
         self._batch_ids = (ctypes.c_int * count)(*(self.regs.id(n) for n in names))
         self._batch_values = (ctypes.c_uint64 * count)()
@@ -267,39 +307,33 @@ class TcgAccelerator:
         self._batch_ptrs = (ctypes.c_void_p * count)(*(base + 8 * i for i in range(count)))
         self._batch_count = count
         self._result_id = self.regs.id(abi.result)
-        self._error_flag = (self.regs.id(abi.error_flag[0]), abi.error_flag[1]) \
-            if abi.error_flag else None
+        self._error_bit = abi.error_flag[1] if abi.error_flag else None
+        written = (abi.result, abi.error_flag[0]) if abi.error_flag else (abi.result,)
+        self._write_ids = (ctypes.c_int * len(written))(*(self.regs.id(n) for n in written))
+        self._write_values = (ctypes.c_uint64 * len(written))()
+        base = ctypes.addressof(self._write_values)
+        self._write_ptrs = (ctypes.c_void_p * len(written))(
+            *(base + 8 * i for i in range(len(written))))
+        self._uch = self.uc._uch
         trap = self.spec.trap
         self._syscall_interrupt = trap.number if trap.kind == "interrupt" else None
-        # One reusable word for single-register reads and writes through the
-        # C API (the binding's reg_write costs as much as a whole syscall).
-        self._word = ctypes.c_uint64()
-        self._word_ref = ctypes.byref(self._word)
-
-    def _write_word(self, register: int, value: int) -> None:
-        self._word.value = value
-        uclib.uc_reg_write(self.uc._uch, register, self._word_ref)
-
-    def _read_word(self, register: int) -> int:
-        self._word.value = 0
-        uclib.uc_reg_read(self.uc._uch, register, self._word_ref)
-        return self._word.value
 
     def _serve_syscall(self) -> None:
-        """Read number and arguments in one C call, serve, write the result."""
-        uclib.uc_reg_read_batch(self.uc._uch, self._batch_ids, self._batch_ptrs,
+        """Read number and arguments in one C call, serve, write the result
+        (and PowerPC's CR0.SO) in another."""
+        uclib.uc_reg_read_batch(self._uch, self._batch_ids, self._batch_ptrs,
                                 self._batch_count)
-        values = self._batch_values
-        result = self.syscall_handler(values[0] & self._mask, tuple(values[1:]))
+        values = self._batch_values[:]
+        result = self.syscall_handler(values[0] & self._mask, tuple(values[1:7]))
         if not isinstance(result, int):
             self.stop(result)
             return
-        if self._error_flag is None:
-            self._write_word(self._result_id, result & self._mask)
+        written = self._write_values
+        if self._error_bit is None:
+            written[0] = result & self._mask
+            uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, 1)
             return
-        # PowerPC: failure is CR0.SO set and a positive errno.
-        flag_id, bit = self._error_flag
-        flags = self._read_word(flag_id)
         failed = -4096 < result < 0
-        self._write_word(self._result_id, -result if failed else result & self._mask)
-        self._write_word(flag_id, flags | bit if failed else flags & ~bit)
+        written[0] = -result if failed else result & self._mask
+        written[1] = values[7] | self._error_bit if failed else values[7] & ~self._error_bit
+        uclib.uc_reg_write_batch(self._uch, self._write_ids, self._write_ptrs, 2)
