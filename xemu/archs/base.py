@@ -60,7 +60,7 @@ class ArchSpec:
     hwcap: int
     hwcap2: int
     unicorn: tuple[int, int, int | None]    # (arch, mode, cpu model or None)
-    capstone: tuple[int, int]               # (arch, mode)
+    capstone: tuple[str, tuple[str, ...]]   # capstone's CS_ARCH_* and CS_MODE_* names
     pc: str
     sp: str
     syscall: SyscallABI
@@ -99,9 +99,9 @@ class ArchSpec:
     # Refines a CPU exception the accelerator reports coarsely:
     # (interrupt number, pc, memory) -> (signal, pc of the instruction) or None.
     classify_exception: Callable[[int, int, object], tuple[int, int] | None] | None = None
-    # (register, bit, capstone mode) when a state bit switches the instruction
-    # set, as ARM's CPSR.T selects Thumb.
-    alternate_isa: tuple[str, int, int] | None = None
+    # (register, bit, capstone mode names) when a state bit switches the
+    # instruction set, as ARM's CPSR.T selects Thumb.
+    alternate_isa: tuple[str, int, tuple[str, ...]] | None = None
     # (address, size) ranges the arch's set-up maps for itself (i386's GDT).
     reserved: tuple[tuple[int, int], ...] = ()
 

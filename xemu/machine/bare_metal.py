@@ -7,7 +7,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from capstone import CS_ARCH_X86, CS_MODE_16
 from unicorn import UC_ARCH_X86, UC_MODE_16
 
 from ..archs import by_name
@@ -43,7 +42,7 @@ def board_spec(spec, board: Board):
     """The arch as the board starts it: x86 pc boots in 16-bit real mode."""
     if board.real_mode:
         return dataclasses.replace(spec, unicorn=(UC_ARCH_X86, UC_MODE_16, None),
-                                   capstone=(CS_ARCH_X86, CS_MODE_16), pc="eip", sp="esp")
+                                   capstone=("X86", ("16",)), pc="eip", sp="esp")
     return spec
 
 

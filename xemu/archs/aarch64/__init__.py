@@ -1,7 +1,6 @@
 """64-bit ARM (AArch64), little-endian: a Cortex-A72 with FP and Advanced SIMD."""
 import signal
 
-from capstone import CS_ARCH_ARM64, CS_MODE_ARM
 from unicorn import UC_ARCH_ARM64, UC_MODE_ARM
 from unicorn.arm64_const import UC_CPU_ARM64_A72
 
@@ -32,7 +31,7 @@ SPEC = ArchSpec(
     hwcap=HWCAP_FP | HWCAP_ASIMD,
     hwcap2=0,
     unicorn=(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_A72),
-    capstone=(CS_ARCH_ARM64, CS_MODE_ARM),
+    capstone=("ARM64", ("ARM",)),
     pc="pc",
     sp="sp",
     syscall=SyscallABI(number="x8", args=("x0", "x1", "x2", "x3", "x4", "x5"),

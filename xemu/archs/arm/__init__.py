@@ -2,7 +2,6 @@
 Programs may start in Thumb state (entry address with bit 0 set)."""
 import signal
 
-from capstone import CS_ARCH_ARM, CS_MODE_ARM, CS_MODE_THUMB
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 
@@ -47,7 +46,7 @@ SPEC = ArchSpec(
     hwcap=sum(HWCAP.values()),
     hwcap2=0,
     unicorn=(UC_ARCH_ARM, UC_MODE_ARM, UC_CPU_ARM_CORTEX_A15),
-    capstone=(CS_ARCH_ARM, CS_MODE_ARM),
+    capstone=("ARM", ("ARM",)),
     pc="pc",
     sp="sp",
     syscall=SyscallABI(number="r7", args=("r0", "r1", "r2", "r3", "r4", "r5"),
@@ -60,7 +59,7 @@ SPEC = ArchSpec(
     structs=structs.LAYOUTS,
     open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
                 "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
-    alternate_isa=("cpsr", CPSR_T, CS_MODE_THUMB),
+    alternate_isa=("cpsr", CPSR_T, ("THUMB",)),
     tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
     syscall_handlers={"ARM_set_tls": set_tls},
     setup_cpu=setup_cpu,

@@ -7,7 +7,6 @@ the guest's kernel half (above stack_top) for that.
 import signal
 import struct
 
-from capstone import CS_ARCH_X86, CS_MODE_32
 from unicorn import UC_ARCH_X86, UC_MODE_32
 
 from ..base import ArchSpec, Registers, SyscallABI, Trap
@@ -108,7 +107,7 @@ SPEC = ArchSpec(
     hwcap=HWCAP_CPUID_EDX,
     hwcap2=0,
     unicorn=(UC_ARCH_X86, UC_MODE_32, None),
-    capstone=(CS_ARCH_X86, CS_MODE_32),
+    capstone=("X86", ("32",)),
     pc="eip",
     sp="esp",
     syscall=SyscallABI(number="eax", args=("ebx", "ecx", "edx", "esi", "edi", "ebp"),

@@ -1,7 +1,6 @@
 """32-bit big-endian PowerPC (a G4-class 7457: FPU and AltiVec)."""
 import signal
 
-from capstone import CS_ARCH_PPC, CS_MODE_32, CS_MODE_BIG_ENDIAN
 from unicorn import UC_ARCH_PPC, UC_MODE_32, UC_MODE_BIG_ENDIAN
 from unicorn.ppc_const import UC_CPU_PPC32_7457_V1_2
 
@@ -65,7 +64,7 @@ SPEC = ArchSpec(
     | PPC_FEATURE_HAS_ALTIVEC,
     hwcap2=0,
     unicorn=(UC_ARCH_PPC, UC_MODE_32 | UC_MODE_BIG_ENDIAN, UC_CPU_PPC32_7457_V1_2),
-    capstone=(CS_ARCH_PPC, CS_MODE_32 | CS_MODE_BIG_ENDIAN),
+    capstone=("PPC", ("32", "BIG_ENDIAN")),
     pc="pc",
     sp="r1",
     syscall=SyscallABI(number="r0", args=("r3", "r4", "r5", "r6", "r7", "r8"),

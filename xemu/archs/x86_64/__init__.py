@@ -1,7 +1,6 @@
 """x86-64, Linux's `syscall` ABI. TLS is the FS base, set by arch_prctl."""
 import struct
 
-from capstone import CS_ARCH_X86, CS_MODE_64
 from unicorn import UC_ARCH_X86, UC_MODE_64
 from unicorn.x86_const import UC_X86_INS_SYSCALL
 
@@ -44,7 +43,7 @@ SPEC = ArchSpec(
     hwcap=HWCAP_CPUID_EDX,
     hwcap2=0,
     unicorn=(UC_ARCH_X86, UC_MODE_64, None),
-    capstone=(CS_ARCH_X86, CS_MODE_64),
+    capstone=("X86", ("64",)),
     pc="rip",
     sp="rsp",
     syscall=SyscallABI(number="rax", args=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
