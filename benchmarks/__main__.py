@@ -1,41 +1,42 @@
-"""Time xemu against qemu-user-static (and the host CPU for x86 guests).
+"""xemu's performance suite, side by side with qemu-user, the host and
+Qiling, in one run:
 
-    python -m benchmarks [--repeat N] [--arch ARCH ...]
+    python -m benchmarks [--repeat N] [--arch ARCH ...] [--workload W ...]
+                         [--json FILE] [--chart FILE.png] [--qiling-python PATH]
 
-Each measurement alternates the runners and reports the median wall time.
-The syscall cost is (time for N calls - time for 0 calls) / N, so start-up
-cancels out. Performance targets live here, never in timed unit tests.
+Every workload runs under every runner that can run it, alternating runners
+within each repetition; the table shows medians. Times are the workload
+alone: the median time of a run that does nothing (`noop`) is subtracted, and
+shown as start-up. The syscall workload is shown per call. Qiling runs from
+an interpreter where it is installed (it pins its own Unicorn), given with
+--qiling-python, or this one if it can import qiling. Targets live here, never
+in timed unit tests.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ARCHS = ("ppc", "arm", "aarch64", "i386", "x86_64")
-QEMU = {"ppc": "qemu-ppc-static", "arm": "qemu-arm-static",
-        "aarch64": "qemu-aarch64-static", "i386": "qemu-i386-static",
-        "x86_64": "qemu-x86_64-static"}
-COMPUTE_N = 100_000_000
-SYSCALLS_N = 200_000
+# workload -> argument: about 0.2 s each on this project's machine, natively
+WORKLOADS = {"compute": 100_000_000, "memory": 20_000_000, "float": 50_000_000,
+             "branchy": 2_000_000, "syscalls": 200_000}
+QEMU = {arch: f"qemu-{arch}-static" for arch in ARCHS}
+QILING_SCRIPT = ("import sys\nfrom qiling import Qiling\nfrom qiling.const import QL_VERBOSE\n"
+                 "Qiling(sys.argv[2:], rootfs=sys.argv[1], verbose=QL_VERBOSE.DISABLED).run()\n")
 
 
-def runners(arch: str) -> dict[str, list[str]]:
-    xemu = [sys.executable, "-m", "xemu", "run", "--accel"]
-    found = {"xemu-tcg": [*xemu, "tcg"]}
-    if arch in ("x86_64", "i386") and kvm_works(arch):
-        found["xemu-kvm"] = [*xemu, "kvm"]
-    qemu = shutil.which(QEMU[arch])
-    if qemu:
-        found["qemu-user"] = [qemu]
-    if arch in ("x86_64", "i386"):
-        found["native"] = []
-    return found
+def binary(arch: str) -> str:
+    return str(HERE / "bin" / arch / "bench")
 
 
 def kvm_works(arch: str) -> bool:
@@ -44,40 +45,155 @@ def kvm_works(arch: str) -> bool:
     return kvm_state()[0] and kvm_mode_works(arch)[0]
 
 
-def timed(command: list[str]) -> float:
+def qiling_python(given: str | None) -> str | None:
+    candidate = given or sys.executable
+    found = subprocess.run([candidate, "-c", "import qiling"], capture_output=True)
+    return candidate if found.returncode == 0 else None
+
+
+def runners(arch: str, qiling: str | None, rootfs: Path) -> dict[str, list[str]]:
+    """name -> command prefix; the image path follows."""
+    xemu = [sys.executable, "-m", "xemu", "run", "--accel"]
+    found = {"xemu-tcg": [*xemu, "tcg"]}
+    if arch in ("x86_64", "i386") and kvm_works(arch):
+        found["xemu-kvm"] = [*xemu, "kvm"]
+    if shutil.which(QEMU[arch]):
+        found["qemu-user"] = [QEMU[arch]]
+    if arch in ("x86_64", "i386") and os.uname().machine == "x86_64":
+        found["native"] = []
+    if qiling:
+        found["qiling"] = [qiling, "-c", QILING_SCRIPT, str(rootfs)]
+    return found
+
+
+def image_for(name: str, arch: str, rootfs: Path) -> str:
+    """Qiling insists that the program lies inside its rootfs."""
+    if name != "qiling":
+        return binary(arch)
+    copy = rootfs / f"bench-{arch}"
+    if not copy.exists():
+        shutil.copy(binary(arch), copy)
+    return str(copy)
+
+
+def timed(command: list[str]) -> float | None:
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start if done.returncode == 0 else None
 
 
-def median_times(arch: str, args: list[str], repeat: int) -> dict[str, float]:
-    binary = str(HERE / "bin" / arch / "bench")
-    samples: dict[str, list[float]] = {name: [] for name in runners(arch)}
+def measure(arch: str, repeat: int, workloads: list[str], qiling: str | None,
+            rootfs: Path) -> dict:
+    """{runner: {workload: median seconds or None if it failed}}, noop included."""
+    commands = runners(arch, qiling, rootfs)
+    samples: dict = {name: {w: [] for w in ["noop", *workloads]} for name in commands}
     for _ in range(repeat):
-        for name, prefix in runners(arch).items():        # alternate runners
-            samples[name].append(timed([*prefix, binary, *args]))
-    return {name: statistics.median(values) for name, values in samples.items()}
+        for workload in ["noop", *workloads]:
+            argument = str(WORKLOADS.get(workload, 0))
+            for name, prefix in commands.items():     # alternate the runners
+                seconds = timed([*prefix, image_for(name, arch, rootfs), workload, argument])
+                samples[name][workload].append(seconds)
+    return {name: {w: (statistics.median(v) if None not in v else None) for w, v in per.items()}
+            for name, per in samples.items()}
+
+
+def derive(raw: dict) -> dict:
+    """Workload time without start-up; syscalls in microseconds per call."""
+    out = {}
+    for name, per in raw.items():
+        start = per["noop"]
+        row = {"startup_s": start}
+        for workload, seconds in per.items():
+            if workload == "noop":
+                continue
+            if seconds is None or start is None:
+                row[workload] = None
+            elif workload == "syscalls":
+                row["syscall_us"] = (seconds - start) / WORKLOADS["syscalls"] * 1e6
+            else:
+                row[workload] = max(seconds - start, 1e-6)
+        out[name] = row
+    return out
+
+
+def print_table(results: dict, workloads: list[str]) -> None:
+    columns = [w for w in workloads if w != "syscalls"]
+    print(f"{'arch':<8} {'runner':<10}" + "".join(f"{w + ' s':>11}" for w in columns)
+          + f"{'vs qemu':>9}{'vs native':>10}{'us/syscall':>11}{'startup ms':>11}")
+    for arch, rows in results.items():
+        for name, row in rows.items():
+            cells = "".join(f"{row[w]:>11.3f}" if row.get(w) is not None else f"{'failed':>11}"
+                            for w in columns)
+            ratios = [ratio(row, rows.get(reference), columns)
+                      for reference in ("qemu-user", "native")]
+            syscall = row.get("syscall_us")
+            startup = row.get("startup_s")
+            print(f"{arch:<8} {name:<10}{cells}"
+                  + "".join(f"{r:>9.2f}x" if r else f"{'-':>10}" for r in ratios)
+                  + (f"{syscall:>11.2f}" if syscall is not None else f"{'-':>11}")
+                  + (f"{startup * 1000:>11.0f}" if startup is not None else f"{'-':>11}"))
+
+
+def ratio(row: dict, reference: dict | None, columns: list[str]) -> float | None:
+    """Geometric mean of this runner's times over the reference's."""
+    if not reference:
+        return None
+    pairs = [(row.get(w), reference.get(w)) for w in columns]
+    pairs = [(a, b) for a, b in pairs if a and b]
+    if not pairs:
+        return None
+    product = 1.0
+    for a, b in pairs:
+        product *= a / b
+    return product ** (1 / len(pairs))
+
+
+def chart(results: dict, workloads: list[str], path: str) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("--chart needs matplotlib: pip install 'xemu[bench]'")
+    columns = [w for w in workloads if w != "syscalls"]
+    figure, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 4), squeeze=False)
+    for axis, (arch, rows) in zip(axes[0], results.items()):
+        width = 0.8 / max(len(rows), 1)
+        for i, (name, row) in enumerate(rows.items()):
+            axis.bar([c + i * width for c in range(len(columns))],
+                     [row.get(w) or 0 for w in columns], width, label=name)
+        axis.set_title(arch)
+        axis.set_xticks([c + 0.4 - width / 2 for c in range(len(columns))], columns,
+                        rotation=30)
+        axis.set_ylabel("seconds (workload alone)")
+        axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--arch", action="append", choices=ARCHS)
+    parser.add_argument("--workload", action="append", choices=list(WORKLOADS))
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--chart", metavar="FILE")
+    parser.add_argument("--qiling-python", metavar="PATH")
     options = parser.parse_args(argv)
-    print("compute: the loop alone (the time of a run that does nothing subtracted)")
-    print(f"{'arch':<8} {'runner':<10} {'compute s':>10} {'vs qemu':>8} {'vs native':>9} "
-          f"{'us/syscall':>11} {'startup s':>10}")
-    for arch in options.arch or ARCHS:
-        compute = median_times(arch, ["compute", str(COMPUTE_N)], options.repeat)
-        empty = median_times(arch, ["syscalls", "0"], options.repeat)
-        calls = median_times(arch, ["syscalls", str(SYSCALLS_N)], options.repeat)
-        compute = {name: max(compute[name] - empty[name], 1e-6) for name in compute}
-        for name in compute:
-            versus = [f"{compute[name] / compute[ref]:.2f}x" if ref in compute else "-"
-                      for ref in ("qemu-user", "native")]
-            per_call = (calls[name] - empty[name]) / SYSCALLS_N * 1e6
-            print(f"{arch:<8} {name:<10} {compute[name]:>10.2f} {versus[0]:>8} "
-                  f"{versus[1]:>9} {per_call:>11.2f} {empty[name]:>10.3f}")
+    workloads = options.workload or list(WORKLOADS)
+    qiling = qiling_python(options.qiling_python)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="xemu-bench-rootfs-") as rootfs:
+        for arch in options.arch or ARCHS:
+            results[arch] = derive(measure(arch, options.repeat, workloads, qiling,
+                                           Path(rootfs)))
+    print_table(results, workloads)
+    if not qiling:
+        print("(Qiling: not installed here; give --qiling-python to include it)")
+    if options.json:
+        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+    if options.chart:
+        chart(results, workloads, options.chart)
     return 0
 
 

@@ -1,6 +1,11 @@
 /* Benchmark workloads, one static binary per arch: bench WORKLOAD N
  *   compute N   integer mixing loop (no system calls in the loop)
- *   syscalls N  N getppid() calls: the cost of one trip into the emulator */
+ *   memory N    sieve of Eratosthenes over N bytes, then memcpy of the sieve
+ *   float N     floating point: a logistic map with square roots
+ *   branchy N   qsort of N integers with a comparator (indirect calls)
+ *   syscalls N  N getppid() calls: the cost of one trip into the emulator
+ *   noop N      nothing: the start-up of a static program */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +30,55 @@ static long syscalls(long n) {
     return sum != 0;
 }
 
+static long memory(long n) {
+    char *sieve = malloc(n), *copy = malloc(n);
+    if (!sieve || !copy) return -1;
+    memset(sieve, 1, n);
+    for (long i = 2; i * i < n; i++)
+        if (sieve[i])
+            for (long j = i * i; j < n; j += i)
+                sieve[j] = 0;
+    long primes = 0;
+    for (int round = 0; round < 4; round++) {
+        memcpy(copy, sieve, n);
+        primes = 0;
+        for (long i = 2; i < n; i++)
+            primes += copy[i];
+    }
+    free(sieve);
+    free(copy);
+    return primes;
+}
+
+static double floating(long n) {
+    double x = 0.5, sum = 0;
+    for (long i = 0; i < n; i++) {
+        x = 3.9 * x * (1.0 - x);
+        sum += sqrt(x + 1.0) / (1.0 + x * x);
+    }
+    return sum;
+}
+
+static int by_value(const void *a, const void *b) {
+    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+    return (x > y) - (x < y);
+}
+
+static unsigned long branchy(long n) {
+    unsigned *values = malloc(n * sizeof *values);
+    if (!values) return 0;
+    unsigned seed = 12345;
+    for (long i = 0; i < n; i++)
+        values[i] = seed = seed * 1103515245u + 12345u;
+    qsort(values, n, sizeof *values, by_value);
+    unsigned long check = values[0] ^ values[n / 2] ^ values[n - 1];
+    free(values);
+    return check;
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s compute|syscalls N\n", argv[0]);
+        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|noop N\n", argv[0]);
         return 2;
     }
     long n = atol(argv[2]);
@@ -35,6 +86,14 @@ int main(int argc, char **argv) {
         printf("%lx\n", compute(n));
     else if (strcmp(argv[1], "syscalls") == 0)
         printf("%ld\n", syscalls(n));
+    else if (strcmp(argv[1], "memory") == 0)
+        printf("%ld\n", memory(n));
+    else if (strcmp(argv[1], "float") == 0)
+        printf("%.6f\n", floating(n));
+    else if (strcmp(argv[1], "branchy") == 0)
+        printf("%lx\n", branchy(n));
+    else if (strcmp(argv[1], "noop") == 0)
+        return 0;
     else
         return 2;
     return 0;
