@@ -31,6 +31,8 @@ ARCHS = ("ppc", "arm", "aarch64", "i386", "x86_64")
 WORKLOADS = {"compute": 100_000_000, "memory": 20_000_000, "float": 50_000_000,
              "branchy": 2_000_000, "syscalls": 200_000}
 QEMU = {arch: f"qemu-{arch}-static" for arch in ARCHS}
+COLORS = {"xemu-tcg": "C0", "xemu-kvm": "C1", "qemu-user": "C2", "native": "C3",
+          "qiling": "C4"}          # a runner keeps its colour across the charts
 QILING_SCRIPT = ("import sys\nfrom qiling import Qiling\nfrom qiling.const import QL_VERBOSE\n"
                  "Qiling(sys.argv[2:], rootfs=sys.argv[1], verbose=QL_VERBOSE.DISABLED).run()\n")
 
@@ -161,7 +163,8 @@ def chart(results: dict, workloads: list[str], path: str) -> None:
         width = 0.8 / max(len(rows), 1)
         for i, (name, row) in enumerate(rows.items()):
             axis.bar([c + i * width for c in range(len(columns))],
-                     [row.get(w) or 0 for w in columns], width, label=name)
+                     [row.get(w) or 0 for w in columns], width, label=name,
+                     color=COLORS.get(name))
         axis.set_title(arch)
         axis.set_xticks([c + 0.4 - width / 2 for c in range(len(columns))], columns,
                         rotation=30)
