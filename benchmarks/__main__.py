@@ -159,7 +159,7 @@ def chart(results: dict, workloads: list[str], path: str) -> None:
         sys.exit("--chart needs matplotlib: pip install 'xemu[bench]'")
     columns = [w for w in workloads if w != "syscalls"]
     figure, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 4), squeeze=False)
-    for axis, (arch, rows) in zip(axes[0], results.items()):
+    for axis, (arch, rows) in zip(axes[0], results.items(), strict=True):
         width = 0.8 / max(len(rows), 1)
         for i, (name, row) in enumerate(rows.items()):
             axis.bar([c + i * width for c in range(len(columns))],
