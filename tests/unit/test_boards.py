@@ -155,3 +155,25 @@ def test_same_as_qemu_system(image, tmp_path):
     ours = run_xemu("run", "--arch", arch, str(path))
     assert ours.stdout == reference.stdout.replace(b"\r\n", b"\n")
     assert ours.returncode == reference.returncode
+
+
+def freestanding_elf(code: bytes, address: int) -> bytes:
+    """A minimal ELF64 for AArch64: a header and one PT_LOAD holding code."""
+    header_size, phdr_size = 64, 56
+    offset = header_size + phdr_size
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)            # 64-bit, LE, v1
+    header = ident + struct.pack("<HHIQQQIHHHHHH", 2, 183, 1, address, header_size, 0, 0,
+                                 header_size, phdr_size, 1, 64, 0, 0)   # ET_EXEC, EM_AARCH64
+    phdr = struct.pack("<IIQQQQQQ", 1, 7, offset, address, address, len(code), len(code),
+                       0x1000)                                  # PT_LOAD, RWX
+    return header + phdr + code
+
+
+def test_freestanding_elf_on_a_board(tmp_path):
+    path = tmp_path / "kernel.elf"
+    path.write_bytes(freestanding_elf((EXAMPLES / "aarch64.bin").read_bytes(), 0x40000000))
+    result = run_xemu("run", "--machine", "virt", str(path))      # the arch from the header
+    assert result.stdout.startswith(b"Hello from AArch64 on the virt board")
+    assert result.returncode == 5
+    mismatch = run_xemu("run", "--machine", "virt", "--arch", "arm", str(path))
+    assert mismatch.returncode == 2 and b"aarch64 program" in mismatch.stderr

@@ -22,7 +22,8 @@ from ..proctitle import set_title
 from .select import choose
 
 
-def load_image(request: RunRequest, board: Board, spec) -> Image:
+def load_image(request: RunRequest) -> tuple[Image, Board]:
+    """A freestanding ELF (its header names the arch) or a raw image (--arch)."""
     path = Path(request.image)
     try:
         with open(path, "rb") as f:
@@ -31,11 +32,17 @@ def load_image(request: RunRequest, board: Board, spec) -> Image:
         raise ImageError(f"cannot read {path}: {e.strerror}") from None
     if is_elf(head):
         image = load_elf(path)
-        if image.arch is not spec:
-            raise ImageError(f"{path} is a {image.arch.name} program, not {spec.name}")
-        return image
+        if request.arch is not None and by_name(request.arch) is not image.arch:
+            raise ImageError(f"--arch {request.arch} does not match {path}, which is a "
+                             f"{image.arch.name} program")
+        return image, board_for(image.arch.name, request.machine
+                                or default_machine(image.arch.name))
+    if request.arch is None:
+        raise XemuError(f"{path} is a raw image: give --arch (it has no header to tell it)")
+    spec = by_name(request.arch)
+    board = board_for(spec.name, request.machine or default_machine(spec.name))
     load = board.default_load if request.load is None else request.load
-    return load_raw(path, spec, load, request.entry)
+    return load_raw(path, spec, load, request.entry), board
 
 
 def board_spec(spec, board: Board):
@@ -80,12 +87,8 @@ class Traps:
 
 
 def run(request: RunRequest) -> RunResult:
-    if request.arch is None:
-        raise XemuError("a bare-metal image needs --arch (a raw image has no header "
-                        "to tell it)")
-    spec = by_name(request.arch)
-    board = board_for(spec.name, request.machine or default_machine(spec.name))
-    image = load_image(request, board, spec)
+    image, board = load_image(request)
+    spec = image.arch
     size = request.memory or board.default_memory
     memory = Memory()
     memory.map(board.ram_base, page_up(size), PROT_ALL, "ram")
