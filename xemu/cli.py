@@ -109,6 +109,8 @@ def parse_size(text: str | None) -> int | None:
 @click.option("--rootfs", metavar="DIR",
               help="The guest's file system is DIR: every path, symlink and .. "
                    "resolves inside it.")
+@click.option("--strace", is_flag=True,
+              help="Print each system call, its arguments and result on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Say what xemu chose and why; "
               "show tracebacks of internal errors.")
 @click.option("-q", "--quiet", is_flag=True, help="No warnings (e.g. unsupported syscalls).")
@@ -116,7 +118,7 @@ def parse_size(text: str | None) -> int | None:
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, verbose, quiet, image, guest_args) -> None:
+        load, entry, rootfs, strace, verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.launch import run as run_image
     from .machine.linux_user import RunRequest
@@ -125,7 +127,7 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
                                   accel=accel, env=parse_env(env_set, env_unset),
                                   quiet=quiet, verbose=verbose, timeout=timeout,
                                   memory=memory_size, rootfs=rootfs, machine=machine,
-                                  load=load, entry=entry))
+                                  load=load, entry=entry, strace=strace))
     sys.exit(result.status)
 
 

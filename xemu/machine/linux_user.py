@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..archs import by_name
+from ..debug.strace import Tracer
 from ..debug.trace import disassemble_one
 from ..errors import EXIT_TIMEOUT, ArchError, GuestTimeout, ImageError, XemuError
 from ..linux.rootfs import RootFs
@@ -43,6 +44,7 @@ class RunRequest:
     entry: int | None = None             # raw images: where to start (the load address)
     memory: int | None = None            # bytes of guest memory; None: half the host's RAM
     rootfs: str | None = None            # the guest's / (None: the host's own)
+    strace: bool = False                 # one line per system call on stderr
 
 
 @dataclass
@@ -136,7 +138,7 @@ def run(request: RunRequest) -> RunResult:
                       rootfs=open_rootfs(request.rootfs),
                       auxv=process_auxv(spec, stack.auxv))
     process.regs = accel.regs
-    accel.syscall_handler = Dispatcher(process)
+    accel.syscall_handler = Dispatcher(process, Tracer(process) if request.strace else None)
     try:
         stop = run_until_stop(accel, image.entry, request.timeout)
     finally:

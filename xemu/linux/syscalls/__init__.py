@@ -36,7 +36,9 @@ def syscall(*names: str, wide: tuple[int, ...] = ()):
 class Dispatcher:
     """number -> handler for one process, resolved once at start-up."""
 
-    def __init__(self, process):
+    def __init__(self, process, tracer=None):
+        """tracer: a debug.strace.Tracer to print each call (--strace); the
+        calls are wrapped only then, so an untraced run pays nothing."""
         from . import fs, mm, proc, signals, time  # noqa: F401  (registration)
         self.process = process
         spec = process.spec
@@ -49,7 +51,8 @@ class Dispatcher:
             if handler is not None:
                 arity = len(inspect.signature(handler).parameters) - 1
                 wide = WIDE.get(name, ()) if spec.bits == 32 else ()
-                self.calls[number] = _bind(handler, process, arity, wide)
+                call = _bind(handler, process, arity, wide)
+                self.calls[number] = _traced(call, name, tracer) if tracer else call
 
     def __call__(self, number: int, args: tuple) -> int | Stop:
         call = self.calls.get(number)
@@ -63,6 +66,23 @@ class Dispatcher:
             return -(e.errno or errno.EIO)
         except GuestMemoryError:
             return -errno.EFAULT
+
+
+def _traced(call: Callable, name: str, tracer) -> Callable:
+    def traced(args: tuple):
+        line = tracer.call(name, args)       # before: the call may change memory
+        try:
+            result = call(args)
+        except OSError as e:
+            result = -(e.errno or errno.EIO)
+            tracer.line(line + tracer.result(name, result))
+            raise
+        except GuestMemoryError:
+            tracer.line(line + tracer.result(name, -errno.EFAULT))
+            raise
+        tracer.line(line + tracer.result(name, result))
+        return result
+    return traced
 
 
 def _bind(handler: Callable, process, arity: int, wide: tuple) -> Callable:
