@@ -31,6 +31,11 @@ def page_up(value: int) -> int:
     return (value + PAGE - 1) & ~(PAGE - 1)
 
 
+def buffer_address(buffer: mmap.mmap, offset: int = 0) -> int:
+    """Host virtual address of a byte of an mmap buffer."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(buffer)) + offset
+
+
 @dataclass(eq=False)
 class Region:
     start: int
@@ -47,8 +52,7 @@ class Region:
     @property
     def host_address(self) -> int:
         """Host virtual address of the region's first byte."""
-        base = ctypes.addressof(ctypes.c_char.from_buffer(self.buffer))
-        return base + self.offset
+        return buffer_address(self.buffer, self.offset)
 
     def piece(self, start: int, end: int, perms: int | None = None) -> Region:
         return Region(start, end - start, self.perms if perms is None else perms,

@@ -14,7 +14,7 @@ import operator
 import signal
 
 from ....archs.base import ArchSpec
-from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region
+from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, buffer_address
 from ..base import Exit, Fault, Stop, SyscallHandler, cpu_exception
 from . import structs
 from .exits import PortIO, decode_exit
@@ -91,6 +91,25 @@ class PhysicalSpace:
         self._free = merged
 
 
+class MemorySlots:
+    """KVM's memory slots: numbers handed out and taken back."""
+
+    def __init__(self, vm, kvm: Kvm):
+        self.vm = vm
+        self._free = list(range(kvm.check_extension(KVM_CAP_NR_MEMSLOTS) or 32))[::-1]
+
+    def add(self, guest_physical: int, size: int, host_address: int) -> int:
+        if not self._free:
+            raise MemoryError("out of KVM memory slots")
+        slot = self._free.pop()
+        self.vm.set_memory(slot, guest_physical, size, host_address)
+        return slot
+
+    def remove(self, slot: int, guest_physical: int) -> None:
+        self.vm.set_memory(slot, guest_physical, 0, 0)
+        self._free.append(slot)
+
+
 class KvmRegisters:
     """Registers by name, cached between exits: one KVM_GET_REGS when first
     read after an exit, one KVM_SET_REGS before the next run if written."""
@@ -145,6 +164,13 @@ class KvmRegisters:
         else:
             raise KeyError(f"no register named {name!r}")
 
+    def reset(self) -> None:
+        """Every general register zero (as Linux starts a process; KVM's reset
+        leaves the CPU signature in RDX, which the x86-64 ABI reads at _start
+        as a function to register with atexit), to be handed to KVM."""
+        self.regs = structs.kvm_regs(rflags=0x2)
+        self._have_regs = self.regs_dirty = True
+
     def sync(self) -> None:
         """Hand written registers to KVM, and forget the cache."""
         if self.regs_dirty:
@@ -171,7 +197,7 @@ class KvmAccelerator:
         self.syscall_handler: SyscallHandler | None = None
         self._mask = (1 << spec.bits) - 1
         self._slots: dict[Region, tuple[int, int]] = {}
-        self._free_slots = list(range(self.kvm.check_extension(KVM_CAP_NR_MEMSLOTS) or 32))[::-1]
+        self.memory_slots = MemorySlots(self.vm, self.kvm)
         self._flush_tlb = False
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
         self._build_kernel()
@@ -196,8 +222,7 @@ class KvmAccelerator:
         self.kernel = memoryview(self.kernel_buffer)
         for offset, data in mode.kernel_image().items():
             self.kernel[offset:offset + len(data)] = data
-        host = Region(0, mode.KERNEL_SIZE, 0, self.kernel_buffer, 0).host_address
-        self.vm.set_memory(self._free_slots.pop(), 0, mode.KERNEL_SIZE, host)
+        self.memory_slots.add(0, mode.KERNEL_SIZE, buffer_address(self.kernel_buffer))
         self.tables = PageTables(self.kernel[mode.PAGE_TABLES_OFFSET:],
                                  mode.PAGE_TABLES_OFFSET, mode.PAGING_LEVELS)
         user = set(mode.user_pages())
@@ -222,19 +247,13 @@ class KvmAccelerator:
         fpu = self.vcpu.get_fpu(structs.kvm_fpu())
         fpu.fcw, fpu.mxcsr = FPU_CONTROL_DEFAULT, MXCSR_DEFAULT
         self.vcpu.set_fpu(fpu)
-        # Every register starts at zero, as Linux starts a process. KVM's reset
-        # leaves the CPU signature in RDX, which the x86-64 ABI reads at
-        # _start as a function to register with atexit.
-        self.regs.regs = structs.kvm_regs(rflags=0x2)
-        self.regs._have_regs = self.regs.regs_dirty = True
+        self.regs.reset()
 
     # -- memory listener: slots and page tables follow guest memory -------
 
     def region_added(self, region: Region) -> None:
-        if not self._free_slots:
-            raise MemoryError("out of KVM memory slots")
-        slot, physical = self._free_slots.pop(), self.physical.allocate(region.size)
-        self.vm.set_memory(slot, physical, region.size, region.host_address)
+        physical = self.physical.allocate(region.size)
+        slot = self.memory_slots.add(physical, region.size, region.host_address)
         self._slots[region] = (slot, physical)
         if region.perms:
             flags = USER | (WRITABLE if region.perms & PROT_WRITE else 0) \
@@ -247,9 +266,8 @@ class KvmAccelerator:
         slot, physical = self._slots.pop(region)
         for offset in range(0, region.size, PAGE):
             self.tables.unmap(region.start + offset)
-        self.vm.set_memory(slot, physical, 0, 0)
+        self.memory_slots.remove(slot, physical)
         self.physical.release(physical, region.size)
-        self._free_slots.append(slot)
         self._flush_tlb = True
 
     # -- running ----------------------------------------------------------

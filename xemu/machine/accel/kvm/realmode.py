@@ -7,10 +7,9 @@ import signal
 
 from ...memory import Memory, Region
 from ..base import Exit, Fault, Stop
-from . import KvmRegisters
+from . import KvmRegisters, MemorySlots
 from .exits import Halted, Mmio, PortIO, Shutdown, decode_exit
-from .ioctl import KVM_CAP_NR_MEMSLOTS
-from .structs import kvm_regs, kvm_segment, kvm_sregs
+from .structs import kvm_segment, kvm_sregs
 from .vm import Kvm
 
 CR0_ET = 0x10                     # the reset value's only set bit we keep
@@ -30,7 +29,7 @@ class KvmRealMode:
         self.regs = KvmRegisters(self.vcpu)
         self._ports: list[tuple[int, object]] = []
         self._slots: dict[Region, int] = {}
-        self._free = list(range(self.kvm.check_extension(KVM_CAP_NR_MEMSLOTS) or 32))[::-1]
+        self.memory_slots = MemorySlots(self.vm, self.kvm)
         for region in memory.regions():
             self.region_added(region)
         memory.listeners.append(self)
@@ -42,19 +41,15 @@ class KvmRealMode:
             setattr(sregs, name, data)
         sregs.cr0, sregs.cr4, sregs.efer = CR0_ET, 0, 0
         self.vcpu.set_sregs(sregs)
-        self.regs.regs = kvm_regs(rflags=0x2)
-        self.regs._have_regs = self.regs.regs_dirty = True
+        self.regs.reset()
 
     # guest-physical = guest address on a board
     def region_added(self, region: Region) -> None:
-        slot = self._free.pop()
-        self.vm.set_memory(slot, region.start, region.size, region.host_address)
-        self._slots[region] = slot
+        self._slots[region] = self.memory_slots.add(region.start, region.size,
+                                                    region.host_address)
 
     def region_removed(self, region: Region) -> None:
-        slot = self._slots.pop(region)
-        self.vm.set_memory(slot, region.start, 0, 0)
-        self._free.append(slot)
+        self.memory_slots.remove(self._slots.pop(region), region.start)
 
     def attach(self, bus: str, base: int, device) -> None:
         if bus != "io":
