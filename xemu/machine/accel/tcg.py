@@ -26,6 +26,7 @@ from unicorn.x86_const import UC_X86_INS_IN, UC_X86_INS_OUT
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
 
 from ...archs.base import ArchSpec
+from ..devices import PortBus
 from ..memory import PAGE, Memory, Region, page_up
 from .base import Exit, Fault, Stop, SyscallHandler, Timeout, cpu_exception
 
@@ -102,7 +103,7 @@ class TcgAccelerator:
         # True if served (pc moved past it), a Stop, or None (a real fault).
         self.board_trap: Callable[[int | None, int], object] | None = None
         self.hlt_stops = False
-        self._ports: list[tuple[int, object]] = []
+        self._ports = PortBus()
         self._stop: Stop | None = None
         self._bad_access: tuple[str, str, int] | None = None
         self._mask = (1 << spec.bits) - 1
@@ -193,26 +194,17 @@ class TcgAccelerator:
         if not self._ports:
             self.uc.hook_add(UC_HOOK_INSN, self._port_in, aux1=UC_X86_INS_IN)
             self.uc.hook_add(UC_HOOK_INSN, self._port_out, aux1=UC_X86_INS_OUT)
-        self._ports.append((base, device))
+        self._ports.add(base, device)
 
     def _device_wrote(self, result) -> None:
         if result is not None:
             self.stop(result)
 
-    def _port(self, port: int):
-        for base, device in self._ports:
-            if base <= port < base + device.size:
-                return device, port - base
-        return None, 0
-
     def _port_in(self, uc: Uc, port: int, size: int, user_data) -> int:
-        device, offset = self._port(port)
-        return device.read(offset, size) if device else (1 << (8 * size)) - 1
+        return self._ports.read(port, size)
 
     def _port_out(self, uc: Uc, port: int, size: int, value: int, user_data) -> None:
-        device, offset = self._port(port)
-        if device:
-            self._device_wrote(device.write(offset, size, value))
+        self._device_wrote(self._ports.write(port, size, value))
 
     def stop(self, stop: Stop) -> None:
         """End the run with this Stop (called from a hook)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 
+from ...devices import PortBus
 from ...memory import Memory, Region
 from ..base import Exit, Fault, Stop
 from . import KvmRegisters, MemorySlots
@@ -27,7 +28,7 @@ class KvmRealMode:
         self.vcpu = self.vm.create_vcpu(0)
         self.vcpu.set_cpuid(self.kvm.supported_cpuid())
         self.regs = KvmRegisters(self.vcpu)
-        self._ports: list[tuple[int, object]] = []
+        self._ports = PortBus()
         self._slots: dict[Region, int] = {}
         self.memory_slots = MemorySlots(self.vm, self.kvm)
         for region in memory.regions():
@@ -54,7 +55,7 @@ class KvmRealMode:
     def attach(self, bus: str, base: int, device) -> None:
         if bus != "io":
             raise ValueError("the pc board has port I/O devices only")
-        self._ports.append((base, device))
+        self._ports.add(base, device)
 
     def run(self, entry: int, timeout: float | None = None) -> Stop:
         self.regs.write("rip", entry)
@@ -78,13 +79,8 @@ class KvmRealMode:
             raise RuntimeError(f"unexpected KVM exit {exit!r}")
 
     def _port_io(self, exit: PortIO, page) -> Stop | None:
-        for base, device in self._ports:
-            if base <= exit.port < base + device.size:
-                if exit.is_write:
-                    return device.write(exit.port - base, exit.size, exit.data)
-                value = device.read(exit.port - base, exit.size)
-                page[exit.offset:exit.offset + exit.size] = value.to_bytes(exit.size, "little")
-                return None
-        if not exit.is_write:               # nothing there: the bus floats high
-            page[exit.offset:exit.offset + exit.size] = b"\xff" * exit.size
+        if exit.is_write:
+            return self._ports.write(exit.port, exit.size, exit.data)
+        value = self._ports.read(exit.port, exit.size)
+        page[exit.offset:exit.offset + exit.size] = value.to_bytes(exit.size, "little")
         return None
