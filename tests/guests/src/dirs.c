@@ -48,6 +48,11 @@ int dirs_main(int argc, char **argv) {
     while ((e = readdir(d)) != NULL && n < 16)
         if (e->d_name[0] != '.')
             found[n++] = strdup(e->d_name);
+    rewinddir(d);                          /* a second pass sees the same */
+    int again = 0;
+    while ((e = readdir(d)) != NULL)
+        again += e->d_name[0] != '.';
+    printf("rewind sees all %d: %d\n", n, again == n);
     closedir(d);
     qsort(found, n, sizeof found[0], by_name);
     for (int i = 0; i < n; i++)

@@ -235,14 +235,15 @@ def llseek(p: Process, fd: int, high: int, low: int, result: int, whence: int) -
 
 def _seek(p: Process, fd: int, offset: int, whence: int) -> int:
     entry = p.fds.get(fd)
-    if entry.listing is not None or offset == 0 and whence == os.SEEK_SET:
-        # A directory's position is an index into its listing (see getdents64).
-        if whence != os.SEEK_SET or offset < 0:
-            return -errno.EINVAL
-        entry.position = offset
-        if offset == 0:
-            entry.listing = None
-    return os.lseek(entry.host_fd, offset, whence) if entry.listing is None else offset
+    if entry.listing is None:             # a file, or a directory not read yet
+        return os.lseek(entry.host_fd, offset, whence)
+    # A directory being read: its position is an index into its listing.
+    if whence != os.SEEK_SET or offset < 0:
+        return -errno.EINVAL
+    entry.position = offset
+    if offset == 0:                       # rewinddir: read the directory afresh
+        entry.listing = None
+    return offset
 
 
 # -- metadata --------------------------------------------------------------
@@ -561,6 +562,7 @@ def _list_directory(host_fd: int) -> list[tuple[bytes, int, int]]:
     if not statmod.S_ISDIR(st.st_mode):
         raise OSError(errno.ENOTDIR, "not a directory")
     entries = [(b".", st.st_ino, DT_DIR), (b"..", st.st_ino, DT_DIR)]
+    os.lseek(host_fd, 0, os.SEEK_SET)     # the dup shares the offset; read it all
     with os.scandir(os.dup(host_fd)) as it:
         for item in it:
             name = os.fsencode(item.name)
