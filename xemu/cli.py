@@ -120,8 +120,7 @@ def parse_size(text: str | None) -> int | None:
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
         load, entry, rootfs, strace, verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
-    from .machine.launch import run as run_image
-    from .machine.linux_user import RunRequest
+    from .machine.launch import RunRequest, run as run_image
     ctx.find_root().meta["verbose"] = verbose
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),

@@ -16,7 +16,7 @@ from ..loader.raw import load_raw
 from .accel.base import Exit
 from .boards import Board, board_for, default_machine
 from .devices.semihosting import psci, semihosting
-from .linux_user import RunRequest, RunResult, report, run_until_stop
+from .launch import RunRequest, RunResult, report, run_until_stop
 from .memory import PROT_ALL, Memory, page_up
 from ..proctitle import set_title
 from .select import choose

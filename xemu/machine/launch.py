@@ -1,10 +1,113 @@
-"""Which kind of run a request is: a Linux program (user mode) or a
-bare-metal image on a board."""
+"""What every run shares: the request, the result, running to a Stop under
+--timeout, and the report a Stop ends with; and which kind of run a request
+is: a Linux program (user mode) or a bare-metal image on a board."""
 from __future__ import annotations
 
-from ..errors import ImageError
+import contextlib
+import signal
+import sys
+from dataclasses import dataclass, field
+
+from ..debug.trace import disassemble_one
+from ..errors import EXIT_TIMEOUT, GuestTimeout, ImageError
+from ..linux.process import Process
 from ..loader.elf import is_elf
-from .linux_user import RunRequest, RunResult
+from .accel.base import Exit, Fault, Stop, Timeout
+from .memory import Memory
+
+
+@dataclass
+class RunRequest:
+    image: str                           # the path as the user gave it (argv[0])
+    args: list[str] = field(default_factory=list)
+    arch: str | None = None
+    accel: str = "auto"
+    env: dict[str, str] | None = None    # None: the host's environment
+    quiet: bool = False
+    verbose: bool = False
+    timeout: float | None = None         # seconds of wall time, then status 124
+    machine: str | None = None           # user, or a board: virt, pc (None: from the image)
+    load: int | None = None              # raw images: where they go (board's default)
+    entry: int | None = None             # raw images: where to start (the load address)
+    memory: int | None = None            # bytes of guest memory; None: half the host's RAM
+    rootfs: str | None = None            # the guest's / (None: the host's own)
+    strace: bool = False                 # one line per system call on stderr
+
+
+@dataclass
+class RunResult:
+    status: int                          # what xemu exits with
+    stop: Stop
+    accel: str
+    process: Process | None              # None for a bare-metal run
+
+
+def run_until_stop(accel, entry: int, timeout: float | None) -> Stop:
+    """Run the guest to its Stop, --timeout included."""
+    try:
+        with alarm(timeout):
+            return accel.run(entry, timeout)
+    except GuestTimeout:
+        return Timeout(timeout)
+    finally:
+        sys.stdout.flush()
+
+
+def report(stop: Stop, accel, memory: Memory) -> int:
+    """The status a run ends with, and its one line on stderr if it did not
+    simply exit."""
+    if isinstance(stop, Exit):
+        status = stop.status
+    elif isinstance(stop, Fault):
+        print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
+        status = 128 + stop.signal
+    elif isinstance(stop, Timeout):
+        print(f"xemu: guest stopped: --timeout of {stop.seconds:g} s reached",
+              file=sys.stderr, flush=True)
+        status = EXIT_TIMEOUT
+    else:
+        raise RuntimeError(f"unexpected stop {stop!r}")
+    return status
+
+
+@contextlib.contextmanager
+def alarm(seconds: float | None):
+    """SIGALRM after seconds, raised as GuestTimeout where Python next runs:
+    in a blocking system call, or when KVM_RUN returns EINTR."""
+    if not seconds:
+        yield
+        return
+
+    def expired(signum, frame):
+        raise GuestTimeout()
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def describe_fault(fault: Fault, accel, memory: Memory) -> str:
+    """One line: the signal, where, what was touched, and the instruction."""
+    name = signal.Signals(fault.signal).name
+    words = [f"xemu: guest killed by {name} ({signal.strsignal(fault.signal)})"]
+    if fault.raised:
+        return words[0] + ", raised by the guest itself"
+    if fault.reason:
+        words.append(f": {fault.reason}")
+    if fault.address is not None and fault.access != "execute":
+        words.append(f" {fault.access} at {fault.address:#x}")
+    words.append(f", pc {fault.pc:#x}")
+    region = memory.region_at(fault.pc)
+    code = memory.read(fault.pc, min(16, region.end - fault.pc)) if region else b""
+    text = disassemble_one(accel.spec, code, fault.pc, accel.regs) if code else None
+    if text:
+        words.append(f": {text}")
+    elif fault.access == "execute":
+        words.append(" (not mapped as code)")
+    return "".join(words)
 
 
 def run(request: RunRequest) -> RunResult:

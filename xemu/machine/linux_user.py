@@ -2,57 +2,27 @@
 the accelerator, serve system calls, end with the guest's exit status."""
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import struct
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..archs import by_name
 from ..debug.strace import Tracer
-from ..debug.trace import disassemble_one
-from ..errors import EXIT_TIMEOUT, ArchError, GuestTimeout, ImageError, XemuError
+from ..errors import ArchError, ImageError, XemuError
 from ..linux.rootfs import RootFs
 from ..linux.process import Process
 from ..linux.syscalls import Dispatcher
 from ..loader.elf import PF_R, PF_W, PF_X, Image, is_elf, load_elf
 from ..loader.stack import ProcessInfo, layout_stack
 from ..proctitle import set_title
-from .accel.base import Exit, Fault, Stop, Timeout
 from .accel.tcg import TcgAccelerator
+from .launch import RunRequest, RunResult, report, run_until_stop
 from .memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, page_down, page_up
 from .select import choose
 
 STACK_SIZE = 8 << 20          # as RLIMIT_STACK's usual 8 MiB
 ELF_TO_PROT = ((PF_R, PROT_READ), (PF_W, PROT_WRITE), (PF_X, PROT_EXEC))
-
-
-@dataclass
-class RunRequest:
-    image: str                           # the path as the user gave it (argv[0])
-    args: list[str] = field(default_factory=list)
-    arch: str | None = None
-    accel: str = "auto"
-    env: dict[str, str] | None = None    # None: the host's environment
-    quiet: bool = False
-    verbose: bool = False
-    timeout: float | None = None         # seconds of wall time, then status 124
-    machine: str | None = None           # user, or a board: virt, pc (None: from the image)
-    load: int | None = None              # raw images: where they go (board's default)
-    entry: int | None = None             # raw images: where to start (the load address)
-    memory: int | None = None            # bytes of guest memory; None: half the host's RAM
-    rootfs: str | None = None            # the guest's / (None: the host's own)
-    strace: bool = False                 # one line per system call on stderr
-
-
-@dataclass
-class RunResult:
-    status: int                          # what xemu exits with
-    stop: Stop
-    accel: str
-    process: Process
 
 
 def load_image(path: str, arch: str | None) -> Image:
@@ -146,34 +116,6 @@ def run(request: RunRequest) -> RunResult:
     return RunResult(report(stop, accel, memory), stop, accel_name, process)
 
 
-def run_until_stop(accel, entry: int, timeout: float | None) -> Stop:
-    """Run the guest to its Stop, --timeout included."""
-    try:
-        with alarm(timeout):
-            return accel.run(entry, timeout)
-    except GuestTimeout:
-        return Timeout(timeout)
-    finally:
-        sys.stdout.flush()
-
-
-def report(stop: Stop, accel, memory: Memory) -> int:
-    """The status a run ends with, and its one line on stderr if it did not
-    simply exit."""
-    if isinstance(stop, Exit):
-        status = stop.status
-    elif isinstance(stop, Fault):
-        print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
-        status = 128 + stop.signal
-    elif isinstance(stop, Timeout):
-        print(f"xemu: guest stopped: --timeout of {stop.seconds:g} s reached",
-              file=sys.stderr, flush=True)
-        status = EXIT_TIMEOUT
-    else:
-        raise RuntimeError(f"unexpected stop {stop!r}")
-    return status
-
-
 def open_rootfs(directory: str | None) -> RootFs | None:
     if directory is None:
         return None
@@ -194,48 +136,8 @@ def default_memory_limit() -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
 
 
-@contextlib.contextmanager
-def alarm(seconds: float | None):
-    """SIGALRM after seconds, raised as GuestTimeout where Python next runs:
-    in a blocking system call, or when KVM_RUN returns EINTR."""
-    if not seconds:
-        yield
-        return
-
-    def expired(signum, frame):
-        raise GuestTimeout()
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def make_accelerator(name: str, spec, memory: Memory):
     if name == "kvm":
         from .accel.kvm import KvmAccelerator
         return KvmAccelerator(spec, memory)
     return TcgAccelerator(spec, memory)
-
-
-def describe_fault(fault: Fault, accel, memory: Memory) -> str:
-    """One line: the signal, where, what was touched, and the instruction."""
-    name = signal.Signals(fault.signal).name
-    words = [f"xemu: guest killed by {name} ({signal.strsignal(fault.signal)})"]
-    if fault.raised:
-        return words[0] + ", raised by the guest itself"
-    if fault.reason:
-        words.append(f": {fault.reason}")
-    if fault.address is not None and fault.access != "execute":
-        words.append(f" {fault.access} at {fault.address:#x}")
-    words.append(f", pc {fault.pc:#x}")
-    region = memory.region_at(fault.pc)
-    code = memory.read(fault.pc, min(16, region.end - fault.pc)) if region else b""
-    text = disassemble_one(accel.spec, code, fault.pc, accel.regs) if code else None
-    if text:
-        words.append(f": {text}")
-    elif fault.access == "execute":
-        words.append(" (not mapped as code)")
-    return "".join(words)
