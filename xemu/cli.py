@@ -111,6 +111,9 @@ def parse_size(text: str | None) -> int | None:
                    "resolves inside it.")
 @click.option("--strace", is_flag=True,
               help="Print each system call, its arguments and result on stderr.")
+@click.option("-g", "--gdb", "gdb_port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Wait for gdb on localhost:PORT before the first instruction "
+                   "(target remote :PORT).")
 @click.option("-v", "--verbose", is_flag=True, help="Say what xemu chose and why; "
               "show tracebacks of internal errors.")
 @click.option("-q", "--quiet", is_flag=True, help="No warnings (e.g. unsupported syscalls).")
@@ -118,7 +121,7 @@ def parse_size(text: str | None) -> int | None:
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, strace, verbose, quiet, image, guest_args) -> None:
+        load, entry, rootfs, strace, gdb_port, verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.launch import RunRequest, run as run_image
     ctx.find_root().meta["verbose"] = verbose
@@ -126,7 +129,8 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
                                   accel=accel, env=parse_env(env_set, env_unset),
                                   quiet=quiet, verbose=verbose, timeout=timeout,
                                   memory=memory_size, rootfs=rootfs, machine=machine,
-                                  load=load, entry=entry, strace=strace))
+                                  load=load, entry=entry, strace=strace,
+                                  gdb=gdb_port))
     sys.exit(result.status)
 
 

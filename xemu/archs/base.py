@@ -49,6 +49,49 @@ class Trap:
 
 
 @dataclass(frozen=True)
+class GdbRegister:
+    """One register as gdb numbers and names it. Its place in the list is
+    its place in the 'g' packet; regnum is given where gdb's numbering skips."""
+
+    name: str
+    bits: int
+    type: str = "int"              # a gdb target-description type
+    source: str | None = None      # the accelerator's name for it, where it differs
+    group: str | None = None
+    regnum: int | None = None
+
+
+@dataclass(frozen=True)
+class GdbTarget:
+    """What gdb needs to know of the CPU: target.xml's architecture and
+    features, and whether a watchpoint stops before the access (gdb steps it
+    itself, as on Arm and PowerPC) or after it (x86)."""
+
+    architecture: str
+    features: tuple[tuple[str, tuple[GdbRegister, ...]], ...]
+    watch_stops_before_access: bool = True
+
+    @cached_property
+    def registers(self) -> dict[int, GdbRegister]:
+        """gdb's register number -> register, in 'g' packet order."""
+        numbered, number = {}, 0
+        for _, registers in self.features:
+            for register in registers:
+                number = register.regnum if register.regnum is not None else number
+                numbered[number] = register
+                number += 1
+        return numbered
+
+
+def gdb_bank(prefix: str, count: int, bits: int, type: str = "int",
+             source: str | None = None, **extra) -> tuple[GdbRegister, ...]:
+    """prefix0..prefixN-1 (r0..r31, xmm0..xmm15), from source0.. if named."""
+    return tuple(GdbRegister(f"{prefix}{i}", bits, type,
+                             f"{source}{i}" if source else None, **extra)
+                 for i in range(count))
+
+
+@dataclass(frozen=True)
 class ArchSpec:
     name: str
     aliases: tuple[str, ...]
@@ -104,6 +147,8 @@ class ArchSpec:
     alternate_isa: tuple[str, int, tuple[str, ...]] | None = None
     # (address, size) ranges the arch's set-up maps for itself (i386's GDT).
     reserved: tuple[tuple[int, int], ...] = ()
+    # The registers and target description the GDB stub offers (archs/<arch>/gdb.py).
+    gdb: GdbTarget | None = None
 
     @property
     def word_size(self) -> int:

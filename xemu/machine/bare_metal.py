@@ -107,7 +107,7 @@ def run(request: RunRequest) -> RunResult:
     set_title(f"xemu -machine {board.name},accel={accel_name} -cpu {spec.name} "
               f"-kernel {request.image}")
     accel = make_board_accelerator(accel_name, board_spec(spec, board), board, memory)
-    stop = run_until_stop(accel, image.entry, request.timeout)
+    stop = run_until_stop(accel, image.entry, request)
     return RunResult(report(stop, accel, memory), stop, accel_name, None)
 
 

@@ -12,7 +12,7 @@ from ..debug.trace import disassemble_one
 from ..errors import EXIT_TIMEOUT, GuestTimeout, ImageError
 from ..linux.process import Process
 from ..loader.elf import is_elf
-from .accel.base import Exit, Fault, Stop, Timeout
+from .accel.base import Exit, Fault, Killed, Stop, Timeout
 from .memory import Memory
 
 
@@ -32,6 +32,7 @@ class RunRequest:
     memory: int | None = None            # bytes of guest memory; None: half the host's RAM
     rootfs: str | None = None            # the guest's / (None: the host's own)
     strace: bool = False                 # one line per system call on stderr
+    gdb: int | None = None               # wait for gdb on this TCP port (0: any free one)
 
 
 @dataclass
@@ -42,15 +43,26 @@ class RunResult:
     process: Process | None              # None for a bare-metal run
 
 
-def run_until_stop(accel, entry: int, timeout: float | None) -> Stop:
-    """Run the guest to its Stop, --timeout included."""
+def run_until_stop(accel, entry: int, request: RunRequest) -> Stop:
+    """Run the guest to its Stop, --timeout included; under gdb's control
+    with --gdb."""
+    timeout = request.timeout
+    server = None
+    if request.gdb is not None:
+        from ..debug.gdbstub import listen
+        server = listen(request.gdb)
     try:
         with alarm(timeout):
-            return accel.run(entry, timeout)
+            if server is None:
+                return accel.run(entry, timeout)
+            from ..debug.gdbstub import GdbStub
+            return GdbStub(accel, accel.memory, server).serve(entry, timeout)
     except GuestTimeout:
         return Timeout(timeout)
     finally:
         sys.stdout.flush()
+        if server is not None:
+            server.close()
 
 
 def report(stop: Stop, accel, memory: Memory) -> int:
@@ -61,6 +73,9 @@ def report(stop: Stop, accel, memory: Memory) -> int:
     elif isinstance(stop, Fault):
         print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
         status = 128 + stop.signal
+    elif isinstance(stop, Killed):
+        print(f"xemu: guest killed by SIGKILL (from {stop.by})", file=sys.stderr, flush=True)
+        status = 128 + signal.SIGKILL
     elif isinstance(stop, Timeout):
         print(f"xemu: guest stopped: --timeout of {stop.seconds:g} s reached",
               file=sys.stderr, flush=True)

@@ -110,7 +110,7 @@ def run(request: RunRequest) -> RunResult:
     process.regs = accel.regs
     accel.syscall_handler = Dispatcher(process, Tracer(process) if request.strace else None)
     try:
-        stop = run_until_stop(accel, image.entry, request.timeout)
+        stop = run_until_stop(accel, image.entry, request)
     finally:
         process.fds.close_all()
     return RunResult(report(stop, accel, memory), stop, accel_name, process)

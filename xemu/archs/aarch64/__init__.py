@@ -5,7 +5,7 @@ from unicorn import UC_ARCH_ARM64, UC_MODE_ARM
 from unicorn.arm64_const import UC_CPU_ARM64_A72
 
 from ..base import ArchSpec, Registers, SyscallABI, Trap
-from . import structs
+from . import gdb, structs
 from .syscalls import NUMBERS
 
 CPACR_FPEN = 3 << 20           # FP and SIMD usable at EL0 and EL1
@@ -48,4 +48,5 @@ SPEC = ArchSpec(
     fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
                       EXCP_DATA_ABORT: signal.SIGBUS,
                       EXCP_BKPT: signal.SIGTRAP},
+    gdb=gdb.TARGET,
 )

@@ -6,7 +6,7 @@ from unicorn import UC_ARCH_ARM, UC_MODE_ARM
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 
 from ..base import ArchSpec, Registers, SyscallABI, Trap
-from . import structs
+from . import gdb, structs
 from .syscalls import NUMBERS
 
 CPACR_CP10_CP11_FULL = 0xF << 20     # let user code use VFP/NEON
@@ -66,4 +66,5 @@ SPEC = ArchSpec(
     fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
                       EXCP_DATA_ABORT: signal.SIGBUS,
                       EXCP_BKPT: signal.SIGTRAP},
+    gdb=gdb.TARGET,
 )

@@ -10,7 +10,7 @@ import struct
 from unicorn import UC_ARCH_X86, UC_MODE_32
 
 from ..base import ArchSpec, Registers, SyscallABI, Trap
-from . import structs
+from . import gdb, structs
 from .syscalls import NUMBERS
 
 GDT_BASE = 0xFFFFE000            # one page, beyond the user address space
@@ -122,4 +122,5 @@ SPEC = ArchSpec(
     setup_cpu=setup_cpu,
     fault_interrupts=X86_INTERRUPT_SIGNALS,
     reserved=((GDT_BASE, 0x1000),),
+    gdb=gdb.TARGET,
 )

@@ -5,7 +5,7 @@ from unicorn import UC_ARCH_PPC, UC_MODE_32, UC_MODE_BIG_ENDIAN
 from unicorn.ppc_const import UC_CPU_PPC32_7457_V1_2
 
 from ..base import ArchSpec, Registers, SyscallABI, Trap
-from . import structs
+from . import gdb, structs
 from .syscalls import NUMBERS
 
 MSR_FP = 1 << 13      # floating point available
@@ -88,4 +88,5 @@ SPEC = ArchSpec(
     classify_exception=classify_exception,
     fault_interrupts={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL,
                       EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
+    gdb=gdb.TARGET,
 )

@@ -6,7 +6,7 @@ from unicorn.x86_const import UC_X86_INS_SYSCALL
 
 from ..base import ArchSpec, Registers, SyscallABI, Trap
 from ..i386 import HWCAP_CPUID_EDX, X86_INTERRUPT_SIGNALS, reset_fpu
-from . import structs
+from . import gdb, structs
 from .syscalls import NUMBERS
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
@@ -57,4 +57,5 @@ SPEC = ArchSpec(
     syscall_handlers={"arch_prctl": arch_prctl},
     setup_cpu=setup_cpu,
     fault_interrupts=X86_INTERRUPT_SIGNALS,
+    gdb=gdb.TARGET,
 )

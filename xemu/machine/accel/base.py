@@ -33,7 +33,24 @@ class Fault:
 
 @dataclass(frozen=True)
 class Breakpoint:
+    """A debugger's breakpoint: the instruction at pc has not run yet."""
     pc: int
+
+
+@dataclass(frozen=True)
+class Watchpoint:
+    """A debugger's watchpoint: the guest touched address (access "write",
+    "read" or "access"); pc is before or after that instruction, as the
+    arch's gdb expects (GdbTarget.watch_stops_before_access)."""
+    pc: int
+    address: int
+    access: str
+
+
+@dataclass(frozen=True)
+class Killed:
+    """A debugger ended the guest."""
+    by: str
 
 
 @dataclass(frozen=True)
@@ -46,7 +63,7 @@ class Timeout:
     seconds: float
 
 
-Stop = Union[Exit, Fault, Breakpoint, Halt, Timeout]
+Stop = Union[Exit, Fault, Breakpoint, Watchpoint, Killed, Halt, Timeout]
 
 FAULT_REASONS = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
                  signal.SIGTRAP: "trap", signal.SIGBUS: "misaligned access"}

@@ -7,15 +7,16 @@ instruction hook), a fault (invalid memory, invalid instruction).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import signal
 import time
 from typing import Callable
 
-from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86,
+from unicorn import (UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86,
                      UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
                      UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED,
                      UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED,
-                     UC_ERR_WRITE_UNMAPPED, UC_HOOK_INSN, UC_HOOK_INTR,
+                     UC_ERR_WRITE_UNMAPPED, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INTR,
                      UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_FETCH_UNMAPPED,
                      UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_READ_UNMAPPED,
                      UC_HOOK_MEM_WRITE_PROT, UC_HOOK_MEM_WRITE_UNMAPPED,
@@ -27,8 +28,9 @@ from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
 
 from ...archs.base import ArchSpec
 from ..devices import PortBus
-from ..memory import PAGE, Memory, Region, page_up
-from .base import Exit, Fault, Stop, SyscallHandler, Timeout, cpu_exception
+from ..memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
+from .base import (Breakpoint, Exit, Fault, Stop, SyscallHandler, Timeout, Watchpoint,
+                   cpu_exception)
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -49,6 +51,12 @@ ERROR_SIGNAL = {
     UC_ERR_READ_UNALIGNED: signal.SIGBUS, UC_ERR_WRITE_UNALIGNED: signal.SIGBUS,
     UC_ERR_FETCH_UNALIGNED: signal.SIGBUS, UC_ERR_INSN_INVALID: signal.SIGILL,
 }
+PROTECTION_ERRORS = (UC_ERR_READ_PROT, UC_ERR_WRITE_PROT)
+# What a watched page loses, so that the watched kind of access faults. A
+# read watch takes writes too: a write loads a TLB entry through which
+# Unicorn then lets reads pass unchecked. (A write there is stepped over.)
+WATCH_TAKES = {"write": PROT_WRITE, "read": PROT_READ | PROT_WRITE,
+               "access": PROT_READ | PROT_WRITE}
 # void (*)(uc_engine *uc, void *user_data): the x86 `syscall` instruction hook
 HOOK_SYSCALL_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 INVALID_MEMORY = (UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
@@ -105,8 +113,11 @@ class TcgAccelerator:
         self.hlt_stops = False
         self._ports = PortBus()
         self._stop: Stop | None = None
-        self._bad_access: tuple[str, str, int] | None = None
+        self._bad_access: tuple[str, str, int, int] | None = None
         self._mask = (1 << spec.bits) - 1
+        self._breakpoints: dict[int, int] = {}          # address -> hook handle
+        self._watches: list[tuple[str, int, int]] = []  # (access, address, length)
+        self._stepping = False
         self._prepare_syscall_registers()
         for region in memory.regions():
             self.region_added(region)
@@ -119,6 +130,8 @@ class TcgAccelerator:
 
     def region_added(self, region: Region) -> None:
         self.uc.mem_map_ptr(region.start, region.size, region.perms, region.host_address)
+        if self._watches:
+            self._protect_watched_pages(True)
 
     def region_removed(self, region: Region) -> None:
         self.uc.mem_unmap(region.start, region.size)
@@ -128,20 +141,40 @@ class TcgAccelerator:
     def run(self, entry: int, timeout: float | None = None) -> Stop:
         """Run from entry until the guest exits, faults, or timeout seconds
         pass (Unicorn's own timer stops a guest that never enters Python)."""
+        deadline = time.monotonic() + timeout if timeout else None
+        stop = self._emulate(entry, deadline)
+        if stop is None and deadline is not None and time.monotonic() >= deadline:
+            stop = Timeout(timeout)
+        if stop is None:
+            pc = self.regs.read(self.spec.pc)
+            stop = Fault(signal.SIGSEGV, pc, pc, "execute", "unmapped")
+        return stop
+
+    def _emulate(self, start: int, deadline: float | None, count: int = 0) -> Stop | None:
+        """Run from start to a Stop; None when Unicorn ends without one (the
+        deadline, or count instructions done)."""
         self._stop = None
         until = (1 << self.spec.bits) - 1 if self.spec.bits == 32 else 1 << 63
-        deadline = time.monotonic() + timeout if timeout else None
-        start = entry
         while True:
             left = deadline - time.monotonic() if deadline else 0
             try:
-                self.uc.emu_start(start, until, timeout=max(int(left * 1e6), 1) if deadline else 0)
+                self.uc.emu_start(start, until, count=count,
+                                  timeout=max(int(left * 1e6), 1) if deadline else 0)
                 self._raise_hook_error()
             except UcError as e:
                 self._raise_hook_error()
+                if self._stop is None and e.errno in PROTECTION_ERRORS and self._watches:
+                    watched = self._watch_trap()
+                    if watched is not False:
+                        if watched is not None or count:
+                            return watched
+                        start = self._resume_address()
+                        continue
                 if self._stop is None and e.errno == UC_ERR_INSN_INVALID and self.board_trap:
                     served = self.board_trap(None, self.regs.read(self.spec.pc))
                     if served is True:
+                        if count:
+                            return None
                         start = self._resume_address()
                         continue
                     if served is not None:
@@ -150,13 +183,7 @@ class TcgAccelerator:
                     self._stop = self._fault_from_error(e.errno)
             if self._stop is None and self.hlt_stops and self._after_hlt():
                 self._stop = Exit(0)
-            break
-        if self._stop is None and deadline is not None and time.monotonic() >= deadline:
-            self._stop = Timeout(timeout)
-        if self._stop is None:
-            pc = self.regs.read(self.spec.pc)
-            self._stop = Fault(signal.SIGSEGV, pc, pc, "execute", "unmapped")
-        return self._stop
+            return self._stop
 
     def _raise_hook_error(self) -> None:
         error, self._hook_error = self._hook_error, None
@@ -276,7 +303,7 @@ class TcgAccelerator:
     def _on_invalid_memory(self, uc: Uc, access: int, address: int, size: int,
                            value: int, user_data) -> bool:
         kind, reason = ACCESS.get(access, ("", "invalid"))
-        self._bad_access = (kind, reason, address)
+        self._bad_access = (kind, reason, address, size)
         return False
 
     def _fault_from_error(self, errno: int) -> Fault:
@@ -285,10 +312,117 @@ class TcgAccelerator:
         if sig is None:
             return Fault(signal.SIGILL, pc, None, "", f"unicorn error {errno}")
         if self._bad_access and sig == signal.SIGSEGV:
-            kind, reason, address = self._bad_access
+            kind, reason, address, _ = self._bad_access
             return Fault(sig, pc, address, kind, reason)
         reason = "illegal instruction" if sig == signal.SIGILL else "unaligned access"
         return Fault(sig, pc, None, "", reason)
+
+    # -- debugging (the GDB stub): costs nothing until asked for -----------
+
+    def resume(self, timeout: float | None = None) -> Stop:
+        """Continue from the current pc; a breakpoint there is stepped over."""
+        if self.regs.read(self.spec.pc) in self._breakpoints:
+            stop = self.step()
+            if stop is not None:
+                return stop
+        return self.run(self._resume_address(), timeout)
+
+    def step(self) -> Stop | None:
+        """Run one instruction; None when it simply ran."""
+        self._stepping = True
+        try:
+            return self._emulate(self._resume_address(), None, count=1)
+        finally:
+            self._stepping = False
+
+    def set_breakpoint(self, address: int) -> None:
+        """A code hook on this one address: no other instruction pays."""
+        if address not in self._breakpoints:
+            self._breakpoints[address] = self.uc.hook_add(
+                UC_HOOK_CODE, self._on_breakpoint, begin=address, end=address)
+
+    def clear_breakpoint(self, address: int) -> None:
+        handle = self._breakpoints.pop(address, None)
+        if handle is not None:
+            self.uc.hook_del(handle)
+
+    def clear_debug(self) -> None:
+        """Every breakpoint and watchpoint out (a debugger detached)."""
+        for address in list(self._breakpoints):
+            self.clear_breakpoint(address)
+        self._protect_watched_pages(False)
+        self._watches.clear()
+
+    def code_changed(self, address: int, size: int) -> None:
+        """A debugger wrote guest memory: drop translations of those bytes
+        (only code has any; Unicorn refuses the call for other pages)."""
+        region = self.memory.region_at(address)
+        if region is not None and region.perms & PROT_EXEC:
+            self.uc.ctl_remove_cache(address, min(address + size, region.end))
+
+    def _on_breakpoint(self, uc: Uc, address: int, size: int, user_data) -> None:
+        if not self._stepping:
+            self.stop(Breakpoint(address))
+
+    def set_watchpoint(self, access: str, address: int, length: int) -> None:
+        """Watch by page protection: the first touch of a watched page faults
+        before the instruction has any effect, then it is stepped with the
+        page open. (A stop from a memory hook would leave the instruction
+        half done: x86's `add [m], 1` would add twice on resuming.)"""
+        self._protect_watched_pages(False)
+        self._watches.append((access, address, length))
+        self._protect_watched_pages(True)
+
+    def clear_watchpoint(self, access: str, address: int, length: int) -> None:
+        self._protect_watched_pages(False)
+        if (access, address, length) in self._watches:
+            self._watches.remove((access, address, length))
+        self._protect_watched_pages(True)
+
+    def _watched_pages(self) -> dict[int, int]:
+        """page -> the permissions taken away from it while watched."""
+        pages: dict[int, int] = {}
+        for access, address, length in self._watches:
+            taken = WATCH_TAKES[access]
+            for page in range(page_down(address), page_up(address + length), PAGE):
+                pages[page] = pages.get(page, 0) | taken
+        return pages
+
+    def _protect_watched_pages(self, watched: bool) -> None:
+        for page, taken in self._watched_pages().items():
+            region = self.memory.region_at(page)
+            if region is not None:
+                self.uc.mem_protect(page, PAGE, region.perms & ~taken if watched
+                                    else region.perms)
+        # A page read before keeps a TLB entry that still allows reads after
+        # it is made write-only: only a flush makes the new rights count.
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def _watch_trap(self) -> Stop | None | bool:
+        """A protection fault on a watched page: False if it is a real fault;
+        else the Watchpoint it hits, a Stop met while stepping the access,
+        or None (another address on the page: carry on)."""
+        kind, _, address, size = self._bad_access
+        pages = self._watched_pages()
+        region = self.memory.region_at(address)
+        needed = PROT_WRITE if kind == "write" else PROT_READ
+        if region is None or not region.perms & needed or not any(
+                page in pages for page in (page_down(address), page_down(address + size - 1))):
+            return False
+        hit = next((Watchpoint(0, max(address, start), access)
+                    for access, start, length in self._watches
+                    if access in (kind, "access") and address < start + length
+                    and start < address + size), None)
+        if hit and self.spec.gdb.watch_stops_before_access:
+            return dataclasses.replace(hit, pc=self.regs.read(self.spec.pc))
+        self._protect_watched_pages(False)
+        try:
+            stop = self.step()
+        finally:
+            self._protect_watched_pages(True)
+        if stop is not None or hit is None:
+            return stop
+        return dataclasses.replace(hit, pc=self.regs.read(self.spec.pc))
 
     # -- system calls -----------------------------------------------------
 

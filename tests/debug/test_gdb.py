@@ -1,0 +1,95 @@
+"""The GDB stub, driven by the real client: gdb-multiarch connects, breaks
+at main, reads registers and memory, steps, watches, runs to the exit."""
+import re
+
+import pytest
+
+from tests.debug.gdb_session import (GDB, GDB_MISSING, Packets, XemuUnderGdb,
+                                     debug_guest, run_gdb)
+from tests.guests.cases import binary
+from tests.helpers import kvm_skip_reason
+
+ACCELS = [("ppc", "tcg"), ("arm", "tcg"), ("aarch64", "tcg"), ("x86_64", "tcg"),
+          ("i386", "tcg"), ("x86_64", "kvm")]
+
+
+def skip_unless_usable(arch: str, accel: str, needs_gdb: bool = True) -> None:
+    if needs_gdb and not GDB:
+        pytest.skip(GDB_MISSING)
+    if accel == "kvm" and kvm_skip_reason(arch):
+        pytest.skip(kvm_skip_reason(arch))
+
+
+@pytest.mark.parametrize("arch,accel", ACCELS)
+def test_break_step_watch_and_exit(arch, accel, guest_env):
+    skip_unless_usable(arch, accel)
+    image = debug_guest(arch)
+    xemu = XemuUnderGdb("--accel", accel, image, env=guest_env)
+    output = run_gdb(image, xemu.port, [
+        "break main", "continue", "print $pc == main + 0 || $pc > main", "print counter",
+        "next", "step", "info frame", "stepi", "print/x $pc",
+        "watch counter", "continue", "continue",
+        "delete", "rwatch counter", "continue",
+        "delete", "continue"])
+    status, stdout, stderr = xemu.finish()
+    assert re.search(r"Breakpoint 1, main \(\) at .*debugme\.c:\d+", output), output
+    assert "$1 = 1" in output and "$2 = 0" in output, output          # at main; counter 0
+    assert re.search(r"add \(amount=1\) at .*debugme\.c:45", output), output   # step into
+    assert "Old value = 0\nNew value = 1" in output, output
+    assert "Old value = 1\nNew value = 3" in output, output
+    assert re.search(r"read watchpoint 3: counter\s+Value = 3", output), output
+    assert "exited with code 06" in output, output
+    assert (status, stdout) == (6, "counted\n"), stderr
+
+
+@pytest.mark.parametrize("arch", ["arm", "aarch64", "ppc", "x86_64"])
+def test_registers_and_memory_by_name(arch, guest_env):
+    skip_unless_usable(arch, "tcg")
+    image = debug_guest(arch)
+    xemu = XemuUnderGdb("--accel", "tcg", image, env=guest_env)
+    output = run_gdb(image, xemu.port, [
+        "break add", "continue", "info registers", "x/4xb &counter",
+        "set var counter = 40", "print counter", "delete", "finish", "kill"])
+    status, _, stderr = xemu.finish()
+    sp = {"arm": "sp", "aarch64": "sp", "ppc": "r1", "x86_64": "rsp"}[arch]
+    assert re.search(rf"^{sp}\s+0x[0-9a-f]+", output, re.M), output
+    assert re.search(r"<&?counter>:\s+0x00\s+0x00\s+0x00\s+0x00", output), output
+    assert "$1 = 40" in output, output
+    assert "Value returned is $2 = 41" in output, output              # 40 + 1
+    assert status == 137 and "killed by SIGKILL (from gdb)" in stderr, stderr
+
+
+@pytest.mark.parametrize("arch", ["arm", "ppc", "x86_64"])
+def test_a_fatal_signal_reaches_gdb_then_ends_the_guest(arch, guest_env):
+    skip_unless_usable(arch, "tcg")
+    image = str(binary(arch))
+    xemu = XemuUnderGdb("--accel", "tcg", image, "segv", env=guest_env)
+    output = run_gdb(image, xemu.port, ["continue", "continue"])
+    status, stdout, stderr = xemu.finish()
+    assert "Program received signal SIGSEGV, Segmentation fault." in output, output
+    assert "Program terminated with signal SIGSEGV, Segmentation fault." in output, output
+    assert status == 139 and "xemu: guest killed by SIGSEGV" in stderr
+    assert stdout == "about to fault\n"
+
+
+@pytest.mark.parametrize("arch,accel", [("aarch64", "tcg"), ("x86_64", "kvm")])
+def test_the_protocol_without_gdb(arch, accel, guest_env):
+    """The packets gdb relies on, by hand: the stub itself, wherever gdb is
+    missing."""
+    skip_unless_usable(arch, accel, needs_gdb=False)
+    xemu = XemuUnderGdb("--accel", accel, debug_guest(arch), env=guest_env)
+    link = Packets(xemu.port)
+    supported = link.ask(b"qSupported:multiprocess+;swbreak+")
+    assert b"qXfer:features:read+" in supported and b"PacketSize=" in supported
+    xml = link.ask(b"qXfer:features:read:target.xml:0,ffff")
+    assert xml.startswith(b"l<?xml") and b"<architecture>" in xml
+    assert link.ask(b"?") == b"S05"
+    assert link.ask(b"vCont?") == b"vCont;c;C;s;S"
+    registers = link.ask(b"g")
+    assert len(registers) > 100 and re.fullmatch(rb"[0-9a-fx]+", registers)
+    assert link.ask(b"m0,4") == b"E14"                                 # unmapped
+    assert link.ask(b"s").startswith(b"T05")
+    assert link.ask(b"vCont;c:1") == b"W06"
+    link.close()
+    status, stdout, _ = xemu.finish()
+    assert (status, stdout) == (6, "counted\n")
