@@ -51,7 +51,7 @@ def test_decode_simple_reasons():
     assert decode_exit(run_page(5, b"")) == Halted()
     assert decode_exit(run_page(8, b"")) == Shutdown()
     assert decode_exit(run_page(17, struct.pack("<I", 1))) == InternalError(1)
-    assert decode_exit(run_page(4, b"")).name == "KVM_EXIT_DEBUG"
+    assert decode_exit(run_page(0, b"")).name == "KVM_EXIT_UNKNOWN"
     assert isinstance(decode_exit(run_page(999, b"")), Other)
 
 
@@ -76,3 +76,13 @@ def test_both_roots_see_every_mapping():
     assert tables.root != first
     entries = pool.cast("Q")
     assert entries[first // 8 + 0] == entries[tables.root // 8 + 0] != 0
+
+
+def test_debug_exit_decodes():
+    import struct
+    from xemu.machine.accel.kvm.exits import DebugTrap, decode_exit
+    from xemu.machine.accel.kvm.structs import RUN_EXIT_DATA, RUN_EXIT_REASON
+    page = bytearray(4096)
+    struct.pack_into("<I", page, RUN_EXIT_REASON, 4)           # KVM_EXIT_DEBUG
+    struct.pack_into("<IIQQQ", page, RUN_EXIT_DATA, 1, 0, 0x401234, 1 << 14, 0x400)
+    assert decode_exit(page) == DebugTrap(1, 0x401234, 1 << 14)

@@ -5,7 +5,8 @@ gdb learns the CPU from target.xml, written from the arch's GdbTarget
 (archs/<arch>/gdb.py), so gdb-multiarch needs no `set architecture`.
 Breakpoints and watchpoints are the accelerator's (`set_breakpoint`,
 `set_watchpoint`, `step`, `resume`): under TCG a code hook on the one
-address and page protection; under KVM the CPU's debug registers.
+address, under KVM an int3; watchpoints are page protection under both
+(machine/accel/watch.py).
 
 The protocol: https://sourceware.org/gdb/current/onlinedocs/gdb.html/Remote-Protocol.html
 """
@@ -312,7 +313,7 @@ class GdbStub:
     def _read_memory(self, argument: bytes) -> bytes:
         address, length = (int(x, 16) for x in argument.split(b","))
         try:
-            return self.memory.read(address, min(length, PACKET_SIZE // 2)).hex().encode()
+            return self.accel.read_memory(address, min(length, PACKET_SIZE // 2)).hex().encode()
         except GuestMemoryError:
             return b"E14"                                    # EFAULT
 

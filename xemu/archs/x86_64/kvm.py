@@ -33,6 +33,7 @@ CR4_PAE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE = 1 << 5, 1 << 9, 1 << 10, 1 <<
 EFER_SCE, EFER_LME, EFER_LMA, EFER_NXE = 1, 1 << 8, 1 << 10, 1 << 11
 MSR_STAR, MSR_LSTAR, MSR_SYSCALL_MASK = 0xC0000081, 0xC0000082, 0xC0000084
 SYSCALL_MASK = 0x47700            # TF, DF, IF, IOPL, NT, AC cleared on entry
+RFLAGS_TF = 0x100                 # trap flag: KVM's single step sets it
 
 # Descriptor words for the GDT (base 0, flat)
 KERNEL_CODE64 = 0x00AF9A000000FFFF
@@ -63,6 +64,7 @@ class LongMode:
     EXCEPTION_PORT = 0xC0                      # vector V exits on port 0xC0 + V
     EXCEPTIONS = 32
     INVALID_OPCODE = 6
+    DEBUG, BREAKPOINT, PAGE_FAULT = 1, 3, 14
     SYSCALL_INSTRUCTION = b"\x0f\x05"         # syscall
     SSE_INSTRUCTION = b"\x66\x0f\x6e\xc0"     # movd xmm0, eax: what glibc needs
     VECTORS_WITH_ERROR_CODE = frozenset({8, 10, 11, 12, 13, 14, 17, 21, 29, 30})
@@ -182,6 +184,18 @@ class LongMode:
         rip = self._advance_frame(kernel)
         regs.rcx = rip
         regs.r11 = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 24)[0]
+
+    def return_from_exception(self, kernel: memoryview, regs, sregs, rip: int) -> None:
+        """Do iretq's work from outside, so the user's state is the vCPU's
+        again (a debugger reads it there): RSP and RFLAGS from the frame the
+        CPU pushed on RSP0, user segments, and rip (the faulting instruction,
+        or a breakpoint's address before its int3)."""
+        regs.rip = rip
+        regs.rsp = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 16)[0]
+        regs.rflags = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 24)[0] \
+            & ~RFLAGS_TF
+        sregs.cs = self.user_code_segment()
+        sregs.ss = flat_segment(self.USER_DS)
 
     def _advance_frame(self, kernel: memoryview) -> int:
         offset = self.KERNEL_STACK_TOP - 40

@@ -29,6 +29,7 @@ from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
 from ...archs.base import ArchSpec
 from ..devices import PortBus
 from ..memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
+from .watch import watched_pages
 from .base import (Breakpoint, Exit, Fault, Stop, SyscallHandler, Timeout, Watchpoint,
                    cpu_exception)
 
@@ -52,11 +53,6 @@ ERROR_SIGNAL = {
     UC_ERR_FETCH_UNALIGNED: signal.SIGBUS, UC_ERR_INSN_INVALID: signal.SIGILL,
 }
 PROTECTION_ERRORS = (UC_ERR_READ_PROT, UC_ERR_WRITE_PROT)
-# What a watched page loses, so that the watched kind of access faults. A
-# read watch takes writes too: a write loads a TLB entry through which
-# Unicorn then lets reads pass unchecked. (A write there is stepped over.)
-WATCH_TAKES = {"write": PROT_WRITE, "read": PROT_READ | PROT_WRITE,
-               "access": PROT_READ | PROT_WRITE}
 # void (*)(uc_engine *uc, void *user_data): the x86 `syscall` instruction hook
 HOOK_SYSCALL_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 INVALID_MEMORY = (UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
@@ -353,6 +349,10 @@ class TcgAccelerator:
         self._protect_watched_pages(False)
         self._watches.clear()
 
+    def read_memory(self, address: int, size: int) -> bytes:
+        """Guest memory as the program has it (breakpoints are hooks here)."""
+        return self.memory.read(address, size)
+
     def code_changed(self, address: int, size: int) -> None:
         """A debugger wrote guest memory: drop translations of those bytes
         (only code has any; Unicorn refuses the call for other pages)."""
@@ -379,17 +379,8 @@ class TcgAccelerator:
             self._watches.remove((access, address, length))
         self._protect_watched_pages(True)
 
-    def _watched_pages(self) -> dict[int, int]:
-        """page -> the permissions taken away from it while watched."""
-        pages: dict[int, int] = {}
-        for access, address, length in self._watches:
-            taken = WATCH_TAKES[access]
-            for page in range(page_down(address), page_up(address + length), PAGE):
-                pages[page] = pages.get(page, 0) | taken
-        return pages
-
     def _protect_watched_pages(self, watched: bool) -> None:
-        for page, taken in self._watched_pages().items():
+        for page, taken in watched_pages(self._watches).items():
             region = self.memory.region_at(page)
             if region is not None:
                 self.uc.mem_protect(page, PAGE, region.perms & ~taken if watched
@@ -403,7 +394,7 @@ class TcgAccelerator:
         else the Watchpoint it hits, a Stop met while stepping the access,
         or None (another address on the page: carry on)."""
         kind, _, address, size = self._bad_access
-        pages = self._watched_pages()
+        pages = watched_pages(self._watches)
         region = self.memory.region_at(address)
         needed = PROT_WRITE if kind == "write" else PROT_READ
         if region is None or not region.perms & needed or not any(

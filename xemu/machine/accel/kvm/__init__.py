@@ -8,24 +8,35 @@ and xemu's page tables map the guest's virtual layout onto those slots.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import mmap
 import operator
 import signal
 
 from ....archs.base import ArchSpec
-from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, buffer_address
-from ..base import Exit, Fault, Stop, SyscallHandler, cpu_exception
+from ....errors import GuestMemoryError
+from ...memory import (PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, buffer_address,
+                       page_down)
+from ..watch import watched_pages
+from ..base import Breakpoint, Exit, Fault, Stop, SyscallHandler, Watchpoint, cpu_exception
 from . import structs
-from .exits import PortIO, decode_exit
-from .ioctl import KVM_CAP_NR_MEMSLOTS
+from .exits import DebugTrap, PortIO, decode_exit
+from .ioctl import KVM_CAP_NR_MEMSLOTS, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP
 from .paging import NO_EXECUTE, USER, WRITABLE, PageTables
 from .vm import Kvm
 
 PAGE = 0x1000
+INT3 = b"\xcc"
 XCR0_X87, XCR0_SSE, XCR0_AVX = 1, 2, 4
 CPUID_XSAVE = 1 << 26          # leaf 1, ecx
 FPU_CONTROL_DEFAULT, MXCSR_DEFAULT = 0x37F, 0x1F80
+
+
+def page_flags(perms: int) -> int:
+    """Page-table flags for user memory with these PROT_* rights."""
+    return USER | (WRITABLE if perms & PROT_WRITE else 0) \
+        | (0 if perms & PROT_EXEC else NO_EXECUTE)
 
 
 def mode_for(spec: ArchSpec):
@@ -119,7 +130,9 @@ class KvmRegisters:
     ALIASES = {"eax": "rax", "ebx": "rbx", "ecx": "rcx", "edx": "rdx", "esi": "rsi",
                "edi": "rdi", "ebp": "rbp", "esp": "rsp", "eip": "rip", "eflags": "rflags"}
     SEGMENT_BASES = {"fs_base": "fs", "gs_base": "gs"}
+    SEGMENTS = {"cs", "ss", "ds", "es", "fs", "gs"}     # selectors, read only
     SYSTEM = {"cr0", "cr2", "cr3", "cr4", "efer"}
+    FPU = {"fpcw": "fcw", "fpsw": "fsw", "mxcsr": "mxcsr", "fop": "last_opcode"}
 
     def __init__(self, vcpu):
         self.vcpu = vcpu
@@ -127,6 +140,7 @@ class KvmRegisters:
         self.sregs = structs.kvm_sregs()
         self._have_regs = self._have_sregs = False
         self.regs_dirty = self.sregs_dirty = False
+        self._fpu: structs.kvm_fpu | None = None    # read only for a debugger
 
     def general(self) -> structs.kvm_regs:
         if not self._have_regs:
@@ -148,6 +162,24 @@ class KvmRegisters:
             return getattr(self.system(), self.SEGMENT_BASES[name]).base
         if name in self.SYSTEM:
             return getattr(self.system(), name)
+        if name in self.SEGMENTS:
+            return getattr(self.system(), name).selector
+        return self._read_fpu(name)
+
+    def _read_fpu(self, name: str):
+        """x87 and SSE state (KVM_GET_FPU), as Unicorn gives it: fpN as
+        (mantissa, exponent), xmmN as one integer."""
+        if self._fpu is None:
+            self._fpu = self.vcpu.get_fpu(structs.kvm_fpu())
+        fpu = self._fpu
+        if name in self.FPU:
+            return getattr(fpu, self.FPU[name])
+        bank, _, index = name.rstrip("0123456789"), None, name[len(name.rstrip("0123456789")):]
+        if bank == "xmm" and index and int(index) < 16:
+            return int.from_bytes(bytes(fpu.xmm[16 * int(index):16 * int(index) + 16]), "little")
+        if bank == "fp" and index and int(index) < 8:
+            raw = bytes(fpu.fpr[16 * int(index):16 * int(index) + 10])
+            return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
         raise KeyError(f"no register named {name!r}")
 
     def write(self, name: str, value: int) -> None:
@@ -179,6 +211,7 @@ class KvmRegisters:
             self.vcpu.set_sregs(self.sregs)
         self.regs_dirty = self.sregs_dirty = False
         self._have_regs = self._have_sregs = False
+        self._fpu = None
 
 
 class KvmAccelerator:
@@ -199,7 +232,10 @@ class KvmAccelerator:
         self._slots: dict[Region, tuple[int, int]] = {}
         self.memory_slots = MemorySlots(self.vm, self.kvm)
         self._flush_tlb = False
+        self._rights_taken = False        # a watched page lost rights: KVM must re-read
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
+        self._breakpoints: dict[int, bytes] = {}           # address -> the byte int3 hides
+        self._watches: list[tuple[str, int, int]] = []     # (access, address, length)
         self._build_kernel()
         self.physical = PhysicalSpace(self.mode.KERNEL_SIZE, self.mode.PHYSICAL_LIMIT)
         for region in memory.regions():
@@ -222,7 +258,8 @@ class KvmAccelerator:
         self.kernel = memoryview(self.kernel_buffer)
         for offset, data in mode.kernel_image().items():
             self.kernel[offset:offset + len(data)] = data
-        self.memory_slots.add(0, mode.KERNEL_SIZE, buffer_address(self.kernel_buffer))
+        self._kernel_slot = self.memory_slots.add(0, mode.KERNEL_SIZE,
+                                                  buffer_address(self.kernel_buffer))
         self.tables = PageTables(self.kernel[mode.PAGE_TABLES_OFFSET:],
                                  mode.PAGE_TABLES_OFFSET, mode.PAGING_LEVELS)
         user = set(mode.user_pages())
@@ -256,10 +293,11 @@ class KvmAccelerator:
         slot = self.memory_slots.add(physical, region.size, region.host_address)
         self._slots[region] = (slot, physical)
         if region.perms:
-            flags = USER | (WRITABLE if region.perms & PROT_WRITE else 0) \
-                | (0 if region.perms & PROT_EXEC else NO_EXECUTE)
+            flags = page_flags(region.perms)
             for offset in range(0, region.size, PAGE):
                 self.tables.map(region.start + offset, physical + offset, flags)
+        if self._watches:
+            self._protect_watched_pages(True)
         self._flush_tlb = True
 
     def region_removed(self, region: Region) -> None:
@@ -270,19 +308,43 @@ class KvmAccelerator:
         self.physical.release(physical, region.size)
         self._flush_tlb = True
 
+    def _reload_page_tables(self) -> None:
+        """Make KVM re-read the page tables after a watched page lost rights
+        in place. A new CR3 is enough where KVM walks them in hardware (NPT,
+        EPT); with shadow paging (as under this project's nested host) KVM
+        keeps its own copy, which xemu's writes from outside do not reach, so
+        a page made read-only stayed writable. Re-registering the slot that
+        holds the tables drops that copy. (Unmapping needs none of this:
+        removing a region's own slot drops its entries.)"""
+        self.memory_slots.vm.set_memory(self._kernel_slot, 0, 0, 0)
+        self.memory_slots.vm.set_memory(self._kernel_slot, 0, self.mode.KERNEL_SIZE,
+                                        buffer_address(self.kernel_buffer))
+        self._rights_taken = False
+
     # -- running ----------------------------------------------------------
 
     def run(self, entry: int, timeout: float | None = None) -> Stop:
         """Run until the guest exits or faults. (A timeout arrives as SIGALRM,
-        which interrupts KVM_RUN; see linux_user.)"""
+        which interrupts KVM_RUN; see launch.alarm.)"""
         self.regs.write(self.spec.pc, entry)
+        return self._loop()
+
+    def _loop(self, stepping: bool = False) -> Stop | None:
+        """KVM_RUN and serve exits until a Stop; stepping: None once one
+        guest instruction has run (a system call counts as one)."""
         mode, regs = self.mode, self.regs
         while True:
+            if self._rights_taken:
+                self._reload_page_tables()
             if self._flush_tlb:
                 regs.write("cr3", self.tables.switch_root())
                 self._flush_tlb = False
             regs.sync()
             exit = decode_exit(self.vcpu.run())
+            if isinstance(exit, DebugTrap):
+                if stepping and self.memory.region_at(exit.pc):
+                    return None
+                continue                   # a step into xemu's stubs: go on
             if not isinstance(exit, PortIO):
                 raise RuntimeError(f"unexpected KVM exit {exit!r}")
             if exit.port == mode.SYSCALL_PORT:
@@ -293,16 +355,165 @@ class KvmAccelerator:
                     self._syscall_stays_in_user = regs.system().cs.selector & 3 == 3
                 if self._syscall_stays_in_user:
                     mode.return_to_user(regs.general())
+                if stepping:
+                    return None
                 continue
             vector = exit.port - mode.EXCEPTION_PORT
             if not 0 <= vector < mode.EXCEPTIONS:
                 raise RuntimeError(f"guest used I/O port {exit.port:#x}")
+            if vector == mode.DEBUG and stepping:      # the step's #DB reached the guest
+                _, rip = mode.fault_frame(self.kernel, vector)
+                self._unwind(rip)
+                return None
+            if vector == mode.BREAKPOINT and self._breakpoints:
+                stop = self._breakpoint_trap()
+                if stop is not None:
+                    return stop
+            if vector == mode.PAGE_FAULT and self._watches:
+                watched = self._watch_trap(stepping)
+                if watched is True:
+                    continue
+                if watched is not False:
+                    return watched
             if vector != mode.INVALID_OPCODE or not self._at_syscall_instruction():
                 return self._fault(vector)
             stop = self._serve_syscall()               # a syscall that raised #UD
             if stop is not None:
                 return stop
             mode.skip_syscall_instruction(self.kernel, regs.general())
+            if stepping:
+                return None
+
+    # -- debugging (the GDB stub) -------------------------------------------
+    # Breakpoints are int3 bytes, watchpoints page protection in xemu's own
+    # page tables: both arrive at xemu's exception stubs like any fault, and
+    # xemu unwinds the exception frame itself. A single step is KVM's
+    # (KVM_SET_GUEST_DEBUG); its #DB ends it as a KVM exit or, where the host
+    # delivers it to the guest, at xemu's #DB stub. (Under the nested
+    # hypervisor xemu is built on, KVM's #BP exits and debug registers never
+    # fire, and its single step reaches the guest's IDT.)
+
+    def resume(self, timeout: float | None = None) -> Stop:
+        """Continue from the current pc; a breakpoint there is stepped over."""
+        if self.regs.read(self.spec.pc) in self._breakpoints:
+            stop = self.step()
+            if stop is not None:
+                return stop
+        return self._loop()
+
+    def step(self) -> Stop | None:
+        """One instruction under KVM's single step; None when it simply ran.
+        A breakpoint at pc is lifted for it."""
+        pc = self.regs.read(self.spec.pc)
+        original = self._breakpoints.get(pc)
+        if original is not None:
+            self.memory.write(pc, original)
+        self.regs.sync()          # KVM sets TF only while rip is where the step began
+        self.vcpu.set_guest_debug(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)
+        try:
+            return self._loop(stepping=True)
+        finally:
+            self.vcpu.set_guest_debug(0)
+            if original is not None and pc in self._breakpoints:
+                self.memory.write(pc, INT3)
+
+    def set_breakpoint(self, address: int) -> bool:
+        if address not in self._breakpoints:
+            try:
+                self._breakpoints[address] = self.memory.read(address, 1)
+            except GuestMemoryError:
+                return False
+            self.memory.write(address, INT3)
+        return True
+
+    def clear_breakpoint(self, address: int) -> None:
+        original = self._breakpoints.pop(address, None)
+        if original is not None:
+            self.memory.write(address, original)
+
+    def read_memory(self, address: int, size: int) -> bytes:
+        """Guest memory as the program has it: breakpoints' int3 hidden."""
+        data = bytearray(self.memory.read(address, size))
+        for at, original in self._breakpoints.items():
+            if address <= at < address + size:
+                data[at - address] = original[0]
+        return bytes(data)
+
+    def code_changed(self, address: int, size: int) -> None:
+        """Nothing to drop: the CPU fetches guest memory itself."""
+
+    def set_watchpoint(self, access: str, address: int, length: int) -> bool:
+        self._watches.append((access, address, length))
+        self._protect_watched_pages(True)
+        return True
+
+    def clear_watchpoint(self, access: str, address: int, length: int) -> None:
+        self._protect_watched_pages(False)
+        if (access, address, length) in self._watches:
+            self._watches.remove((access, address, length))
+        self._protect_watched_pages(True)
+
+    def clear_debug(self) -> None:
+        for address in list(self._breakpoints):
+            self.clear_breakpoint(address)
+        self._protect_watched_pages(False)
+        self._watches.clear()
+
+    def _protect_watched_pages(self, watched: bool) -> None:
+        """A write watch makes its page read-only, a read or access watch
+        makes it absent, in the guest's page tables."""
+        for page, taken in watched_pages(self._watches).items():
+            region = self.memory.region_at(page)
+            if region is None:
+                continue
+            physical = self._slots[region][1] + page - region.start
+            flags = page_flags(region.perms & ~taken if watched else region.perms)
+            if watched and taken & PROT_READ:
+                self.tables.unmap(page)
+            else:
+                self.tables.map(page, physical, flags)
+        self._flush_tlb = True
+        self._rights_taken |= watched
+
+    def _unwind(self, rip: int) -> None:
+        self.mode.return_from_exception(self.kernel, self.regs.general(),
+                                        self.regs.system(), rip)
+        self.regs.regs_dirty = self.regs.sregs_dirty = True
+
+    def _breakpoint_trap(self) -> Stop | None:
+        """An int3 of ours: back to user mode at its address."""
+        _, rip = self.mode.fault_frame(self.kernel, self.mode.BREAKPOINT)
+        if rip - 1 not in self._breakpoints:
+            return None                                # the guest's own int3
+        self._unwind(rip - 1)
+        return Breakpoint(rip - 1)
+
+    def _watch_trap(self, stepping: bool) -> Stop | None | bool:
+        """A page fault on a watched page: False if it is a real fault; else
+        the Watchpoint it hits (reported after the access, as x86's debug
+        registers do), a Stop met while stepping the access, or None."""
+        error, rip = self.mode.fault_frame(self.kernel, self.mode.PAGE_FAULT)
+        address = self.regs.read("cr2")
+        kind = "execute" if error & 0x10 else "write" if error & 0x2 else "read"
+        region = self.memory.region_at(address)
+        needed = {"execute": PROT_EXEC, "write": PROT_WRITE, "read": PROT_READ}[kind]
+        if region is None or not region.perms & needed \
+                or page_down(address) not in watched_pages(self._watches):
+            return False
+        self._unwind(rip)
+        hit = next((Watchpoint(0, address, access) for access, start, length in self._watches
+                    if access in (kind, "access") and start <= address < start + length),
+                   None)
+        self._protect_watched_pages(False)
+        try:
+            stop = self.step()
+        finally:
+            self._protect_watched_pages(True)
+        if stop is not None:
+            return stop
+        if hit is not None:
+            return dataclasses.replace(hit, pc=self.regs.read(self.spec.pc))
+        return None if stepping else True
 
     def _serve_syscall(self) -> Stop | None:
         """Serve the call in the registers; None to resume, or the Stop."""

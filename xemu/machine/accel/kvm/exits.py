@@ -33,6 +33,15 @@ class Mmio:
 
 
 @dataclass(frozen=True)
+class DebugTrap:
+    """A debug exception KVM took for xemu (KVM_SET_GUEST_DEBUG): here, the
+    end of a single step (dr6's BS bit)."""
+    exception: int
+    pc: int
+    dr6: int
+
+
+@dataclass(frozen=True)
 class Halted:
     pass
 
@@ -74,6 +83,9 @@ def decode_exit(run: bytes | memoryview) -> object:
         address, raw, length, is_write = struct.unpack_from("<Q8sIB", run, at)
         return Mmio(address, length, bool(is_write),
                     int.from_bytes(raw[:length], "little") if is_write else 0)
+    if reason == KVM_EXIT_DEBUG:
+        exception, _, pc, dr6 = struct.unpack_from("<IIQQ", run, at)
+        return DebugTrap(exception, pc, dr6)
     if reason == KVM_EXIT_HLT:
         return Halted()
     if reason == KVM_EXIT_SHUTDOWN:

@@ -51,6 +51,10 @@ KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, structs.kvm_cpuid2)
 KVM_GET_FPU = _IOR(KVMIO, 0x8C, structs.kvm_fpu)
 KVM_SET_FPU = _IOW(KVMIO, 0x8D, structs.kvm_fpu)
 KVM_SET_XCRS = _IOW(KVMIO, 0xA7, structs.kvm_xcrs)
+KVM_SET_GUEST_DEBUG = _IOW(KVMIO, 0x9B, structs.kvm_guest_debug)
+
+# KVM_SET_GUEST_DEBUG control flags
+KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP = 0x1, 0x2
 
 KVM_API_VERSION = 12
 KVM_CAP_NR_MEMSLOTS = 10

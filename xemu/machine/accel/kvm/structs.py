@@ -75,6 +75,11 @@ class kvm_fpu(ctypes.Structure):
                 ("xmm", u8 * 256), ("mxcsr", u32), ("pad2", u32)]
 
 
+class kvm_guest_debug(ctypes.Structure):
+    """x86's: control flags, then DR0-DR7 (DR4 and DR5 unused)."""
+    _fields_ = [("control", u32), ("pad", u32), ("debugreg", u64 * 8)]
+
+
 class kvm_xcr(ctypes.Structure):
     _fields_ = [("xcr", u32), ("reserved", u32), ("value", u64)]
 

@@ -142,6 +142,10 @@ class Vcpu:
     def set_fpu(self, fpu: structs.kvm_fpu) -> None:
         _ioctl(self.fd, ioctl.KVM_SET_FPU, fpu)
 
+    def set_guest_debug(self, control: int) -> None:
+        """KVM_GUESTDBG_* flags (single-step); debug registers unused."""
+        _ioctl(self.fd, ioctl.KVM_SET_GUEST_DEBUG, structs.kvm_guest_debug(control))
+
     def set_xcr0(self, value: int) -> None:
         xcrs = structs.kvm_xcrs()
         xcrs.nr_xcrs = 1
