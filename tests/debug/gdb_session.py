@@ -55,9 +55,15 @@ class Packets:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
         self.buffer = b""
 
+    def send(self, payload: bytes) -> None:
+        self.sock.sendall(b"$" + payload + b"#%02x" % (sum(payload) & 0xFF))
+
     def ask(self, payload: bytes) -> bytes:
-        total = sum(payload) & 0xFF
-        self.sock.sendall(b"$" + payload + b"#%02x" % total)
+        self.send(payload)
+        return self.receive()
+
+    def receive(self) -> bytes:
+        """The next packet from xemu (acknowledged)."""
         while True:
             self.buffer = self.buffer.lstrip(b"+")
             match = re.match(rb"\$([^#]*)#[0-9a-f]{2}", self.buffer, re.S)

@@ -1,6 +1,7 @@
 """The GDB stub, driven by the real client: gdb-multiarch connects, breaks
 at main, reads registers and memory, steps, watches, runs to the exit."""
 import re
+import time
 
 import pytest
 
@@ -93,3 +94,21 @@ def test_the_protocol_without_gdb(arch, accel, guest_env):
     link.close()
     status, stdout, _ = xemu.finish()
     assert (status, stdout) == (6, "counted\n")
+
+
+@pytest.mark.parametrize("arch,accel", [("aarch64", "tcg"), ("ppc", "tcg"), ("x86_64", "kvm")])
+def test_an_interrupt_stops_a_spinning_guest(arch, accel, guest_env):
+    """gdb's Ctrl-C (\\x03) while the guest runs without ever trapping: the
+    guest stops with SIGINT, its registers readable, and can be killed."""
+    skip_unless_usable(arch, accel, needs_gdb=False)
+    xemu = XemuUnderGdb("--accel", accel, str(binary(arch)), "spin", env=guest_env)
+    link = Packets(xemu.port)
+    link.send(b"c")
+    time.sleep(0.5)                         # well inside the loop by now
+    link.sock.sendall(b"\x03")
+    assert link.receive() == b"T02thread:1;"            # the stop reply to c
+    assert re.fullmatch(rb"[0-9a-f]+", link.ask(b"g")[:16])
+    link.send(b"k")
+    link.close()
+    status, _, stderr = xemu.finish()
+    assert status == 137 and "killed by SIGKILL (from gdb)" in stderr

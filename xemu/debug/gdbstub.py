@@ -12,14 +12,18 @@ The protocol: https://sourceware.org/gdb/current/onlinedocs/gdb.html/Remote-Prot
 """
 from __future__ import annotations
 
+import contextlib
+import select
 import signal
 import socket
 import sys
+import threading
 from typing import Callable
 
 from ..archs.base import ArchSpec, GdbRegister
 from ..errors import GuestMemoryError, XemuError
-from ..machine.accel.base import Breakpoint, Exit, Fault, Killed, Stop, Timeout, Watchpoint
+from ..machine.accel.base import (KICK_SIGNAL, Breakpoint, Exit, Fault, Interrupted, Killed,
+                                  Stop, Timeout, Watchpoint)
 
 PACKET_SIZE = 0x4000
 THREAD = 1                       # one guest thread, gdb's thread 1
@@ -177,6 +181,17 @@ def listen(port: int, out=None) -> socket.socket:
     return server
 
 
+@contextlib.contextmanager
+def kick_signal_handled():
+    """While gdb is attached, KICK_SIGNAL only interrupts KVM_RUN (its
+    default action would end xemu)."""
+    previous = signal.signal(KICK_SIGNAL, lambda number, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(KICK_SIGNAL, previous)
+
+
 class GdbStub:
     """Serves one gdb for one run: the guest stands still between commands."""
 
@@ -205,7 +220,8 @@ class GdbStub:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = Connection(sock)
         try:
-            return self._session(connection, timeout)
+            with kick_signal_handled():
+                return self._session(connection, timeout)
         finally:
             sock.close()
 
@@ -217,7 +233,7 @@ class GdbStub:
                 return self.accel.resume(timeout)
             kind = packet[:1].decode("latin-1")
             if kind in "cCsS" or packet.startswith(b"vCont;"):
-                stop = self._resume(packet, timeout)
+                stop = self._while_watching(connection, lambda: self._resume(packet, timeout))
                 if not self._report(connection, stop):
                     return stop
             elif kind == "k" or packet.startswith(b"vKill"):
@@ -259,6 +275,32 @@ class GdbStub:
             return self.accel.step()
         return self.accel.resume(timeout)
 
+    def _while_watching(self, connection: Connection, run: Callable[[], Stop | None]):
+        """run() while a thread waits for gdb's interrupt (\\x03, Ctrl-C)
+        and stops the guest for it."""
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                ready, _, _ = select.select([connection.sock], [], [], 0.05)
+                if not ready or done.is_set():
+                    continue
+                byte = connection.sock.recv(1, socket.MSG_PEEK)
+                if byte in (b"+", b"\x03"):
+                    connection.sock.recv(1)
+                if byte == b"\x03":
+                    self.accel.interrupt()
+                if byte != b"+":
+                    return              # interrupted, gdb gone, or a packet for later
+
+        watcher = threading.Thread(target=watch, name="gdb-interrupt", daemon=True)
+        watcher.start()
+        try:
+            return run()
+        finally:
+            done.set()
+            watcher.join()
+
     def _report(self, connection: Connection, stop: Stop | None) -> bool:
         """Tell gdb why the guest stopped; False when the run is over."""
         if stop is not None and stop is self.pending_fault:
@@ -276,10 +318,12 @@ class GdbStub:
         elif isinstance(stop, Watchpoint):
             reason = b"%s:%x;" % (STOP_WORD[stop.access].encode(), stop.address)
         number = signal.SIGTRAP
-        if isinstance(stop, Fault):
+        if isinstance(stop, Interrupted):
+            number = signal.SIGINT
+        elif isinstance(stop, Fault):
             self.pending_fault = stop
             number = stop.signal
-        elif stop is not None and not isinstance(stop, (Breakpoint, Watchpoint)):
+        elif stop is not None and not isinstance(stop, (Breakpoint, Watchpoint, Interrupted)):
             connection.send(b"X%02x" % gdb_signal(signal.SIGKILL))
             return False
         self.last_stop = b"T%02xthread:%x;%s" % (gdb_signal(number), THREAD, reason)

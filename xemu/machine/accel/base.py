@@ -48,6 +48,12 @@ class Watchpoint:
 
 
 @dataclass(frozen=True)
+class Interrupted:
+    """A debugger asked the running guest to stop (gdb's Ctrl-C)."""
+    pc: int
+
+
+@dataclass(frozen=True)
 class Killed:
     """A debugger ended the guest."""
     by: str
@@ -63,7 +69,7 @@ class Timeout:
     seconds: float
 
 
-Stop = Union[Exit, Fault, Breakpoint, Watchpoint, Killed, Halt, Timeout]
+Stop = Union[Exit, Fault, Breakpoint, Watchpoint, Interrupted, Killed, Halt, Timeout]
 
 FAULT_REASONS = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
                  signal.SIGTRAP: "trap", signal.SIGBUS: "misaligned access"}
@@ -72,6 +78,10 @@ FAULT_REASONS = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmeti
 def cpu_exception(sig: int, pc: int, number: int) -> Fault:
     """A fault raised by a CPU exception that touched no data address."""
     return Fault(sig, pc, None, "", FAULT_REASONS.get(sig, f"CPU exception {number}"))
+
+# The signal that ends a run of the vCPU thread early (KVM_RUN returns
+# EINTR) when a debugger interrupts the guest from another thread.
+KICK_SIGNAL = signal.SIGUSR1
 
 # Serves one system call: (number, six raw argument words) -> raw result, or
 # a Stop to end the run (exit_group, a fatal signal).

@@ -30,8 +30,8 @@ from ...archs.base import ArchSpec
 from ..devices import PortBus
 from ..memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
 from .watch import watched_pages
-from .base import (Breakpoint, Exit, Fault, Stop, SyscallHandler, Timeout, Watchpoint,
-                   cpu_exception)
+from .base import (Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler, Timeout,
+                   Watchpoint, cpu_exception)
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -114,6 +114,7 @@ class TcgAccelerator:
         self._breakpoints: dict[int, int] = {}          # address -> hook handle
         self._watches: list[tuple[str, int, int]] = []  # (access, address, length)
         self._stepping = False
+        self._interrupt = False                         # set by another thread
         self._prepare_syscall_registers()
         for region in memory.regions():
             self.region_added(region)
@@ -179,6 +180,9 @@ class TcgAccelerator:
                     self._stop = self._fault_from_error(e.errno)
             if self._stop is None and self.hlt_stops and self._after_hlt():
                 self._stop = Exit(0)
+            if self._stop is None and self._interrupt:
+                self._interrupt = False
+                self._stop = Interrupted(self.regs.read(self.spec.pc))
             return self._stop
 
     def _raise_hook_error(self) -> None:
@@ -322,6 +326,11 @@ class TcgAccelerator:
             if stop is not None:
                 return stop
         return self.run(self._resume_address(), timeout)
+
+    def interrupt(self) -> None:
+        """From another thread: stop the running guest (it returns Interrupted)."""
+        self._interrupt = True
+        self.uc.emu_stop()
 
     def step(self) -> Stop | None:
         """Run one instruction; None when it simply ran."""

@@ -13,13 +13,15 @@ import importlib
 import mmap
 import operator
 import signal
+import threading
 
 from ....archs.base import ArchSpec
 from ....errors import GuestMemoryError
 from ...memory import (PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, buffer_address,
                        page_down)
 from ..watch import watched_pages
-from ..base import Breakpoint, Exit, Fault, Stop, SyscallHandler, Watchpoint, cpu_exception
+from ..base import (Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler, Watchpoint,
+                    cpu_exception)
 from . import structs
 from .exits import DebugTrap, PortIO, decode_exit
 from .ioctl import KVM_CAP_NR_MEMSLOTS, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP
@@ -234,6 +236,7 @@ class KvmAccelerator:
         self._flush_tlb = False
         self._rights_taken = False        # a watched page lost rights: KVM must re-read
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
+        self._thread = threading.get_ident()                # the one that runs the vCPU
         self._breakpoints: dict[int, bytes] = {}           # address -> the byte int3 hides
         self._watches: list[tuple[str, int, int]] = []     # (access, address, length)
         self._build_kernel()
@@ -340,7 +343,11 @@ class KvmAccelerator:
                 regs.write("cr3", self.tables.switch_root())
                 self._flush_tlb = False
             regs.sync()
-            exit = decode_exit(self.vcpu.run())
+            page = None if self.vcpu.kicked else self.vcpu.run()
+            if page is None:                   # interrupt() from a debugger
+                self.vcpu.kicked = False
+                return Interrupted(regs.read(self.spec.pc))
+            exit = decode_exit(page)
             if isinstance(exit, DebugTrap):
                 if stepping and self.memory.region_at(exit.pc):
                     return None
@@ -400,6 +407,10 @@ class KvmAccelerator:
             if stop is not None:
                 return stop
         return self._loop()
+
+    def interrupt(self) -> None:
+        """From another thread: stop the running guest (it returns Interrupted)."""
+        self.vcpu.kick(self._thread)
 
     def step(self) -> Stop | None:
         """One instruction under KVM's single step; None when it simply ran.

@@ -6,9 +6,12 @@ passed by pointer with no size limit and no copies.
 from __future__ import annotations
 
 import ctypes
+import errno
 import mmap
 import os
+import signal
 
+from ..base import KICK_SIGNAL
 from . import ioctl, structs
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -22,8 +25,10 @@ def device_path() -> str:
     return os.environ.get("XEMU_KVM_DEVICE", "/dev/kvm")
 
 
-def _ioctl(fd: int, request: int, arg=None) -> int:
-    """ioctl(2); arg is an int, a ctypes object (passed by pointer) or None."""
+def _ioctl(fd: int, request: int, arg=None, kicked=lambda: False) -> int:
+    """ioctl(2); arg is an int, a ctypes object (passed by pointer) or None.
+    Interrupted by a signal, it tries again, unless kicked() says the signal
+    was meant to end it (InterruptedError)."""
     if arg is None:
         pointer = None
     elif isinstance(arg, int):
@@ -35,8 +40,10 @@ def _ioctl(fd: int, request: int, arg=None) -> int:
         if result >= 0:
             return result
         error = ctypes.get_errno()
-        if error != 4:              # EINTR: a signal arrived; try again
+        if error != errno.EINTR:
             raise OSError(error, os.strerror(error))
+        if kicked():
+            raise InterruptedError(error, os.strerror(error))
 
 
 class Kvm:
@@ -106,11 +113,22 @@ class Vcpu:
         self.fd = fd
         self.run_page = mmap.mmap(fd, vm.kvm.vcpu_mmap_size, mmap.MAP_SHARED,
                                   mmap.PROT_READ | mmap.PROT_WRITE)
+        self.kicked = False
 
-    def run(self) -> memoryview:
-        """Run until the next exit; returns the kvm_run page to decode."""
-        _ioctl(self.fd, ioctl.KVM_RUN)
+    def run(self) -> memoryview | None:
+        """Run until the next exit; the kvm_run page to decode, or None when
+        kick() ended the run."""
+        try:
+            _ioctl(self.fd, ioctl.KVM_RUN, kicked=lambda: self.kicked)
+        except InterruptedError:
+            return None
         return memoryview(self.run_page)
+
+    def kick(self, thread_id: int) -> None:
+        """From another thread: end the KVM_RUN that thread is in. (The
+        signal interrupts it; the thread needs a handler for KICK_SIGNAL.)"""
+        self.kicked = True
+        signal.pthread_kill(thread_id, KICK_SIGNAL)
 
     def get_regs(self, regs: structs.kvm_regs) -> structs.kvm_regs:
         _ioctl(self.fd, ioctl.KVM_GET_REGS, regs)
