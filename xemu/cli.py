@@ -111,6 +111,16 @@ def parse_size(text: str | None) -> int | None:
                    "resolves inside it.")
 @click.option("--strace", is_flag=True,
               help="Print each system call, its arguments and result on stderr.")
+@click.option("--trace", "trace", metavar="FILE",
+              help="Write each executed block (or instruction) with its disassembly to "
+                   "FILE ('-': stderr). Needs TCG.")
+@click.option("--trace-mode", type=click.Choice(["block", "insn"]), default="block",
+              show_default=True, help="A line per translation block, or per instruction.")
+@click.option("--stats", is_flag=True,
+              help="At the end, a summary on stderr: wall time, blocks and instructions "
+                   "(TCG), VM exits (KVM), system calls, peak memory. Counting blocks "
+                   "slows a TCG run.")
+@click.option("--stats-json", metavar="FILE", help="The same summary as JSON in FILE.")
 @click.option("-g", "--gdb", "gdb_port", type=click.IntRange(0, 65535), metavar="PORT",
               help="Wait for gdb on localhost:PORT before the first instruction "
                    "(target remote :PORT).")
@@ -121,7 +131,8 @@ def parse_size(text: str | None) -> int | None:
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, strace, gdb_port, verbose, quiet, image, guest_args) -> None:
+        load, entry, rootfs, strace, trace, trace_mode, stats, stats_json, gdb_port, verbose,
+        quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.launch import RunRequest, run as run_image
     ctx.find_root().meta["verbose"] = verbose
@@ -130,7 +141,8 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
                                   quiet=quiet, verbose=verbose, timeout=timeout,
                                   memory=memory_size, rootfs=rootfs, machine=machine,
                                   load=load, entry=entry, strace=strace,
-                                  gdb=gdb_port))
+                                  gdb=gdb_port, trace=trace, trace_mode=trace_mode,
+                                  stats=stats, stats_json=stats_json))
     sys.exit(result.status)
 
 

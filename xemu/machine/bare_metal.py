@@ -10,6 +10,7 @@ from pathlib import Path
 from unicorn import UC_ARCH_X86, UC_MODE_16
 
 from ..archs import by_name
+from ..debug.stats import RunStats
 from ..errors import GuestMemoryError, ImageError, XemuError
 from ..loader.elf import Image, is_elf, load_elf
 from ..loader.raw import load_raw
@@ -86,7 +87,7 @@ class Traps:
         return None
 
 
-def run(request: RunRequest) -> RunResult:
+def run(request: RunRequest, stats: RunStats | None = None) -> RunResult:
     image, board = load_image(request)
     spec = image.arch
     size = request.memory or board.default_memory
@@ -100,15 +101,16 @@ def run(request: RunRequest) -> RunResult:
             raise ImageError(f"{request.image}: {segment.vaddr:#x}-{segment.end:#x} is not "
                              f"in the board's RAM ({board.ram_base:#x}, {size >> 20} MiB)")
         memory.write(segment.vaddr, segment.data)
-    accel_name, reason = choose(spec, request.accel, board=True)
+    accel_name, reason = choose(spec, request.accel, board=True,
+                                needs_tcg=request.needs_tcg(board=True))
     if request.verbose:
         print(f"xemu: {spec.name} {board.name} board, accel={accel_name}: {reason}",
               file=sys.stderr)
     set_title(f"xemu -machine {board.name},accel={accel_name} -cpu {spec.name} "
               f"-kernel {request.image}")
     accel = make_board_accelerator(accel_name, board_spec(spec, board), board, memory)
-    stop = run_until_stop(accel, image.entry, request)
-    return RunResult(report(stop, accel, memory), stop, accel_name, None)
+    stop = run_until_stop(accel, image.entry, request, stats)
+    return RunResult(report(stop, accel, memory), stop, accel_name, None, spec.name, memory)
 
 
 def make_board_accelerator(name: str, spec, board: Board, memory: Memory):

@@ -8,6 +8,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
+from ..debug.stats import RunStats, emit
 from ..debug.trace import disassemble_one
 from ..errors import EXIT_TIMEOUT, GuestTimeout, ImageError
 from ..linux.process import Process
@@ -33,6 +34,19 @@ class RunRequest:
     rootfs: str | None = None            # the guest's / (None: the host's own)
     strace: bool = False                 # one line per system call on stderr
     gdb: int | None = None               # wait for gdb on this TCP port (0: any free one)
+    trace: str | None = None             # --trace FILE ("-": stderr)
+    trace_mode: str = "block"            # block or insn
+    stats: bool = False                  # a summary on stderr at the end
+    stats_json: str | None = None        # the same summary as JSON in this file
+
+    def needs_tcg(self, board: bool = False) -> str | None:
+        """Why this run must be translated, if it must."""
+        if self.trace:
+            return ("--trace shows translated blocks and instructions, which only TCG "
+                    "sees (KVM runs them on the CPU itself)")
+        if board and self.gdb is not None:
+            return "--gdb on a board needs TCG (KVM's real-mode board has no debugger)"
+        return None
 
 
 @dataclass
@@ -41,13 +55,22 @@ class RunResult:
     stop: Stop
     accel: str
     process: Process | None              # None for a bare-metal run
+    arch: str = ""
+    memory: Memory | None = None
 
 
-def run_until_stop(accel, entry: int, request: RunRequest) -> Stop:
+def run_until_stop(accel, entry: int, request: RunRequest,
+                   stats: RunStats | None = None) -> Stop:
     """Run the guest to its Stop, --timeout included; under gdb's control
-    with --gdb."""
+    with --gdb; traced and counted with --trace and --stats."""
     timeout = request.timeout
-    server = None
+    server = trace = None
+    if request.trace:
+        from ..debug.trace import Trace
+        trace = Trace(accel.spec, accel.memory, accel.regs, request.trace, request.trace_mode)
+        accel.observe_code(trace, per_instruction=request.trace_mode == "insn")
+    if stats is not None:
+        stats.watch(accel)
     if request.gdb is not None:
         from ..debug.gdbstub import listen
         server = listen(request.gdb)
@@ -61,6 +84,10 @@ def run_until_stop(accel, entry: int, request: RunRequest) -> Stop:
         return Timeout(timeout)
     finally:
         sys.stdout.flush()
+        if stats is not None:
+            stats.stop()
+        if trace is not None:
+            trace.close()
         if server is not None:
             server.close()
 
@@ -127,11 +154,16 @@ def describe_fault(fault: Fault, accel, memory: Memory) -> str:
 
 def run(request: RunRequest) -> RunResult:
     machine = request.machine or kind_of(request)
+    stats = RunStats() if request.stats or request.stats_json else None
     if machine == "user":
-        from .linux_user import run as run_linux
-        return run_linux(request)
-    from .bare_metal import run as run_board
-    return run_board(request)
+        from .linux_user import run as run_kind
+    else:
+        from .bare_metal import run as run_kind
+    result = run_kind(request, stats)
+    if stats is not None:
+        emit(stats.summary(result.accel, result.arch, result.status, result.memory),
+             request.stats, request.stats_json)
+    return result
 
 
 def kind_of(request: RunRequest) -> str:

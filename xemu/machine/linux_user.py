@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..archs import by_name
+from ..debug.stats import RunStats
 from ..debug.strace import Tracer
 from ..errors import ArchError, ImageError, XemuError
 from ..linux.rootfs import RootFs
@@ -76,10 +77,10 @@ def guest_environment(env: dict[str, str] | None) -> list[bytes]:
     return [f"{k}={v}".encode() for k, v in source.items()]
 
 
-def run(request: RunRequest) -> RunResult:
+def run(request: RunRequest, stats: RunStats | None = None) -> RunResult:
     image = load_image(request.image, request.arch)
     spec = image.arch
-    accel_name, reason = choose(spec, request.accel)
+    accel_name, reason = choose(spec, request.accel, needs_tcg=request.needs_tcg())
     if request.verbose:
         print(f"xemu: {spec.name} guest, accel={accel_name}: {reason}", file=sys.stderr)
 
@@ -108,12 +109,13 @@ def run(request: RunRequest) -> RunResult:
                       rootfs=open_rootfs(request.rootfs),
                       auxv=process_auxv(spec, stack.auxv))
     process.regs = accel.regs
-    accel.syscall_handler = Dispatcher(process, Tracer(process) if request.strace else None)
+    accel.syscall_handler = Dispatcher(process, Tracer(process) if request.strace else None,
+                                       stats.syscalls if stats else None)
     try:
-        stop = run_until_stop(accel, image.entry, request)
+        stop = run_until_stop(accel, image.entry, request, stats)
     finally:
         process.fds.close_all()
-    return RunResult(report(stop, accel, memory), stop, accel_name, process)
+    return RunResult(report(stop, accel, memory), stop, accel_name, process, spec.name, memory)
 
 
 def open_rootfs(directory: str | None) -> RootFs | None:

@@ -61,14 +61,20 @@ def has_kvm_mode(spec: ArchSpec) -> bool:
     return mode_for(spec) is not None
 
 
-def choose(spec: ArchSpec, requested: str, board: bool = False) -> tuple[str, str]:
+def choose(spec: ArchSpec, requested: str, board: bool = False,
+           needs_tcg: str | None = None) -> tuple[str, str]:
     """(accelerator name, the reason for it) for this guest on this host.
     board: a bare-metal board, which KVM runs in real mode (no user-mode
-    CPU set-up to need or to self-test)."""
+    CPU set-up to need or to self-test). needs_tcg: why this run needs
+    translation (--trace), if it does."""
     host = host_arch()
     native = spec.name in KVM_GUESTS.get(host, ())
     if requested == "tcg":
         return "tcg", "--accel tcg asks for translation"
+    if needs_tcg:
+        if requested == "kvm":
+            raise AccelError(f"--accel kvm: {needs_tcg}; use --accel tcg")
+        return "tcg", f"translated: {needs_tcg}"
     if not native:
         why = (f"KVM runs guest instructions directly on the host CPU, and this "
                f"{host} CPU cannot execute {spec.name} instructions")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import inspect
+from collections import Counter
 from typing import Callable
 
 from ...errors import GuestMemoryError
@@ -36,14 +37,16 @@ def syscall(*names: str, wide: tuple[int, ...] = ()):
 class Dispatcher:
     """number -> handler for one process, resolved once at start-up."""
 
-    def __init__(self, process, tracer=None):
-        """tracer: a debug.strace.Tracer to print each call (--strace); the
-        calls are wrapped only then, so an untraced run pays nothing."""
+    def __init__(self, process, tracer=None, counts: Counter | None = None):
+        """tracer: a debug.strace.Tracer to print each call (--strace);
+        counts: calls by name (--stats). The calls are wrapped only then, so
+        a plain run pays nothing."""
         from . import fs, mm, proc, signals, time  # noqa: F401  (registration)
         self.process = process
         spec = process.spec
         handlers = {**HANDLERS, **spec.syscall_handlers}
         self.names = spec.syscall_names
+        self.counts = counts
         # number -> a call taking the six raw argument words, built once
         self.calls: dict[int, Callable[[tuple], int | Stop]] = {}
         for name, number in spec.syscall_numbers.items():
@@ -52,12 +55,15 @@ class Dispatcher:
                 arity = len(inspect.signature(handler).parameters) - 1
                 wide = WIDE.get(name, ()) if spec.bits == 32 else ()
                 call = _bind(handler, process, arity, wide)
-                self.calls[number] = _traced(call, name, tracer) if tracer else call
+                call = _traced(call, name, tracer) if tracer else call
+                self.calls[number] = _counted(call, name, counts) if counts is not None else call
 
     def __call__(self, number: int, args: tuple) -> int | Stop:
         call = self.calls.get(number)
         if call is None:
             name = self.names.get(number, f"#{number}")
+            if self.counts is not None:
+                self.counts[name] += 1
             self.process.warn(f"unsupported syscall {name} ({number}) returns ENOSYS")
             return -errno.ENOSYS
         try:
@@ -66,6 +72,13 @@ class Dispatcher:
             return -(e.errno or errno.EIO)
         except GuestMemoryError:
             return -errno.EFAULT
+
+
+def _counted(call: Callable, name: str, counts: Counter) -> Callable:
+    def counted(args: tuple):
+        counts[name] += 1
+        return call(args)
+    return counted
 
 
 def _traced(call: Callable, name: str, tracer) -> Callable:

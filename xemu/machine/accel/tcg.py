@@ -16,7 +16,8 @@ from unicorn import (UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ARCH_ARM, UC_ARCH_ARM
                      UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
                      UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED,
                      UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED,
-                     UC_ERR_WRITE_UNMAPPED, UC_HOOK_CODE, UC_HOOK_INSN, UC_HOOK_INTR,
+                     UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INSN,
+                     UC_HOOK_INTR,
                      UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_FETCH_UNMAPPED,
                      UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_READ_UNMAPPED,
                      UC_HOOK_MEM_WRITE_PROT, UC_HOOK_MEM_WRITE_UNMAPPED,
@@ -24,7 +25,7 @@ from unicorn import (UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_ARCH_ARM, UC_ARCH_ARM
                      UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED,
                      Uc, UcError, arm64_const, arm_const, ppc_const, x86_const)
 from unicorn.x86_const import UC_X86_INS_IN, UC_X86_INS_OUT
-from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
+from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, uc_hook_h, uclib
 
 from ...archs.base import ArchSpec
 from ..devices import PortBus
@@ -326,6 +327,14 @@ class TcgAccelerator:
             if stop is not None:
                 return stop
         return self.run(self._resume_address(), timeout)
+
+    def observe_code(self, observer: Callable[[int, int], None],
+                     per_instruction: bool) -> None:
+        """observer(address, size) for every executed block, or instruction:
+        --trace and --stats only (Python per block is what they cost)."""
+        callback = HOOK_CODE_CFUNC(lambda handle, address, size, data:
+                                   self._guarded(observer, address, size))
+        self._raw_hook(UC_HOOK_CODE if per_instruction else UC_HOOK_BLOCK, callback)
 
     def interrupt(self) -> None:
         """From another thread: stop the running guest (it returns Interrupted)."""

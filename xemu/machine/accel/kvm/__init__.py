@@ -14,6 +14,7 @@ import mmap
 import operator
 import signal
 import threading
+from collections import Counter
 
 from ....archs.base import ArchSpec
 from ....errors import GuestMemoryError
@@ -33,6 +34,15 @@ INT3 = b"\xcc"
 XCR0_X87, XCR0_SSE, XCR0_AVX = 1, 2, 4
 CPUID_XSAVE = 1 << 26          # leaf 1, ecx
 FPU_CONTROL_DEFAULT, MXCSR_DEFAULT = 0x37F, 0x1F80
+
+
+def exit_reason(exit, mode) -> str:
+    """A VM exit as --stats names it: what the guest needed xemu for."""
+    if isinstance(exit, PortIO):
+        if exit.port == mode.SYSCALL_PORT:
+            return "syscall"
+        return f"exception {exit.port - mode.EXCEPTION_PORT}"
+    return type(exit).__name__.lower()
 
 
 def page_flags(perms: int) -> int:
@@ -236,6 +246,7 @@ class KvmAccelerator:
         self._flush_tlb = False
         self._rights_taken = False        # a watched page lost rights: KVM must re-read
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
+        self.exit_counts: Counter[str] = Counter()         # VM exits by reason (--stats)
         self._thread = threading.get_ident()                # the one that runs the vCPU
         self._breakpoints: dict[int, bytes] = {}           # address -> the byte int3 hides
         self._watches: list[tuple[str, int, int]] = []     # (access, address, length)
@@ -348,6 +359,7 @@ class KvmAccelerator:
                 self.vcpu.kicked = False
                 return Interrupted(regs.read(self.spec.pc))
             exit = decode_exit(page)
+            self.exit_counts[exit_reason(exit, mode)] += 1
             if isinstance(exit, DebugTrap):
                 if stepping and self.memory.region_at(exit.pc):
                     return None

@@ -4,6 +4,7 @@ Port I/O exits go to the board's devices; `hlt` ends the run."""
 from __future__ import annotations
 
 import signal
+from collections import Counter
 
 from ...devices import PortBus
 from ...memory import Memory, Region
@@ -29,6 +30,7 @@ class KvmRealMode:
         self.vcpu.set_cpuid(self.kvm.supported_cpuid())
         self.regs = KvmRegisters(self.vcpu)
         self._ports = PortBus()
+        self.exit_counts: Counter[str] = Counter()       # VM exits by kind (--stats)
         self._slots: dict[Region, int] = {}
         self.memory_slots = MemorySlots(self.vm, self.kvm)
         for region in memory.regions():
@@ -63,6 +65,7 @@ class KvmRealMode:
             self.regs.sync()
             page = self.vcpu.run()
             exit = decode_exit(page)
+            self.exit_counts[type(exit).__name__.lower()] += 1
             if isinstance(exit, PortIO):
                 stop = self._port_io(exit, page)
                 if stop is not None:
