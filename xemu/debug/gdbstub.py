@@ -6,7 +6,7 @@ gdb learns the CPU from target.xml, written from the arch's GdbTarget
 Breakpoints and watchpoints are the accelerator's (`set_breakpoint`,
 `set_watchpoint`, `step`, `resume`): under TCG a code hook on the one
 address, under KVM an int3; watchpoints are page protection under both
-(machine/accel/watch.py).
+(machine/accel/debugging.py).
 
 The protocol: https://sourceware.org/gdb/current/onlinedocs/gdb.html/Remote-Protocol.html
 """

@@ -30,7 +30,7 @@ from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, uc_hoo
 from ...archs.base import ArchSpec
 from ..devices import PortBus
 from ..memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
-from .watch import watched_pages
+from .debugging import Debugging, watched_pages
 from .base import (Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler, Timeout,
                    Watchpoint, cpu_exception)
 
@@ -88,7 +88,7 @@ class UnicornRegisters:
         self._uc.reg_write(self.id(name), value)
 
 
-class TcgAccelerator:
+class TcgAccelerator(Debugging):
     name = "tcg"
 
     def __init__(self, spec: ArchSpec, memory: Memory, linux: bool = True):
@@ -320,12 +320,7 @@ class TcgAccelerator:
 
     # -- debugging (the GDB stub): costs nothing until asked for -----------
 
-    def resume(self, timeout: float | None = None) -> Stop:
-        """Continue from the current pc; a breakpoint there is stepped over."""
-        if self.regs.read(self.spec.pc) in self._breakpoints:
-            stop = self.step()
-            if stop is not None:
-                return stop
+    def _continue(self, timeout: float | None) -> Stop:
         return self.run(self._resume_address(), timeout)
 
     def observe_code(self, observer: Callable[[int, int], None],
@@ -360,13 +355,6 @@ class TcgAccelerator:
         if handle is not None:
             self.uc.hook_del(handle)
 
-    def clear_debug(self) -> None:
-        """Every breakpoint and watchpoint out (a debugger detached)."""
-        for address in list(self._breakpoints):
-            self.clear_breakpoint(address)
-        self._protect_watched_pages(False)
-        self._watches.clear()
-
     def read_memory(self, address: int, size: int) -> bytes:
         """Guest memory as the program has it (breakpoints are hooks here)."""
         return self.memory.read(address, size)
@@ -382,22 +370,10 @@ class TcgAccelerator:
         if not self._stepping:
             self.stop(Breakpoint(address))
 
-    def set_watchpoint(self, access: str, address: int, length: int) -> None:
-        """Watch by page protection: the first touch of a watched page faults
-        before the instruction has any effect, then it is stepped with the
-        page open. (A stop from a memory hook would leave the instruction
-        half done: x86's `add [m], 1` would add twice on resuming.)"""
-        self._protect_watched_pages(False)
-        self._watches.append((access, address, length))
-        self._protect_watched_pages(True)
-
-    def clear_watchpoint(self, access: str, address: int, length: int) -> None:
-        self._protect_watched_pages(False)
-        if (access, address, length) in self._watches:
-            self._watches.remove((access, address, length))
-        self._protect_watched_pages(True)
-
     def _protect_watched_pages(self, watched: bool) -> None:
+        """Watch by page protection (debugging.py). A stop from a memory
+        hook would leave the instruction half done: x86's `add [m], 1` would
+        add twice on resuming."""
         for page, taken in watched_pages(self._watches).items():
             region = self.memory.region_at(page)
             if region is not None:

@@ -20,7 +20,7 @@ from ....archs.base import ArchSpec
 from ....errors import GuestMemoryError
 from ...memory import (PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, buffer_address,
                        page_down)
-from ..watch import watched_pages
+from ..debugging import Debugging, watched_pages
 from ..base import (Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler, Watchpoint,
                     cpu_exception)
 from . import structs
@@ -226,7 +226,7 @@ class KvmRegisters:
         self._fpu = None
 
 
-class KvmAccelerator:
+class KvmAccelerator(Debugging):
     name = "kvm"
 
     def __init__(self, spec: ArchSpec, memory: Memory, kvm: Kvm | None = None):
@@ -412,12 +412,7 @@ class KvmAccelerator:
     # hypervisor xemu is built on, KVM's #BP exits and debug registers never
     # fire, and its single step reaches the guest's IDT.)
 
-    def resume(self, timeout: float | None = None) -> Stop:
-        """Continue from the current pc; a breakpoint there is stepped over."""
-        if self.regs.read(self.spec.pc) in self._breakpoints:
-            stop = self.step()
-            if stop is not None:
-                return stop
+    def _continue(self, timeout: float | None) -> Stop:
         return self._loop()
 
     def interrupt(self) -> None:
@@ -464,23 +459,6 @@ class KvmAccelerator:
 
     def code_changed(self, address: int, size: int) -> None:
         """Nothing to drop: the CPU fetches guest memory itself."""
-
-    def set_watchpoint(self, access: str, address: int, length: int) -> bool:
-        self._watches.append((access, address, length))
-        self._protect_watched_pages(True)
-        return True
-
-    def clear_watchpoint(self, access: str, address: int, length: int) -> None:
-        self._protect_watched_pages(False)
-        if (access, address, length) in self._watches:
-            self._watches.remove((access, address, length))
-        self._protect_watched_pages(True)
-
-    def clear_debug(self) -> None:
-        for address in list(self._breakpoints):
-            self.clear_breakpoint(address)
-        self._protect_watched_pages(False)
-        self._watches.clear()
 
     def _protect_watched_pages(self, watched: bool) -> None:
         """A write watch makes its page read-only, a read or access watch
