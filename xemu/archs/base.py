@@ -15,7 +15,8 @@ from typing import Callable, Mapping, Protocol
 
 
 class Registers(Protocol):
-    """What arch set-up code may do to a CPU, whatever the accelerator."""
+    """What arch set-up code may do to a CPU, whatever the accelerator.
+    A register the accelerator does not keep raises KeyError."""
 
     def read(self, name: str) -> int: ...
 

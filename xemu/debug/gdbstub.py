@@ -97,7 +97,7 @@ class RegisterFile:
         size = register.bits // 8
         try:
             value = self.regs.read(register.source or register.name)
-        except (KeyError, AttributeError, Exception):      # noqa: BLE001 (any binding error)
+        except KeyError:
             return b"xx" * size
         if isinstance(value, tuple):                       # x87: (mantissa, exponent)
             mantissa, exponent = value
@@ -111,7 +111,7 @@ class RegisterFile:
             value = (value & ((1 << 64) - 1), value >> 64)
         try:
             self.regs.write(name, value)
-        except (KeyError, AttributeError):
+        except KeyError:
             pass                                           # not kept: as gdb's 'x'
 
     def read_all(self) -> bytes:

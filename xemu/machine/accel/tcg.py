@@ -82,10 +82,17 @@ class UnicornRegisters:
         return found
 
     def read(self, name: str):
-        return self._uc.reg_read(self.id(name))
+        """KeyError for a register this CPU model does not have."""
+        try:
+            return self._uc.reg_read(self.id(name))
+        except UcError:
+            raise KeyError(f"no register named {name!r} here") from None
 
     def write(self, name: str, value) -> None:
-        self._uc.reg_write(self.id(name), value)
+        try:
+            self._uc.reg_write(self.id(name), value)
+        except UcError:
+            raise KeyError(f"no register named {name!r} here") from None
 
 
 class TcgAccelerator(Debugging):
