@@ -112,3 +112,31 @@ def test_an_interrupt_stops_a_spinning_guest(arch, accel, guest_env):
     link.close()
     status, _, stderr = xemu.finish()
     assert status == 137 and "killed by SIGKILL (from gdb)" in stderr
+
+
+@pytest.mark.parametrize("arch,accel", [("ppc", "tcg"), ("arm", "tcg"), ("x86_64", "kvm")])
+def test_register_and_memory_writes_then_detach(arch, accel, guest_env):
+    """P, G and X by hand: written values read back in the guest's byte
+    order; D lets the guest run on to its own exit."""
+    skip_unless_usable(arch, accel, needs_gdb=False)
+    xemu = XemuUnderGdb("--accel", accel, debug_guest(arch), env=guest_env)
+    link = Packets(xemu.port)
+    registers = link.ask(b"g")
+    assert link.ask(b"G" + registers) == b"OK"                       # all back unchanged
+    assert link.ask(b"g") == registers
+    scratch = {"ppc": 3, "arm": 3, "x86_64": 3}[arch]                # r3, r3, rdx
+    size = {"ppc": 4, "arm": 4, "x86_64": 8}[arch]
+    value = bytes(range(1, size + 1))
+    assert link.ask(b"P%x=%s" % (scratch, value.hex().encode())) == b"OK"
+    assert link.ask(b"p%x" % scratch) == value.hex().encode()
+    stack = int.from_bytes(bytes.fromhex(link.ask(b"p%x" % {"ppc": 1, "arm": 13, "x86_64": 7}[arch]
+                                                  ).decode()),
+                           "big" if arch == "ppc" else "little")
+    where = b"%x,4" % (stack - 64)
+    assert link.ask(b"X" + where + b":}\x03}\x04}]}\x0a") == b"OK"    # # $ } *, escaped
+    assert link.ask(b"m" + where) == b"23247d2a"
+    assert link.ask(b"P%x=%s" % (scratch, bytes(size).hex().encode())) == b"OK"
+    assert link.ask(b"D") == b"OK"
+    link.close()
+    status, stdout, _ = xemu.finish()
+    assert (status, stdout) == (6, "counted\n")

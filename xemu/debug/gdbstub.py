@@ -118,13 +118,16 @@ class RegisterFile:
         return b"".join(self.read(r) for _, r in sorted(self.numbered.items()))
 
     def write_all(self, hex_data: bytes) -> None:
-        data, offset = bytes.fromhex(hex_data.decode()), 0
+        """A 'G' packet: each register's hex in turn; 'xx...' (unavailable)
+        leaves that one alone."""
+        offset = 0
         for _, register in sorted(self.numbered.items()):
-            size = register.bits // 8
-            if offset + size > len(data):
+            chunk = hex_data[offset:offset + register.bits // 4]
+            if len(chunk) < register.bits // 4:
                 break
-            self.write(register, data[offset:offset + size])
-            offset += size
+            if b"x" not in chunk:
+                self.write(register, bytes.fromhex(chunk.decode()))
+            offset += len(chunk)
 
 
 class Connection:
