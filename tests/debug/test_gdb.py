@@ -140,3 +140,22 @@ def test_register_and_memory_writes_then_detach(arch, accel, guest_env):
     link.close()
     status, stdout, _ = xemu.finish()
     assert (status, stdout) == (6, "counted\n")
+
+
+@pytest.mark.parametrize("arch,commands,expected", [
+    ("x86_64", ["set $xmm1.v4_int32 = {1, 2, 3, 4}", "print $xmm1.v2_int64",
+                "set $st0 = 1.5", "print $st0"],
+     ["= {8589934593, 17179869187}", "= 1.5"]),
+    ("aarch64", ["set $v1.s.u = {1, 2, 3, 4}", "print $v1.d.u", "print $d1.u"],
+     ["= {8589934593, 17179869187}", "= 8589934593"]),
+])
+def test_vector_and_x87_registers_as_gdb_shows_them(arch, commands, expected, guest_env):
+    """The target description's vector unions and the 80-bit x87 format,
+    written and read back through xemu."""
+    skip_unless_usable(arch, "tcg")
+    image = debug_guest(arch)
+    xemu = XemuUnderGdb("--accel", "tcg", image, env=guest_env)
+    output = run_gdb(image, xemu.port, commands + ["kill"])
+    xemu.finish()
+    for line in expected:
+        assert line in output, output

@@ -71,6 +71,9 @@ class GdbTarget:
     architecture: str
     features: tuple[tuple[str, tuple[GdbRegister, ...]], ...]
     watch_stops_before_access: bool = True
+    # Type definitions (target-description XML) a feature's registers use,
+    # by feature name: the vector unions gdb shows as {v4_float = ...}.
+    types: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def registers(self) -> dict[int, GdbRegister]:

@@ -74,6 +74,8 @@ def target_xml(spec: ArchSpec) -> str:
              "  <osabi>GNU/Linux</osabi>"]
     for feature, registers in spec.gdb.features:
         lines.append(f'  <feature name="{feature}">')
+        if feature in spec.gdb.types:
+            lines.append(spec.gdb.types[feature].strip("\n"))
         for register in registers:
             extra = "".join(f' {key}="{value}"' for key, value in (
                 ("regnum", register.regnum), ("group", register.group)) if value is not None)

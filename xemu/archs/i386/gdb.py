@@ -12,8 +12,27 @@ X87 = gdb_bank("st", 8, 80, "i387_ext", "fp") + tuple(
         ("fioff", None), ("foseg", None), ("fooff", None), ("fop", None)))
 
 
+# gdb's own vec128 (features/i386/64bit-sse.xml): p $xmm0 shows every view.
+VEC128 = """
+    <vector id="v4f" type="ieee_single" count="4"/>
+    <vector id="v2d" type="ieee_double" count="2"/>
+    <vector id="v16i8" type="int8" count="16"/>
+    <vector id="v8i16" type="int16" count="8"/>
+    <vector id="v4i32" type="int32" count="4"/>
+    <vector id="v2i64" type="int64" count="2"/>
+    <union id="vec128">
+      <field name="v4_float" type="v4f"/>
+      <field name="v2_double" type="v2d"/>
+      <field name="v16_int8" type="v16i8"/>
+      <field name="v8_int16" type="v8i16"/>
+      <field name="v4_int32" type="v4i32"/>
+      <field name="v2_int64" type="v2i64"/>
+      <field name="uint128" type="uint128"/>
+    </union>"""
+
+
 def sse(count: int) -> tuple[GdbRegister, ...]:
-    return gdb_bank("xmm", count, 128, "uint128", group="vector") + (
+    return gdb_bank("xmm", count, 128, "vec128", group="vector") + (
         GdbRegister("mxcsr", 32, group="vector"),)
 
 
@@ -28,4 +47,5 @@ TARGET = GdbTarget(
         ("org.gnu.gdb.i386.sse", sse(8)),
     ),
     watch_stops_before_access=False,
+    types={"org.gnu.gdb.i386.sse": VEC128},
 )

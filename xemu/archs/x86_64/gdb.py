@@ -2,7 +2,7 @@
 segments features): the x87 and SSE parts as on i386, and the FS and GS
 bases, where glibc keeps its thread pointer."""
 from ..base import GdbRegister, GdbTarget, gdb_bank
-from ..i386.gdb import SEGMENTS, X87, sse
+from ..i386.gdb import SEGMENTS, VEC128, X87, sse
 
 TARGET = GdbTarget(
     architecture="i386:x86-64",
@@ -18,4 +18,5 @@ TARGET = GdbTarget(
         ("org.gnu.gdb.i386.segments", (GdbRegister("fs_base", 64), GdbRegister("gs_base", 64))),
     ),
     watch_stops_before_access=False,
+    types={"org.gnu.gdb.i386.sse": VEC128},
 )
