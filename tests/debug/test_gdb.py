@@ -159,3 +159,76 @@ def test_vector_and_x87_registers_as_gdb_shows_them(arch, commands, expected, gu
     xemu.finish()
     for line in expected:
         assert line in output, output
+
+
+@pytest.mark.parametrize("arch,accel", [("aarch64", "tcg"), ("arm", "tcg"),
+                                        ("x86_64", "kvm")])
+def test_writing_code_under_a_breakpoint_then_removing_it(arch, accel, guest_env):
+    """gdb writes an instruction where a breakpoint sits (after probing X
+    with an empty write): reads show the instruction, never an int3, and
+    the breakpoint still fires; deleted, it lets the guest run on."""
+    skip_unless_usable(arch, accel)
+    image = debug_guest(arch)
+    xemu = XemuUnderGdb("--accel", accel, image, env=guest_env)
+    output = run_gdb(image, xemu.port, [
+        "break add", "continue", "set $saved = *(unsigned int *)$pc",
+        "set *(unsigned int *)$pc = $saved", "print *(unsigned int *)$pc == $saved",
+        "print *(unsigned char *)$pc != 0xcc", "continue", "delete", "continue"])
+    status, stdout, _ = xemu.finish()
+    assert "Breakpoint 1, add (amount=1)" in output, output
+    assert "Breakpoint 1, add (amount=2)" in output, output
+    assert "$1 = 1\n$2 = 1" in output, output
+    assert "exited with code 06" in output and "amount=3" not in output, output
+    assert (status, stdout) == (6, "counted\n")
+
+
+def test_detaching_at_a_breakpoint_lets_the_guest_finish(guest_env):
+    """gdb removes the breakpoint and detaches with the pc on it: the guest
+    runs on from there (Unicorn keeps calling a deleted code hook from code
+    it translated already, unless that code is dropped)."""
+    skip_unless_usable("ppc", "tcg")
+    image = debug_guest("ppc")
+    xemu = XemuUnderGdb("--accel", "tcg", image, env=guest_env)
+    output = run_gdb(image, xemu.port, ["break add", "continue"])    # batch ends: detach
+    status, stdout, _ = xemu.finish()
+    assert "Breakpoint 1, add (amount=1)" in output and "detached" in output, output
+    assert (status, stdout) == (6, "counted\n")
+
+
+@pytest.mark.parametrize("arch,commands,expected", [
+    ("x86_64", ["set $xmm1.v4_int32 = {1, 2, 3, 4}", "print $xmm1.v2_int64",
+                "set $st0 = 1.5", "print $st0"],
+     ["= {8589934593, 17179869187}", "= 1.5"]),
+    ("aarch64", ["set $v1.s.u = {1, 2, 3, 4}", "print $v1.d.u", "print $d1.u"],
+     ["= {8589934593, 17179869187}", "= 8589934593"]),
+])
+def test_vector_and_x87_registers_as_gdb_shows_them(arch, commands, expected, guest_env):
+    """The target description's vector unions and the 80-bit x87 format,
+    written and read back through xemu."""
+    skip_unless_usable(arch, "tcg")
+    image = debug_guest(arch)
+    xemu = XemuUnderGdb("--accel", "tcg", image, env=guest_env)
+    output = run_gdb(image, xemu.port, commands + ["kill"])
+    xemu.finish()
+    for line in expected:
+        assert line in output, output
+
+
+@pytest.mark.parametrize("arch,accel", [("aarch64", "tcg"), ("x86_64", "kvm")])
+def test_code_written_under_a_breakpoint_runs_as_written(arch, accel, guest_env):
+    """gdb patches an instruction where a breakpoint sits: reads show the
+    patch, the breakpoint still stops there, and the patched code runs."""
+    skip_unless_usable(arch, accel)
+    image = debug_guest(arch)
+    xemu = XemuUnderGdb("--accel", accel, image, env=guest_env)
+    # `add` returns counter; patch main's exit status by making the guest
+    # return 6 + 1: write the first instruction of add over itself (a no-op
+    # patch keeps the program valid) and check the bytes and the stop.
+    output = run_gdb(image, xemu.port, [
+        "break add", "continue", "set $saved = *(unsigned int *)$pc",
+        "set *(unsigned int *)$pc = $saved", "print/x *(unsigned int *)$pc == $saved",
+        "continue", "print $pc == (long)add || $pc > (long)add", "delete", "continue"])
+    status, stdout, _ = xemu.finish()
+    assert output.count("Breakpoint 1, add (amount=") == 2, output
+    assert "$1 = 0x1" in output, output
+    assert (status, stdout) == (6, "counted\n")

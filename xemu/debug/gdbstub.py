@@ -200,10 +200,9 @@ def kick_signal_handled():
 class GdbStub:
     """Serves one gdb for one run: the guest stands still between commands."""
 
-    def __init__(self, accel, memory, server: socket.socket):
+    def __init__(self, accel, server: socket.socket):
         self.accel = accel
         self.spec: ArchSpec = accel.spec
-        self.memory = memory
         self.server = server
         self.registers = RegisterFile(self.spec, accel.regs)
         self.xml = target_xml(self.spec).encode()
@@ -236,6 +235,9 @@ class GdbStub:
             if packet is None:                 # gdb went away: run on, undebugged
                 self._forget_all()
                 return self.accel.resume(timeout)
+            if not packet:
+                connection.send(b"")
+                continue
             kind = packet[:1].decode("latin-1")
             if kind in "cCsS" or packet.startswith(b"vCont;"):
                 stop = self._while_watching(connection, lambda: self._resume(packet, timeout))
@@ -377,10 +379,9 @@ class GdbStub:
     def _store(self, where: bytes, data: bytes) -> bytes:
         address = int(where.split(b",")[0], 16)
         try:
-            self.memory.write(address, data)
+            self.accel.write_memory(address, data)
         except GuestMemoryError:
             return b"E14"
-        self.accel.code_changed(address, len(data))
         return b"OK"
 
     # -- breakpoints and watchpoints ---------------------------------------

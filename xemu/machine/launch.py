@@ -79,7 +79,7 @@ def run_until_stop(accel, entry: int, request: RunRequest,
             if server is None:
                 return accel.run(entry, timeout)
             from ..debug.gdbstub import GdbStub
-            return GdbStub(accel, accel.memory, server).serve(entry, timeout)
+            return GdbStub(accel, server).serve(entry, timeout)
     except GuestTimeout:
         return Timeout(timeout)
     finally:

@@ -27,7 +27,8 @@ def watched_pages(watches: list[tuple[str, int, int]]) -> dict[int, int]:
 
 class Debugging:
     """The GDB stub's side of an accelerator, over what each one provides:
-    `_breakpoints` (address -> anything), `clear_breakpoint`, `step`,
+    `_breakpoints` (address -> anything), `set_breakpoint`,
+    `clear_breakpoint`, `step`, `interrupt`, `read_memory`, `write_memory`,
     `_continue` (run on from the current pc) and `_protect_watched_pages`."""
 
     _watches: list[tuple[str, int, int]]

@@ -29,7 +29,7 @@ from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, HOOK_INTR_CFUNC, uc_hoo
 
 from ...archs.base import ArchSpec
 from ..devices import PortBus
-from ..memory import PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
+from ..memory import PAGE, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
 from .debugging import Debugging, watched_pages
 from .base import (Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler, Timeout,
                    Watchpoint, cpu_exception)
@@ -358,20 +358,23 @@ class TcgAccelerator(Debugging):
                 UC_HOOK_CODE, self._on_breakpoint, begin=address, end=address)
 
     def clear_breakpoint(self, address: int) -> None:
+        """Unicorn 2.1 compiles a code hook into the translated block, and
+        hook_del leaves such blocks calling it: drop them too."""
         handle = self._breakpoints.pop(address, None)
         if handle is not None:
             self.uc.hook_del(handle)
+            self.uc.ctl_remove_cache(address, address + 1)
 
     def read_memory(self, address: int, size: int) -> bytes:
         """Guest memory as the program has it (breakpoints are hooks here)."""
         return self.memory.read(address, size)
 
-    def code_changed(self, address: int, size: int) -> None:
-        """A debugger wrote guest memory: drop translations of those bytes
-        (only code has any; Unicorn refuses the call for other pages)."""
-        region = self.memory.region_at(address)
-        if region is not None and region.perms & PROT_EXEC:
-            self.uc.ctl_remove_cache(address, min(address + size, region.end))
+    def write_memory(self, address: int, data: bytes) -> None:
+        """A debugger's write: the bytes, and no stale translation of them.
+        (gdb probes X with an empty write; Unicorn refuses an empty range.)"""
+        self.memory.write(address, data)
+        if data:
+            self.uc.ctl_remove_cache(address, address + len(data))
 
     def _on_breakpoint(self, uc: Uc, address: int, size: int, user_data) -> None:
         if not self._stepping:

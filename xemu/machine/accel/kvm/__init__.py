@@ -457,8 +457,14 @@ class KvmAccelerator(Debugging):
                 data[at - address] = original[0]
         return bytes(data)
 
-    def code_changed(self, address: int, size: int) -> None:
-        """Nothing to drop: the CPU fetches guest memory itself."""
+    def write_memory(self, address: int, data: bytes) -> None:
+        """A debugger's write: where a breakpoint's int3 sits, the write
+        goes to the byte it hides, and the int3 stays."""
+        self.memory.write(address, data)
+        for at in self._breakpoints:
+            if address <= at < address + len(data):
+                self._breakpoints[at] = data[at - address:at - address + 1]
+                self.memory.write(at, INT3)
 
     def _protect_watched_pages(self, watched: bool) -> None:
         """A write watch makes its page read-only, a read or access watch
