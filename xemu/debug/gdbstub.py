@@ -240,7 +240,7 @@ class GdbStub:
                 continue
             kind = packet[:1].decode("latin-1")
             if kind in "cCsS" or packet.startswith(b"vCont;"):
-                stop = self._while_watching(connection, lambda: self._resume(packet, timeout))
+                stop = self._while_watching(connection, self._resume, packet, timeout)
                 if not self._report(connection, stop):
                     return stop
             elif kind == "k" or packet.startswith(b"vKill"):
@@ -282,9 +282,10 @@ class GdbStub:
             return self.accel.step()
         return self.accel.resume(timeout)
 
-    def _while_watching(self, connection: Connection, run: Callable[[], Stop | None]):
-        """run() while a thread waits for gdb's interrupt (\\x03, Ctrl-C)
-        and stops the guest for it."""
+    def _while_watching(self, connection: Connection, run: Callable[..., Stop | None],
+                        *args) -> Stop | None:
+        """run(*args) while a thread waits for gdb's interrupt (\\x03,
+        Ctrl-C) and stops the guest for it."""
         done = threading.Event()
 
         def watch() -> None:
@@ -303,7 +304,7 @@ class GdbStub:
         watcher = threading.Thread(target=watch, name="gdb-interrupt", daemon=True)
         watcher.start()
         try:
-            return run()
+            return run(*args)
         finally:
             done.set()
             watcher.join()

@@ -1,7 +1,7 @@
 """The registers gdb knows x86-64 by (gdb's i386 64bit-core, 64bit-sse and
 segments features): the x87 and SSE parts as on i386, and the FS and GS
 bases, where glibc keeps its thread pointer."""
-from ..base import GdbRegister, GdbTarget, gdb_bank
+from ..base import GdbRegister, GdbTarget
 from ..i386.gdb import SEGMENTS, VEC128, X87, sse
 
 TARGET = GdbTarget(
