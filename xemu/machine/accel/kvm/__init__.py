@@ -186,11 +186,12 @@ class KvmRegisters:
         fpu = self._fpu
         if name in self.FPU:
             return getattr(fpu, self.FPU[name])
-        bank, _, index = name.rstrip("0123456789"), None, name[len(name.rstrip("0123456789")):]
-        if bank == "xmm" and index and int(index) < 16:
-            return int.from_bytes(bytes(fpu.xmm[16 * int(index):16 * int(index) + 16]), "little")
-        if bank == "fp" and index and int(index) < 8:
-            raw = bytes(fpu.fpr[16 * int(index):16 * int(index) + 10])
+        bank = name.rstrip("0123456789")
+        index = int(name[len(bank):]) if name[len(bank):] else -1
+        if bank == "xmm" and 0 <= index < 16:
+            return int.from_bytes(bytes(fpu.xmm[16 * index:16 * index + 16]), "little")
+        if bank == "fp" and 0 <= index < 8:
+            raw = bytes(fpu.fpr[16 * index:16 * index + 10])     # 80 bits in a 16-byte slot
             return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
         raise KeyError(f"no register named {name!r}")
 
