@@ -90,3 +90,10 @@ def test_tracing_needs_tcg(guest_env):
                       env=guest_env)
     assert chosen.returncode == 6
     assert "accel=tcg: translated: --trace shows" in chosen.stderr.decode()
+
+
+def test_an_unwritable_stats_file_is_refused_before_the_run(guest_env, tmp_path):
+    result = run_xemu("run", "--accel", "tcg", "--stats-json", str(tmp_path / "no" / "s.json"),
+                      debug_guest("arm"), env=guest_env)
+    assert result.returncode == 2 and result.stdout == b""             # the guest never ran
+    assert result.stderr.decode().startswith("xemu: error: --stats-json ")

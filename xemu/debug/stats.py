@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections import Counter
+from typing import TextIO
 
 from ..errors import GuestMemoryError, XemuError
 from .trace import Disassembler
@@ -102,13 +103,19 @@ def format_summary(summary: dict) -> str:
     return "\n".join(f"xemu: stats: {line}" for line in lines)
 
 
-def emit(summary: dict, to_stderr: bool, json_path: str | None) -> None:
+def open_json(path: str) -> TextIO:
+    """--stats-json's file, opened before the guest runs: a path that cannot
+    be written is said at once, not after a long run."""
+    try:
+        return open(path, "w")
+    except OSError as e:
+        raise XemuError(f"--stats-json {path}: {e.strerror}") from None
+
+
+def emit(summary: dict, to_stderr: bool, json_file: TextIO | None) -> None:
     if to_stderr:
         print(format_summary(summary), file=sys.stderr, flush=True)
-    if json_path:
-        try:
-            with open(json_path, "w") as f:
-                json.dump(summary, f, indent=2)
-                f.write("\n")
-        except OSError as e:
-            raise XemuError(f"--stats-json {json_path}: {e.strerror}") from None
+    if json_file is not None:
+        with json_file:
+            json.dump(summary, json_file, indent=2)
+            json_file.write("\n")

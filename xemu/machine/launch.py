@@ -8,7 +8,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
-from ..debug.stats import RunStats, emit
+from ..debug.stats import RunStats, emit, open_json
 from ..debug.trace import disassemble_one
 from ..errors import EXIT_TIMEOUT, GuestTimeout, ImageError
 from ..linux.process import Process
@@ -155,6 +155,7 @@ def describe_fault(fault: Fault, accel, memory: Memory) -> str:
 def run(request: RunRequest) -> RunResult:
     machine = request.machine or kind_of(request)
     stats = RunStats() if request.stats or request.stats_json else None
+    json_file = open_json(request.stats_json) if request.stats_json else None
     if machine == "user":
         from .linux_user import run as run_kind
     else:
@@ -162,7 +163,7 @@ def run(request: RunRequest) -> RunResult:
     result = run_kind(request, stats)
     if stats is not None:
         emit(stats.summary(result.accel, result.arch, result.status, result.memory),
-             request.stats, request.stats_json)
+             request.stats, json_file)
     return result
 
 
