@@ -134,7 +134,7 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
         load, entry, rootfs, strace, trace, trace_mode, stats, stats_json, gdb_port, verbose,
         quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
-    from .machine.launch import RunRequest, run as run_image
+    from .run import RunRequest, run as run_image
     ctx.find_root().meta["verbose"] = verbose
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xemu.archs import all_specs
+
 GUESTS = Path(__file__).resolve().parent
-ARCHS = ("x86_64", "i386", "arm", "aarch64", "ppc")
+ARCHS = tuple(spec.name for spec in all_specs())      # the registry's, in its order
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,15 @@ import pytest
 
 from tests.guests.cases import ARCHS, CASES, binary
 from tests.helpers import run_xemu
+from xemu.archs import all_specs, by_name
+from xemu.machine.select import host_arch, kvm_can_run
 
-QEMU = {"ppc": "qemu-ppc-static", "arm": "qemu-arm-static",
-        "aarch64": "qemu-aarch64-static"}
-# qemu-ppc's default CPU has no AltiVec; compare against the CPU xemu emulates.
-QEMU_ENV = {"ppc": {"QEMU_CPU": "7457"}}
+# The host CPU runs its own kind of arch natively; qemu-user runs the rest.
+QEMU = {spec.name: f"qemu-{spec.name}-static" for spec in all_specs()
+        if not kvm_can_run(spec, host_arch())}
+# Compare against the CPU xemu emulates (qemu-ppc's default has no AltiVec).
+QEMU_ENV = {spec.name: {"QEMU_CPU": spec.tcg.qemu_cpu} for spec in all_specs()
+            if spec.tcg.qemu_cpu}
 KNOWN = {
     ("ppc", "dirs"): "qemu-user passes the host's 64-bit ext4 d_off hashes to a "
                      "32-bit guest, so glibc's readdir fails with EOVERFLOW",
@@ -36,7 +40,7 @@ def reference_command(arch: str) -> list[str]:
         if not found:
             pytest.skip(f"{QEMU[arch]} is not installed (apt-get install qemu-user-static)")
         return [found]
-    if platform.machine() != "x86_64":
+    if not kvm_can_run(by_name(arch), host_arch()):
         pytest.skip(f"the host ({platform.machine()}) cannot run {arch} natively")
     return []
 

@@ -94,3 +94,14 @@ def test_a_failed_self_test_means_translation_with_the_reason(monkeypatch):
     assert accel == "tcg" and "SSE" in reason
     with pytest.raises(AccelError, match="SSE"):
         select.choose(by_name("i386"), "kvm")
+
+
+def test_info_names_the_kvm_flavour_from_the_loaded_module(tmp_path):
+    from xemu.machine.select import kvm_flavour
+    assert kvm_flavour(str(tmp_path)) == "no KVM module loaded"
+    (tmp_path / "kvm").mkdir()
+    assert "unknown" in kvm_flavour(str(tmp_path))
+    (tmp_path / "kvm_pvm").mkdir()
+    assert kvm_flavour(str(tmp_path)).startswith("PVM (kvm_pvm)")
+    result = run_xemu("info")
+    assert result.returncode == 0 and "KVM flavour:" in result.stdout.decode()

@@ -5,6 +5,7 @@ from xemu.archs import by_name
 from xemu.archs.i386 import GDT_BASE, segment_descriptor
 from xemu.linux.process import Process
 from xemu.linux.syscalls import Dispatcher
+from xemu.linux.thread import Thread
 from xemu.machine.memory import PROT_READ, PROT_WRITE, Memory
 
 RW = PROT_READ | PROT_WRITE
@@ -16,7 +17,7 @@ def i386_process():
     mem.map(0x10000, 0x1000, RW)
     mem.map(GDT_BASE, 0x1000, RW)
     process = Process(spec, mem, exe=None, brk_start=0x20000)
-    return process, Dispatcher(process)
+    return process, Dispatcher(Thread(process, tid=1))
 
 
 def test_old_mmap_reads_its_arguments_from_memory():
@@ -24,7 +25,7 @@ def test_old_mmap_reads_its_arguments_from_memory():
     args = struct.pack("<6I", 0, 0x2000, RW, 0x22, 0xFFFFFFFF, 0)   # private anonymous
     process.mem.write(0x10000, args)
     address = dispatcher(90, (0x10000, 0, 0, 0, 0, 0))
-    assert address == process.spec.mmap_base
+    assert address == process.spec.linux.mmap_base
     assert process.mem.is_mapped(address, 0x2000)
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tests.guests.cases import binary
 from tests.helpers import run_xemu
 from xemu.errors import XemuError
-from xemu.machine.linux_user import load_image, map_segments
+from xemu.linux.exec import load_image, map_segments
 from xemu.machine.memory import Memory
 
 ARM = binary("arm").read_bytes()          # ELF32, little-endian

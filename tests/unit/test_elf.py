@@ -4,7 +4,7 @@ import pytest
 from tests.guests.cases import ARCHS, binary
 from xemu.errors import ArchError, ImageError
 from xemu.loader.elf import load_elf
-from xemu.machine.linux_user import load_image
+from xemu.linux.exec import load_image
 
 
 @pytest.mark.parametrize("arch", ARCHS)

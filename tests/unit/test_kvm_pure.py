@@ -86,3 +86,22 @@ def test_debug_exit_decodes():
     struct.pack_into("<I", page, RUN_EXIT_REASON, 4)           # KVM_EXIT_DEBUG
     struct.pack_into("<IIQQQ", page, RUN_EXIT_DATA, 1, 0, 0x401234, 1 << 14, 0x400)
     assert decode_exit(page) == DebugTrap(1, 0x401234, 1 << 14)
+
+
+def test_classify_exits_of_a_user_mode_vcpu():
+    from xemu.machine.accel.kvm.exits import (SYSCALL_EXIT, DebugTrap, GuestException,
+                                              Unexpected, classify_exit, exit_reason)
+    from xemu.machine.accel.kvm.x86 import MODES
+    mode = MODES["long"]
+    out = lambda port: PortIO(port=port, size=1, is_write=True, data=0)   # noqa: E731
+    assert classify_exit(out(mode.SYSCALL_PORT), mode) is SYSCALL_EXIT
+    assert classify_exit(out(mode.EXCEPTION_PORT + 14), mode) == GuestException(14)
+    assert exit_reason(GuestException(14)) == "exception 14"
+    step = DebugTrap(1, 0x401000, 0x4000)
+    assert classify_exit(step, mode) is step
+    for strange in (Halted(), Shutdown(), out(0x3F8), out(mode.EXCEPTION_PORT + 40),
+                    PortIO(port=mode.SYSCALL_PORT, size=1, is_write=False, data=0)):
+        kind = classify_exit(strange, mode)
+        assert isinstance(kind, Unexpected), strange
+    assert exit_reason(classify_exit(Shutdown(), mode)) == "shutdown"
+    assert exit_reason(classify_exit(out(0x3F8), mode)) == "port 0x3f8"

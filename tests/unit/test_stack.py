@@ -55,9 +55,9 @@ def test_stack_reads_back(spec):
     values = dict(auxv)
     assert values[AT_PHDR] == INFO.phdr
     assert values[AT_PAGESZ] == 4096
-    assert values[AT_HWCAP] == spec.hwcap
+    assert values[AT_HWCAP] == spec.linux.hwcap
     assert string_at(values[AT_EXECFN]) == b"/bin/prog"
-    assert string_at(values[AT_PLATFORM]) == spec.platform.encode()
+    assert string_at(values[AT_PLATFORM]) == spec.linux.platform.encode()
     offset = values[AT_RANDOM] - image.sp
     assert image.data[offset:offset + 16] == random
     assert auxv[-1] == (AT_NULL, 0)

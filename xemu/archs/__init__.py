@@ -27,7 +27,7 @@ def by_name(name: str) -> ArchSpec:
 def by_elf(machine: str, bits: int, big_endian: bool) -> ArchSpec:
     """The spec matching an ELF header's e_machine, class and data encoding."""
     for spec in all_specs():
-        if spec.elf_machine == machine:
+        if spec.elf.machine == machine:
             if spec.bits != bits or spec.big_endian != big_endian:
                 order = "big" if big_endian else "little"
                 raise ArchError(f"{bits}-bit {order}-endian {machine} programs are "

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping, NamedTuple, Protocol
+
+
+# The page size of every arch here: Linux's 4 KiB (xemu sets Unicorn's Arm
+# targets to it too). Memory, loader and the Linux layer all use this one.
+PAGE = 0x1000
+# The gap Linux keeps between the stack and the highest mapping below it.
+STACK_GAP = 16 << 20
 
 
 class Registers(Protocol):
@@ -21,6 +28,12 @@ class Registers(Protocol):
     def read(self, name: str) -> int: ...
 
     def write(self, name: str, value: int) -> None: ...
+
+    def save(self) -> object:
+        """The whole CPU context (all registers, FPU and vector state)."""
+
+    def restore(self, context: object) -> None:
+        """Put back a context save() returned."""
 
 
 @dataclass(frozen=True)
@@ -96,26 +109,51 @@ def gdb_bank(prefix: str, count: int, bits: int, type: str = "int",
 
 
 @dataclass(frozen=True)
-class ArchSpec:
-    name: str
-    aliases: tuple[str, ...]
-    bits: int
-    big_endian: bool
-    elf_machine: str                    # pyelftools' e_machine name
+class CloneABI:
+    """How clone(2) takes its arguments on this arch, and where a new
+    thread's TLS goes (CLONE_SETTLS).
+
+    args: the five arguments in the order the kernel reads them. x86-64 has
+    the generic order; i386, ARM, AArch64 and PowerPC select the kernel's
+    CONFIG_CLONE_BACKWARDS (the TLS before the child's tid pointer).
+    tls: "register" (the value goes into LinuxABI.tls_register) or
+    "user_desc" (i386: a pointer to a struct user_desc, as set_thread_area).
+    """
+
+    args: tuple[str, ...] = ("flags", "stack", "parent_tid", "child_tid", "tls")
+    tls: str = "register"
+
+
+CLONE_BACKWARDS = ("flags", "stack", "parent_tid", "tls", "child_tid")
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    """How the arch's programs are recognised and built."""
+
+    machine: str                        # pyelftools' e_machine name
+    triplet: str                        # the GNU target triplet of Debian's cross tools
+    debian: str                         # Debian's name for the arch (armhf, arm64...)
+    # What the arch's C compiler predefines that its uapi headers test
+    # (tools/gen_syscalls.py expands asm/unistd.h with them).
+    cpp_defines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LinuxABI:
+    """What Linux looks like to a program of this arch: the system call
+    convention and numbers, struct layouts and flag values that differ from
+    the generic ones, the address-space layout, the auxiliary vector."""
+
+    syscall: SyscallABI
+    syscall_numbers: Mapping[str, int]
     uname_machine: str                  # what uname(2) reports to the guest
     platform: str                       # AT_PLATFORM
     hwcap: int
-    hwcap2: int
-    unicorn: tuple[int, int, int | None]    # (arch, mode, cpu model or None)
-    capstone: tuple[str, tuple[str, ...]]   # capstone's CS_ARCH_* and CS_MODE_* names
-    pc: str
-    sp: str
-    syscall: SyscallABI
-    trap: Trap
-    syscall_numbers: Mapping[str, int]
+    hwcap2: int = 0
     # Layout of the user address space (page aligned).
-    stack_top: int
-    mmap_base: int
+    stack_top: int = 0
+    mmap_base: int = 0
     # Entries an arch adds to the auxiliary vector, before the generic ones.
     auxv_extra: tuple[tuple[int, int], ...] = ()
     # 64-bit syscall arguments on a 32-bit arch take a register pair; ARM EABI
@@ -130,29 +168,83 @@ class ArchSpec:
     # Terminal ioctl numbers (PowerPC's differ).
     ioctls: Mapping[str, int] = field(default_factory=lambda: {
         "TCGETS": 0x5401, "TIOCGWINSZ": 0x5413})
-    # Register names the accelerator should know beyond the ABI's, mapped to
-    # the Unicorn constant suffix where it differs (ppc "r3" is UC_PPC_REG_3).
-    unicorn_register_names: Mapping[str, str] = field(default_factory=dict)
-    # The register the thread pointer lives in (set by set_tls, arch_prctl...).
+    # Host errno -> the guest's, where the arch numbers errors differently
+    # from the generic asm-generic/errno.h (MIPS, SPARC, Alpha would; the
+    # five arches here do not, so their maps are empty).
+    errno_map: Mapping[int, int] = field(default_factory=dict)
+    # The register the thread pointer lives in (set by set_tls, arch_prctl,
+    # clone's CLONE_SETTLS).
     tls_register: str | None = None
+    clone: CloneABI = CloneABI()
     # Syscalls only this arch has (i386 set_thread_area, x86-64 arch_prctl):
     # name -> handler with the generic handler signature.
     syscall_handlers: Mapping[str, Callable] = field(default_factory=dict)
+    # Where this arch's table names a call whose kernel entry point is
+    # another generic one: i386's `mmap` (90) is the kernel's sys_old_mmap.
+    syscall_entry_points: Mapping[str, str] = field(default_factory=dict)
+    # CPU exception numbers (x86 vectors; QEMU's EXCP_* for the others) ->
+    # the signal the kernel sends for them.
+    exception_signals: Mapping[int, int] = field(default_factory=dict)
+    # Refines a CPU exception the accelerator reports coarsely:
+    # (exception number, pc, memory) -> (signal, pc of the instruction) or None.
+    classify_exception: Callable[[int, int, object], tuple[int, int] | None] | None = None
+    # (address, size) ranges the arch's set-up maps for itself (i386's GDT).
+    reserved: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def mmap_top(self) -> int:
+        """The highest address a mapping or program segment may reach."""
+        return self.stack_top - STACK_GAP
+
+
+@dataclass(frozen=True)
+class TcgInfo:
+    """How Unicorn (TCG) runs the arch."""
+
+    engine: tuple[int, int, int | None]    # Unicorn (arch, mode, cpu model or None)
+    trap: Trap                              # how a syscall instruction reaches xemu
+    # Register names beyond the ABI's, mapped to the Unicorn constant suffix
+    # where it differs (ppc "r3" is UC_PPC_REG_3).
+    register_names: Mapping[str, str] = field(default_factory=dict)
     # CPU state Linux sets up before a program runs (FPU on, segments...):
     # (registers, memory) -> None. Memory is there for tables such as a GDT.
     setup_cpu: Callable[[Registers, object], None] = lambda regs, memory: None
-    # Interrupt numbers (Unicorn) that mean a guest fault, and their signal.
-    fault_interrupts: Mapping[int, int] = field(default_factory=dict)
-    # Refines a CPU exception the accelerator reports coarsely:
-    # (interrupt number, pc, memory) -> (signal, pc of the instruction) or None.
-    classify_exception: Callable[[int, int, object], tuple[int, int] | None] | None = None
-    # (register, bit, capstone mode names) when a state bit switches the
-    # instruction set, as ARM's CPSR.T selects Thumb.
-    alternate_isa: tuple[str, int, tuple[str, ...]] | None = None
-    # (address, size) ranges the arch's set-up maps for itself (i386's GDT).
-    reserved: tuple[tuple[int, int], ...] = ()
-    # The registers and target description the GDB stub offers (archs/<arch>/gdb.py).
-    gdb: GdbTarget | None = None
+    # QEMU's -cpu name for the same model, so a reference run matches.
+    qemu_cpu: str | None = None
+
+
+class IsaSwitch(NamedTuple):
+    """A state bit that switches the instruction set, as ARM's CPSR.T
+    selects Thumb: (register, bit, capstone mode names while it is set)."""
+
+    register: str
+    bit: int
+    capstone_modes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """One guest architecture, as data; the records group what each layer asks."""
+
+    name: str
+    aliases: tuple[str, ...]
+    bits: int
+    big_endian: bool
+    pc: str
+    sp: str
+    elf: ElfInfo
+    linux: LinuxABI
+    tcg: TcgInfo
+    capstone: tuple[str, tuple[str, ...]]   # capstone's CS_ARCH_* and CS_MODE_* names
+    gdb: GdbTarget                           # registers and target description (gdb.py)
+    isa_switch: IsaSwitch | None = None
+    # The x86 CPU mode xemu's KVM accelerator builds for this arch's Linux
+    # programs ("long", "compat"), or None where KVM cannot run them.
+    kvm_mode: str | None = None
+    # The arch's signal frames (archs/<arch>/signal.py, laid out as the
+    # kernel's arch/<arch>/kernel/signal*.c), used to deliver a signal to a
+    # guest handler; None until the arch has them.
+    signal_frames: object | None = None
 
     @property
     def word_size(self) -> int:
@@ -165,4 +257,4 @@ class ArchSpec:
 
     @cached_property
     def syscall_names(self) -> dict[int, str]:
-        return {number: name for name, number in self.syscall_numbers.items()}
+        return {number: name for name, number in self.linux.syscall_numbers.items()}

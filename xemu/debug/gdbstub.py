@@ -32,7 +32,6 @@ GDB_SIGNALS = {signal.SIGBUS: 10, signal.SIGUSR1: 30, signal.SIGUSR2: 31,
                signal.SIGSYS: 12, signal.SIGCHLD: 20, signal.SIGSTKFLT: 7}
 WATCH_KINDS = {"2": "write", "3": "read", "4": "access"}
 STOP_WORD = {"write": "watch", "read": "rwatch", "access": "awatch"}
-BYTES_PER_I387 = 10
 
 
 def gdb_signal(number: int) -> int:
@@ -216,9 +215,9 @@ class GdbStub:
             "T": lambda _: b"OK", "q": self._query, "Q": lambda _: b"",
         }
 
-    def serve(self, entry: int, timeout: float | None) -> Stop:
-        """Wait for gdb, then run the guest as it says; the run's Stop."""
-        self.accel.regs.write(self.spec.pc, entry)
+    def serve(self, timeout: float | None) -> Stop:
+        """Wait for gdb, then run the guest from its current registers as gdb
+        says; the run's Stop."""
         sock, _ = self.server.accept()
         self.server.close()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -37,7 +37,7 @@ class RunStats:
         if hasattr(accel, "observe_code"):
             self.blocks = Counter()
             blocks = self.blocks
-            if accel.spec.alternate_isa:                   # ARM: Thumb or not, per block
+            if accel.spec.isa_switch:                   # ARM: Thumb or not, per block
                 disassembler = Disassembler(accel.spec)
                 regs = accel.regs
 

@@ -15,8 +15,9 @@ import errno
 import os
 import sys
 
+from ..linux.process import AT_FDCWD
+
 MAX_SHOWN = 32
-AT_FDCWD = -100
 
 SIGNATURES: dict[str, tuple[str, ...]] = {
     "read": ("fd", "hex", "int"), "write": ("fd", "buf:2", "int"),

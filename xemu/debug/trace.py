@@ -21,7 +21,7 @@ class Disassembler:
         import capstone
         self.spec = spec
         arch, modes = spec.capstone
-        alternate = spec.alternate_isa[2] if spec.alternate_isa else modes
+        alternate = spec.isa_switch.capstone_modes if spec.isa_switch else modes
         self._engines = [self._engine(capstone, arch, m) for m in (modes, alternate)]
         self._decoded: dict[tuple[int, bool, bytes], list[tuple[int, int, str]]] = {}
 
@@ -34,9 +34,9 @@ class Disassembler:
 
     def alternate(self, regs: Registers | None) -> bool:
         """Is the CPU in its other instruction set (ARM's Thumb) now?"""
-        if self.spec.alternate_isa is None or regs is None:
+        if self.spec.isa_switch is None or regs is None:
             return False
-        register, bit, _ = self.spec.alternate_isa
+        register, bit, _ = self.spec.isa_switch
         return bool(regs.read(register) & bit)
 
     def decode(self, code: bytes, address: int, alternate: bool = False,

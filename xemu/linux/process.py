@@ -1,6 +1,7 @@
-"""The state of one guest process, as the Linux personality keeps it:
-file descriptors, the program break, the image it runs, signal dispositions,
-and how guest paths become host paths."""
+"""The state of one guest process, as the Linux personality keeps it: what
+its threads share (memory, file descriptors, the program break, the image
+it runs, signal dispositions, the root), and how guest paths become host
+paths. Per-thread state is in thread.py."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..archs.base import ArchSpec, Registers
+from ..archs.base import ArchSpec
 from ..machine.memory import Memory
 from . import structs
 from .rootfs import RootFs
@@ -97,19 +98,16 @@ class Process:
     mem: Memory
     exe: Path                    # absolute host path of the running image
     brk_start: int
-    regs: Registers | None = None
     fds: FdTable = field(default_factory=FdTable)
     brk: int = 0
     umask: int = 0o022
     # signal number -> the raw struct sigaction bytes the guest installed
     sigactions: dict[int, bytes] = field(default_factory=dict)
-    sigmask: bytes = bytes(8)
-    sigaltstack: bytes | None = None
     quiet: bool = False
     warned: set = field(default_factory=set)
     rootfs: RootFs | None = None
     auxv: bytes = b""            # the auxiliary vector as the guest's stack holds it
-    errno = errno
+    threads: dict = field(default_factory=dict)     # tid -> Thread
 
     def __post_init__(self) -> None:
         self.brk = self.brk_start

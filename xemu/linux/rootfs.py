@@ -15,6 +15,8 @@ import errno
 import os
 import posixpath
 
+from ..errors import XemuError
+
 SYS_OPENAT2 = 437                        # x86-64 (the host) numbering
 RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
 
@@ -82,3 +84,12 @@ class RootFs:
             self.cwd = self.guest_path_of(fd)
         finally:
             os.close(fd)
+
+
+def open_rootfs(directory: str | None) -> RootFs | None:
+    """--rootfs DIR as a RootFs (None: the host's own tree)."""
+    if directory is None:
+        return None
+    if not os.path.isdir(directory):
+        raise XemuError(f"--rootfs {directory} is not a directory")
+    return RootFs(directory)

@@ -142,7 +142,7 @@ def _field_code(kind: str, spec: ArchSpec) -> tuple[str, int, int]:
         return f"{n}s", n, 1
     code = SCALARS[kind]
     size = struct.calcsize(code)
-    return code, size, min(size, spec.int64_align) if size == 8 else size
+    return code, size, min(size, spec.linux.int64_align) if size == 8 else size
 
 
 _cache: dict[tuple[str, str], Layout] = {}
@@ -152,7 +152,7 @@ def layout(spec: ArchSpec, name: str) -> Layout:
     """The arch's layout of a kernel struct: its own if it declares one."""
     found = _cache.get((spec.name, name))
     if found is None:
-        fields = spec.structs.get(name, GENERIC.get(name))
+        fields = spec.linux.structs.get(name, GENERIC.get(name))
         if fields is None:
             raise KeyError(f"{spec.name} has no struct {name}")
         found = _cache[(spec.name, name)] = Layout(name, fields, spec)

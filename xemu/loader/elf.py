@@ -10,7 +10,6 @@ from ..archs import by_elf
 from ..archs.base import ArchSpec
 from ..errors import ArchError, ImageError
 
-PAGE = 0x1000
 PF_X, PF_W, PF_R = 1, 2, 4
 # Where a position-independent executable (ET_DYN) is placed, as Linux does
 # for programs without an interpreter (ELF_ET_DYN_BASE-like, page aligned).
@@ -41,7 +40,6 @@ class Image:
     phent: int = 0
     phnum: int = 0
     interpreter: str | None = None
-    load_bias: int = 0
 
     @property
     def end(self) -> int:
@@ -54,11 +52,20 @@ def is_elf(data: bytes) -> bool:
 
 
 def load_elf(path: Path) -> Image:
+    """Parse and validate the ELF program at path."""
     try:
         with open(path, "rb") as f:
-            image = _parse(path, f)
+            return parse_elf(path, f)
     except OSError as e:
         raise ImageError(f"cannot read {path}: {e.strerror}") from None
+
+
+def parse_elf(path: Path, f) -> Image:
+    """Parse and validate an ELF program from an open file."""
+    try:
+        image = _parse(path, f)
+    except OSError:
+        raise
     except (ImageError, ArchError):
         raise
     except Exception as e:      # any parser failure on untrusted bytes
@@ -71,7 +78,7 @@ def load_elf(path: Path) -> Image:
 def validate(image: Image) -> None:
     """Refuse images no kernel would load, before any memory is mapped."""
     path, spec = image.path, image.arch
-    limit = spec.stack_top - (16 << 20)          # keep clear of the stack
+    limit = spec.linux.mmap_top
     total = 0
     previous = None
     for segment in sorted(image.segments, key=lambda s: s.vaddr):
@@ -122,4 +129,4 @@ def _parse(path: Path, f) -> Image:
                 phdr = p["p_vaddr"] + bias + header["e_phoff"] - p["p_offset"]
     return Image(path=path, arch=spec, entry=header["e_entry"] + bias,
                  segments=segments, phdr=phdr, phent=header["e_phentsize"],
-                 phnum=header["e_phnum"], interpreter=interpreter, load_bias=bias)
+                 phnum=header["e_phnum"], interpreter=interpreter)

@@ -1,20 +1,12 @@
 """A raw image (boot sector, flat binary) -> Image: its bytes at one address."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..archs.base import ArchSpec
-from ..errors import ImageError
 from .elf import PF_R, PF_W, PF_X, Image, Segment
+from .image import OpenedImage
 
 
-def load_raw(path: Path, spec: ArchSpec, load: int, entry: int | None) -> Image:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ImageError(f"cannot read {path}: {e.strerror}") from None
-    if not data:
-        raise ImageError(f"{path} is empty")
-    segment = Segment(load, len(data), data, PF_R | PF_W | PF_X)
-    return Image(path=path, arch=spec, entry=load if entry is None else entry,
+def raw_image(opened: OpenedImage, load: int, entry: int | None) -> Image:
+    """The raw bytes open_image read, placed at load; entry defaults to load."""
+    segment = Segment(load, len(opened.raw), opened.raw, PF_R | PF_W | PF_X)
+    return Image(path=opened.path, arch=opened.spec, entry=load if entry is None else entry,
                  segments=[segment])

@@ -10,16 +10,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ..archs.base import ArchSpec
+from ..archs.base import PAGE, ArchSpec
 
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = \
     0, 3, 4, 5, 6, 7, 8, 9
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = \
     11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
-
-AUXV_NAMES = {value: name for name, value in globals().items()
-              if name.startswith("AT_") and isinstance(value, int)}
 
 
 @dataclass(frozen=True)
@@ -34,7 +31,7 @@ class ProcessInfo:
     euid: int = 0
     gid: int = 0
     egid: int = 0
-    page_size: int = 0x1000
+    page_size: int = PAGE
     clock_ticks: int = 100
 
 
@@ -53,7 +50,7 @@ def layout_stack(spec: ArchSpec, top: int, argv: list[bytes], envp: list[bytes],
     word = spec.word_size
     # Strings and blobs go at the top, in the order Linux places them.
     blobs: list[bytes] = [execfn + b"\0", *(s + b"\0" for s in envp),
-                          *(s + b"\0" for s in argv), spec.platform.encode() + b"\0",
+                          *(s + b"\0" for s in argv), spec.linux.platform.encode() + b"\0",
                           random]
     position = top - 8                      # the kernel keeps a word of zero at the top
     addresses = []
@@ -66,13 +63,13 @@ def layout_stack(spec: ArchSpec, top: int, argv: list[bytes], envp: list[bytes],
     platform_at, random_at = addresses[-2], addresses[-1]
     strings_start = position & ~15
 
-    auxv = (*spec.auxv_extra,
-            (AT_HWCAP, spec.hwcap), (AT_PAGESZ, info.page_size),
+    auxv = (*spec.linux.auxv_extra,
+            (AT_HWCAP, spec.linux.hwcap), (AT_PAGESZ, info.page_size),
             (AT_CLKTCK, info.clock_ticks), (AT_PHDR, info.phdr),
             (AT_PHENT, info.phent), (AT_PHNUM, info.phnum), (AT_BASE, info.base),
             (AT_FLAGS, 0), (AT_ENTRY, info.entry), (AT_UID, info.uid),
             (AT_EUID, info.euid), (AT_GID, info.gid), (AT_EGID, info.egid),
-            (AT_SECURE, 0), (AT_RANDOM, random_at), (AT_HWCAP2, spec.hwcap2),
+            (AT_SECURE, 0), (AT_RANDOM, random_at), (AT_HWCAP2, spec.linux.hwcap2),
             (AT_EXECFN, execfn_at), (AT_PLATFORM, platform_at), (AT_NULL, 0))
     words = [len(argv), *argv_at, 0, *env_at, 0, *(x for pair in auxv for x in pair)]
     sp = (strings_start - len(words) * word) & ~15

@@ -16,9 +16,9 @@ import mmap
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
+from ..archs.base import PAGE
 from ..errors import GuestMemoryError
 
-PAGE = 0x1000
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
 PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
 

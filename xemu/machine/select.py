@@ -13,11 +13,8 @@ import platform
 from ..archs.base import ArchSpec
 from ..errors import AccelError
 
-# host machine name -> the guest arches its CPU can run natively under KVM
-KVM_GUESTS = {"x86_64": ("x86_64", "i386")}
 HOST_NAMES = {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "aarch64",
               "arm64": "aarch64", "ppc": "ppc", "i686": "i386", "i386": "i386"}
-CHOICES = ("auto", "tcg", "kvm")
 
 
 def host_arch() -> str:
@@ -56,9 +53,19 @@ def kvm_mode_works(name: str) -> tuple[bool, str]:
     return self_test(by_name(name))
 
 
-def has_kvm_mode(spec: ArchSpec) -> bool:
-    from .accel.kvm import mode_for
-    return mode_for(spec) is not None
+def kvm_modes_of_host(host: str) -> dict:
+    """The CPU modes xemu's KVM accelerator can build on this host's CPU:
+    x86 hosts have the x86 ones (accel/kvm/x86); other hosts none yet."""
+    if host != "x86_64":
+        return {}
+    from .accel.kvm.x86 import MODES
+    return MODES
+
+
+def kvm_can_run(spec: ArchSpec, host: str) -> bool:
+    """KVM runs a guest's instructions on the host CPU itself, so only in a
+    mode of the host's own CPU: the guests whose spec names such a mode."""
+    return spec.kvm_mode in kvm_modes_of_host(host)
 
 
 def choose(spec: ArchSpec, requested: str, board: bool = False,
@@ -68,24 +75,24 @@ def choose(spec: ArchSpec, requested: str, board: bool = False,
     CPU set-up to need or to self-test). needs_tcg: why this run needs
     translation (--trace), if it does."""
     host = host_arch()
-    native = spec.name in KVM_GUESTS.get(host, ())
+    native = kvm_can_run(spec, host)
     if requested == "tcg":
         return "tcg", "--accel tcg asks for translation"
     if needs_tcg:
         if requested == "kvm":
             raise AccelError(f"--accel kvm: {needs_tcg}; use --accel tcg")
         return "tcg", f"translated: {needs_tcg}"
+    if not native and spec.name == host:
+        why = f"xemu cannot run {spec.name} guests under KVM yet"
+        if requested == "kvm":
+            raise AccelError(f"--accel kvm: {why}; use --accel tcg")
+        return "tcg", f"translated: {why}"
     if not native:
         why = (f"KVM runs guest instructions directly on the host CPU, and this "
                f"{host} CPU cannot execute {spec.name} instructions")
         if requested == "kvm":
             raise AccelError(f"--accel kvm cannot run {spec.name} guests on an {host} "
                              f"host: {why}; use --accel tcg")
-        return "tcg", f"translated: {why}"
-    if not board and not has_kvm_mode(spec):
-        why = f"xemu cannot run {spec.name} guests under KVM yet"
-        if requested == "kvm":
-            raise AccelError(f"--accel kvm: {why}; use --accel tcg")
         return "tcg", f"translated: {why}"
     usable, state = kvm_state()
     if not usable:
@@ -98,6 +105,29 @@ def choose(spec: ArchSpec, requested: str, board: bool = False,
             raise AccelError(f"--accel kvm: {why}; use --accel tcg")
         return "tcg", f"translated: {why}"
     return "kvm", f"runs on the {host} CPU itself through KVM"
+
+
+# KVM's vendor module -> what it is. The module decides what a guest's CPU
+# can do: PVM runs guests in host ring 3 without hardware virtualization,
+# so only 64-bit code runs on the CPU (other modes go through KVM's
+# instruction emulator, which lacks most SSE and x87).
+KVM_FLAVOURS = {
+    "kvm_intel": "VT-x (kvm_intel): hardware virtualization",
+    "kvm_amd": "AMD-V (kvm_amd): hardware virtualization",
+    "kvm_pvm": "PVM (kvm_pvm): guests run in host ring 3 without VT-x/AMD-V; "
+               "only 64-bit code runs on the CPU itself",
+}
+
+
+def kvm_flavour(modules: str = "/sys/module") -> str:
+    """Which KVM this host has, from the vendor module that is loaded."""
+    found = [text for name, text in KVM_FLAVOURS.items()
+             if os.path.isdir(os.path.join(modules, name))]
+    if found:
+        return "; ".join(found)
+    if os.path.isdir(os.path.join(modules, "kvm")):
+        return "kvm loaded, vendor module unknown"
+    return "no KVM module loaded"
 
 
 def cpu_virtualization() -> str:
@@ -113,8 +143,8 @@ def cpu_virtualization() -> str:
     if found:
         return ", ".join(found)
     if "hypervisor" in flags:
-        return ("none listed: this host is itself a VM (nested KVM may still work "
-                "when the outer hypervisor allows it)")
+        return ("none listed: this host is itself a VM (KVM may still work here: "
+                "nested, or a paravirtual flavour such as PVM)")
     return "none listed"
 
 
@@ -132,4 +162,5 @@ def kvm_device_report() -> list[tuple[str, str]]:
              ("read/write for you", "yes" if os.access(path, os.R_OK | os.W_OK) else "no")]
     usable, why = kvm_state()
     lines.append(("VM creatable", "yes: " + why if usable else "no: " + why))
+    lines.append(("KVM flavour", kvm_flavour()))
     return lines

@@ -4,7 +4,8 @@ import signal
 from unicorn import UC_ARCH_ARM64, UC_MODE_ARM
 from unicorn.arm64_const import UC_CPU_ARM64_A72
 
-from ..base import ArchSpec, Registers, SyscallABI, Trap
+from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
+                    SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
 from .syscalls import NUMBERS
 
@@ -25,28 +26,32 @@ SPEC = ArchSpec(
     aliases=("arm64", "armv8"),
     bits=64,
     big_endian=False,
-    elf_machine="EM_AARCH64",
-    uname_machine="aarch64",
-    platform="aarch64",
-    hwcap=HWCAP_FP | HWCAP_ASIMD,
-    hwcap2=0,
-    unicorn=(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_A72),
-    capstone=("ARM64", ("ARM",)),
     pc="pc",
     sp="sp",
-    syscall=SyscallABI(number="x8", args=("x0", "x1", "x2", "x3", "x4", "x5"),
-                       result="x0"),
-    trap=Trap("interrupt", EXCP_SWI),
-    syscall_numbers=NUMBERS,
-    stack_top=0x7ffff0000000,
-    mmap_base=0x4000000000,
-    structs=structs.LAYOUTS,
-    open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
-                "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
-    tls_register="tpidr_el0",
-    setup_cpu=setup_cpu,
-    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
-                      EXCP_DATA_ABORT: signal.SIGBUS,
-                      EXCP_BKPT: signal.SIGTRAP},
+    elf=ElfInfo(machine="EM_AARCH64", triplet="aarch64-linux-gnu", debian="arm64",
+                cpp_defines=("-D__aarch64__",)),
+    linux=LinuxABI(
+        syscall=SyscallABI(number="x8", args=("x0", "x1", "x2", "x3", "x4", "x5"),
+                           result="x0"),
+        syscall_numbers=NUMBERS,
+        uname_machine="aarch64",
+        platform="aarch64",
+        hwcap=HWCAP_FP | HWCAP_ASIMD,
+        stack_top=0x7ffff0000000,
+        mmap_base=0x4000000000,
+        structs=structs.LAYOUTS,
+        open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
+                    "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
+        tls_register="tpidr_el0",
+        clone=CloneABI(args=CLONE_BACKWARDS),
+        exception_signals={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
+                           EXCP_DATA_ABORT: signal.SIGBUS, EXCP_BKPT: signal.SIGTRAP},
+    ),
+    tcg=TcgInfo(
+        engine=(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_A72),
+        trap=Trap("interrupt", EXCP_SWI),
+        setup_cpu=setup_cpu,
+    ),
+    capstone=("ARM64", ("ARM",)),
     gdb=gdb.TARGET,
 )

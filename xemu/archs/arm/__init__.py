@@ -5,7 +5,8 @@ import signal
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 
-from ..base import ArchSpec, Registers, SyscallABI, Trap
+from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, IsaSwitch, LinuxABI,
+                    Registers, SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
 from .syscalls import NUMBERS
 
@@ -29,9 +30,9 @@ def setup_cpu(regs: Registers, memory) -> None:
     regs.write("fpexc", FPEXC_EN)
 
 
-def set_tls(kernel, value: int) -> int:
+def set_tls(thread, value: int) -> int:
     """ARM's private set_tls call: the thread pointer lives in TPIDRURO."""
-    kernel.regs.write("c13_c0_3", value)
+    thread.regs.write("c13_c0_3", value)
     return 0
 
 
@@ -40,31 +41,35 @@ SPEC = ArchSpec(
     aliases=("armhf", "armv7", "armv7l", "arm32"),
     bits=32,
     big_endian=False,
-    elf_machine="EM_ARM",
-    uname_machine="armv7l",
-    platform="v7l",
-    hwcap=sum(HWCAP.values()),
-    hwcap2=0,
-    unicorn=(UC_ARCH_ARM, UC_MODE_ARM, UC_CPU_ARM_CORTEX_A15),
-    capstone=("ARM", ("ARM",)),
     pc="pc",
     sp="sp",
-    syscall=SyscallABI(number="r7", args=("r0", "r1", "r2", "r3", "r4", "r5"),
-                       result="r0"),
-    trap=Trap("interrupt", EXCP_SWI),
-    syscall_numbers=NUMBERS,
-    align_64bit_args=True,
-    stack_top=0xbf000000,
-    mmap_base=0x40000000,
-    structs=structs.LAYOUTS,
-    open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
-                "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
-    alternate_isa=("cpsr", CPSR_T, ("THUMB",)),
-    tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
-    syscall_handlers={"ARM_set_tls": set_tls},
-    setup_cpu=setup_cpu,
-    fault_interrupts={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
-                      EXCP_DATA_ABORT: signal.SIGBUS,
-                      EXCP_BKPT: signal.SIGTRAP},
+    elf=ElfInfo(machine="EM_ARM", triplet="arm-linux-gnueabihf", debian="armhf",
+                cpp_defines=("-D__arm__", "-D__ARM_EABI__")),
+    linux=LinuxABI(
+        syscall=SyscallABI(number="r7", args=("r0", "r1", "r2", "r3", "r4", "r5"),
+                           result="r0"),
+        syscall_numbers=NUMBERS,
+        uname_machine="armv7l",
+        platform="v7l",
+        hwcap=sum(HWCAP.values()),
+        stack_top=0xbf000000,
+        mmap_base=0x40000000,
+        align_64bit_args=True,
+        structs=structs.LAYOUTS,
+        open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
+                    "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
+        tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
+        clone=CloneABI(args=CLONE_BACKWARDS),
+        syscall_handlers={"ARM_set_tls": set_tls},
+        exception_signals={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
+                           EXCP_DATA_ABORT: signal.SIGBUS, EXCP_BKPT: signal.SIGTRAP},
+    ),
+    tcg=TcgInfo(
+        engine=(UC_ARCH_ARM, UC_MODE_ARM, UC_CPU_ARM_CORTEX_A15),
+        trap=Trap("interrupt", EXCP_SWI),
+        setup_cpu=setup_cpu,
+    ),
+    capstone=("ARM", ("ARM",)),
+    isa_switch=IsaSwitch("cpsr", CPSR_T, ("THUMB",)),
     gdb=gdb.TARGET,
 )

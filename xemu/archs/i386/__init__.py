@@ -4,12 +4,14 @@ Thread-local storage on i386 is a segment: glibc asks set_thread_area for a
 GDT entry and loads its selector into %gs. xemu keeps a GDT in a page of
 the guest's kernel half (above stack_top) for that.
 """
+import errno
 import signal
 import struct
 
 from unicorn import UC_ARCH_X86, UC_MODE_32
 
-from ..base import ArchSpec, Registers, SyscallABI, Trap
+from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
+                    SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
 from .syscalls import NUMBERS
 
@@ -77,23 +79,16 @@ def segment_descriptor(base: int, limit: int, flags: int, dpl: int = 3) -> bytes
     return struct.pack("<II", low, high)
 
 
-def set_thread_area(kernel, u_info: int) -> int:
+def set_thread_area(process, u_info: int) -> int:
     """set_thread_area(struct user_desc *): install a TLS segment in the GDT."""
-    entry, base, limit, flags = struct.unpack("<iIII", kernel.mem.read(u_info, 16))
+    entry, base, limit, flags = struct.unpack("<iIII", process.mem.read(u_info, 16))
     if entry == -1:
         entry = GDT_ENTRY_TLS_MIN
-        kernel.mem.write(u_info, struct.pack("<i", entry))
+        process.mem.write(u_info, struct.pack("<i", entry))
     if not GDT_ENTRY_TLS_MIN <= entry < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_COUNT:
-        return -kernel.errno.EINVAL
-    kernel.mem.write(GDT_BASE + entry * 8, segment_descriptor(base, limit, flags))
+        return -errno.EINVAL
+    process.mem.write(GDT_BASE + entry * 8, segment_descriptor(base, limit, flags))
     return 0
-
-
-def old_mmap(kernel, args: int) -> int:
-    """i386's syscall 90 takes a pointer to its six arguments (glibc uses
-    mmap2, but older code and hand-written assembly still call this)."""
-    from ...linux.syscalls.mm import mmap
-    return mmap(kernel, *struct.unpack("<6I", kernel.mem.read(args, 24)))
 
 
 SPEC = ArchSpec(
@@ -101,26 +96,35 @@ SPEC = ArchSpec(
     aliases=("x86", "i686", "i486", "i586", "ia32"),
     bits=32,
     big_endian=False,
-    elf_machine="EM_386",
-    uname_machine="i686",
-    platform="i686",
-    hwcap=HWCAP_CPUID_EDX,
-    hwcap2=0,
-    unicorn=(UC_ARCH_X86, UC_MODE_32, None),
-    capstone=("X86", ("32",)),
     pc="eip",
     sp="esp",
-    syscall=SyscallABI(number="eax", args=("ebx", "ecx", "edx", "esi", "edi", "ebp"),
-                       result="eax"),
-    trap=Trap("interrupt", 0x80),
-    syscall_numbers=NUMBERS,
-    stack_top=0xbf000000,
-    mmap_base=0x40000000,
-    int64_align=4,
-    structs=structs.LAYOUTS,
-    syscall_handlers={"set_thread_area": set_thread_area, "mmap": old_mmap},
-    setup_cpu=setup_cpu,
-    fault_interrupts=X86_INTERRUPT_SIGNALS,
-    reserved=((GDT_BASE, 0x1000),),
+    elf=ElfInfo(machine="EM_386", triplet="i686-linux-gnu", debian="i386",
+                cpp_defines=("-D__i386__",)),
+    linux=LinuxABI(
+        syscall=SyscallABI(number="eax", args=("ebx", "ecx", "edx", "esi", "edi", "ebp"),
+                           result="eax"),
+        syscall_numbers=NUMBERS,
+        uname_machine="i686",
+        platform="i686",
+        hwcap=HWCAP_CPUID_EDX,
+        stack_top=0xbf000000,
+        mmap_base=0x40000000,
+        int64_align=4,
+        structs=structs.LAYOUTS,
+        clone=CloneABI(args=CLONE_BACKWARDS, tls="user_desc"),
+        syscall_handlers={"set_thread_area": set_thread_area},
+        # syscall 90 takes a pointer to its six arguments (glibc uses mmap2,
+        # older code and hand-written assembly still call it)
+        syscall_entry_points={"mmap": "old_mmap"},
+        exception_signals=X86_INTERRUPT_SIGNALS,
+        reserved=((GDT_BASE, 0x1000),),
+    ),
+    tcg=TcgInfo(
+        engine=(UC_ARCH_X86, UC_MODE_32, None),
+        trap=Trap("interrupt", 0x80),
+        setup_cpu=setup_cpu,
+    ),
+    capstone=("X86", ("32",)),
     gdb=gdb.TARGET,
+    kvm_mode="compat",
 )

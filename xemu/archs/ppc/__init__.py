@@ -4,7 +4,8 @@ import signal
 from unicorn import UC_ARCH_PPC, UC_MODE_32, UC_MODE_BIG_ENDIAN
 from unicorn.ppc_const import UC_CPU_PPC32_7457_V1_2
 
-from ..base import ArchSpec, Registers, SyscallABI, Trap
+from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
+                    SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
 from .syscalls import NUMBERS
 
@@ -57,36 +58,42 @@ SPEC = ArchSpec(
     aliases=("powerpc", "ppc32"),
     bits=32,
     big_endian=True,
-    elf_machine="EM_PPC",
-    uname_machine="ppc",
-    platform="ppc7450",
-    hwcap=PPC_FEATURE_32 | PPC_FEATURE_HAS_FPU | PPC_FEATURE_HAS_MMU
-    | PPC_FEATURE_HAS_ALTIVEC,
-    hwcap2=0,
-    unicorn=(UC_ARCH_PPC, UC_MODE_32 | UC_MODE_BIG_ENDIAN, UC_CPU_PPC32_7457_V1_2),
-    capstone=("PPC", ("32", "BIG_ENDIAN")),
     pc="pc",
     sp="r1",
-    syscall=SyscallABI(number="r0", args=("r3", "r4", "r5", "r6", "r7", "r8"),
-                       result="r3", error_flag=("cr", CR0_SO)),
-    trap=Trap("interrupt", EXCP_SYSCALL),
-    syscall_numbers=NUMBERS,
-    align_64bit_args=True,
-    stack_top=0xbf000000,
-    mmap_base=0x40000000,
-    # Linux puts these first (arch/powerpc/include/asm/elf.h, ARCH_DLINFO).
-    auxv_extra=((AT_IGNOREPPC, AT_IGNOREPPC), (AT_IGNOREPPC, AT_IGNOREPPC),
-                (AT_DCACHEBSIZE, CACHE_LINE), (AT_ICACHEBSIZE, CACHE_LINE),
-                (AT_UCACHEBSIZE, 0)),
-    structs=structs.LAYOUTS,
-    open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
-                "O_LARGEFILE": 0o200000, "O_DIRECT": 0o400000},
-    ioctls={"TCGETS": 0x402C7413, "TIOCGWINSZ": 0x40087468},
-    unicorn_register_names={f"r{i}": str(i) for i in range(32)},
-    tls_register="r2",
-    setup_cpu=setup_cpu,
-    classify_exception=classify_exception,
-    fault_interrupts={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL,
-                      EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
+    elf=ElfInfo(machine="EM_PPC", triplet="powerpc-linux-gnu", debian="powerpc",
+                cpp_defines=("-D__powerpc__",)),
+    linux=LinuxABI(
+        syscall=SyscallABI(number="r0", args=("r3", "r4", "r5", "r6", "r7", "r8"),
+                           result="r3", error_flag=("cr", CR0_SO)),
+        syscall_numbers=NUMBERS,
+        uname_machine="ppc",
+        platform="ppc7450",
+        hwcap=PPC_FEATURE_32 | PPC_FEATURE_HAS_FPU | PPC_FEATURE_HAS_MMU
+        | PPC_FEATURE_HAS_ALTIVEC,
+        stack_top=0xbf000000,
+        mmap_base=0x40000000,
+        # Linux puts these first (arch/powerpc/include/asm/elf.h, ARCH_DLINFO).
+        auxv_extra=((AT_IGNOREPPC, AT_IGNOREPPC), (AT_IGNOREPPC, AT_IGNOREPPC),
+                    (AT_DCACHEBSIZE, CACHE_LINE), (AT_ICACHEBSIZE, CACHE_LINE),
+                    (AT_UCACHEBSIZE, 0)),
+        align_64bit_args=True,
+        structs=structs.LAYOUTS,
+        open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
+                    "O_LARGEFILE": 0o200000, "O_DIRECT": 0o400000},
+        ioctls={"TCGETS": 0x402C7413, "TIOCGWINSZ": 0x40087468},
+        tls_register="r2",
+        clone=CloneABI(args=CLONE_BACKWARDS),
+        exception_signals={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL,
+                           EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
+        classify_exception=classify_exception,
+    ),
+    tcg=TcgInfo(
+        engine=(UC_ARCH_PPC, UC_MODE_32 | UC_MODE_BIG_ENDIAN, UC_CPU_PPC32_7457_V1_2),
+        trap=Trap("interrupt", EXCP_SYSCALL),
+        register_names={f"r{i}": str(i) for i in range(32)},
+        setup_cpu=setup_cpu,
+        qemu_cpu="7457",
+    ),
+    capstone=("PPC", ("32", "BIG_ENDIAN")),
     gdb=gdb.TARGET,
 )

@@ -1,10 +1,11 @@
 """x86-64, Linux's `syscall` ABI. TLS is the FS base, set by arch_prctl."""
+import errno
 import struct
 
 from unicorn import UC_ARCH_X86, UC_MODE_64
 from unicorn.x86_const import UC_X86_INS_SYSCALL
 
-from ..base import ArchSpec, Registers, SyscallABI, Trap
+from ..base import ArchSpec, ElfInfo, LinuxABI, Registers, SyscallABI, TcgInfo, Trap
 from ..i386 import HWCAP_CPUID_EDX, X86_INTERRUPT_SIGNALS, reset_fpu
 from . import gdb, structs
 from .syscalls import NUMBERS
@@ -21,15 +22,16 @@ def setup_cpu(regs: Registers, memory) -> None:
     reset_fpu(regs)
 
 
-def arch_prctl(kernel, code: int, addr: int) -> int:
+def arch_prctl(thread, code: int, addr: int) -> int:
+    """The calling thread's FS or GS base (its TLS)."""
     if code in (ARCH_SET_FS, ARCH_SET_GS):
-        kernel.regs.write("fs_base" if code == ARCH_SET_FS else "gs_base", addr)
+        thread.regs.write("fs_base" if code == ARCH_SET_FS else "gs_base", addr)
         return 0
     if code in (ARCH_GET_FS, ARCH_GET_GS):
-        value = kernel.regs.read("fs_base" if code == ARCH_GET_FS else "gs_base")
-        kernel.mem.write(addr, struct.pack("<Q", value))
+        value = thread.regs.read("fs_base" if code == ARCH_GET_FS else "gs_base")
+        thread.process.mem.write(addr, struct.pack("<Q", value))
         return 0
-    return -kernel.errno.EINVAL
+    return -errno.EINVAL
 
 
 SPEC = ArchSpec(
@@ -37,25 +39,30 @@ SPEC = ArchSpec(
     aliases=("amd64", "x64", "x86-64"),
     bits=64,
     big_endian=False,
-    elf_machine="EM_X86_64",
-    uname_machine="x86_64",
-    platform="x86_64",
-    hwcap=HWCAP_CPUID_EDX,
-    hwcap2=0,
-    unicorn=(UC_ARCH_X86, UC_MODE_64, None),
-    capstone=("X86", ("64",)),
     pc="rip",
     sp="rsp",
-    syscall=SyscallABI(number="rax", args=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
-                       result="rax"),
-    trap=Trap("instruction", UC_X86_INS_SYSCALL),
-    syscall_numbers=NUMBERS,
-    stack_top=0x7ffff0000000,
-    mmap_base=0x4000000000,
-    structs=structs.LAYOUTS,
-    tls_register="fs_base",
-    syscall_handlers={"arch_prctl": arch_prctl},
-    setup_cpu=setup_cpu,
-    fault_interrupts=X86_INTERRUPT_SIGNALS,
+    elf=ElfInfo(machine="EM_X86_64", triplet="x86_64-linux-gnu", debian="amd64",
+                cpp_defines=("-D__x86_64__", "-D__LP64__")),
+    linux=LinuxABI(
+        syscall=SyscallABI(number="rax", args=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
+                           result="rax"),
+        syscall_numbers=NUMBERS,
+        uname_machine="x86_64",
+        platform="x86_64",
+        hwcap=HWCAP_CPUID_EDX,
+        stack_top=0x7ffff0000000,
+        mmap_base=0x4000000000,
+        structs=structs.LAYOUTS,
+        tls_register="fs_base",
+        syscall_handlers={"arch_prctl": arch_prctl},
+        exception_signals=X86_INTERRUPT_SIGNALS,
+    ),
+    tcg=TcgInfo(
+        engine=(UC_ARCH_X86, UC_MODE_64, None),
+        trap=Trap("instruction", UC_X86_INS_SYSCALL),
+        setup_cpu=setup_cpu,
+    ),
+    capstone=("X86", ("64",)),
     gdb=gdb.TARGET,
+    kvm_mode="long",
 )

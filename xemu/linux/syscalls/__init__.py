@@ -6,6 +6,16 @@ with @syscall("name", ...); the numbers come from each arch's generated
 table, so one handler serves every arch that has the call. Raising OSError
 returns -errno; touching unmapped guest memory returns -EFAULT.
 
+Most calls act on the process (files, memory). A call that acts on the
+calling thread (its signal mask, its TLS, its exit) names its first
+parameter `thread` and is given the Thread instead; the choice is made once,
+when the calls are bound, not per call.
+
+Besides an int, a handler may return a Stop (the accelerator ends its run
+and the OS loop, loop.py, handles it) or REGISTERS_SET (it has set the
+registers itself, as sigreturn, exec and clone's child do: no result is
+written).
+
 Arguments that are 64 bits wide (file offsets) are named in `wide=`: on a
 32-bit arch they arrive in a register pair, which the dispatcher joins.
 """
@@ -18,43 +28,35 @@ from typing import Callable
 
 from ...errors import GuestMemoryError
 from ...machine.accel.base import Stop
-
-HANDLERS: dict[str, Callable] = {}
-WIDE: dict[str, tuple[int, ...]] = {}
-
-
-def syscall(*names: str, wide: tuple[int, ...] = ()):
-    """Register a handler under one or more syscall names."""
-    def register(handler: Callable) -> Callable:
-        for name in names:
-            HANDLERS[name] = handler
-            if wide:
-                WIDE[name] = wide
-        return handler
-    return register
+from ..thread import Thread
+from . import fs, mm, proc, signals, time  # noqa: F401  (they register their handlers)
+from .registry import HANDLERS, WIDE
 
 
 class Dispatcher:
-    """number -> handler for one process, resolved once at start-up."""
+    """number -> handler for one thread, resolved once when it starts."""
 
-    def __init__(self, process, tracer=None, counts: Counter | None = None):
+    def __init__(self, thread: Thread, tracer=None, counts: Counter | None = None):
         """tracer: a debug.strace.Tracer to print each call (--strace);
         counts: calls by name (--stats). The calls are wrapped only then, so
         a plain run pays nothing."""
-        from . import fs, mm, proc, signals, time  # noqa: F401  (registration)
-        self.process = process
+        process = self.process = thread.process
         spec = process.spec
-        handlers = {**HANDLERS, **spec.syscall_handlers}
+        linux = spec.linux
+        handlers = {**HANDLERS, **linux.syscall_handlers}
         self.names = spec.syscall_names
         self.counts = counts
+        self.errno_map = linux.errno_map
         # number -> a call taking the six raw argument words, built once
         self.calls: dict[int, Callable[[tuple], int | Stop]] = {}
-        for name, number in spec.syscall_numbers.items():
-            handler = handlers.get(name)
+        for name, number in linux.syscall_numbers.items():
+            entry_point = linux.syscall_entry_points.get(name, name)
+            handler = handlers.get(entry_point)
             if handler is not None:
-                arity = len(inspect.signature(handler).parameters) - 1
-                wide = WIDE.get(name, ()) if spec.bits == 32 else ()
-                call = _bind(handler, process, arity, wide)
+                parameters = list(inspect.signature(handler).parameters)
+                caller = thread if parameters[0] == "thread" else process
+                wide = WIDE.get(entry_point, ()) if spec.bits == 32 else ()
+                call = _bind(handler, caller, len(parameters) - 1, wide, spec)
                 call = _traced(call, name, tracer) if tracer else call
                 self.calls[number] = _counted(call, name, counts) if counts is not None else call
 
@@ -69,7 +71,8 @@ class Dispatcher:
         try:
             return call(args)
         except OSError as e:
-            return -(e.errno or errno.EIO)
+            error = e.errno or errno.EIO
+            return -self.errno_map.get(error, error)
         except GuestMemoryError:
             return -errno.EFAULT
 
@@ -98,11 +101,11 @@ def _traced(call: Callable, name: str, tracer) -> Callable:
     return traced
 
 
-def _bind(handler: Callable, process, arity: int, wide: tuple) -> Callable:
+def _bind(handler: Callable, process, arity: int, wide: tuple, spec) -> Callable:
     """handler as a function of the raw argument words (the hot path: no
-    slicing or unpacking of a table entry per call)."""
+    slicing or unpacking of a table entry per call). `process` is what the
+    handler acts on: the Process, or the Thread for a per-thread call."""
     if wide:
-        spec = process.spec
         return lambda args: handler(process, *join_pairs(args, wide, spec)[:arity])
     if arity == 0:
         return lambda args: handler(process)
@@ -122,7 +125,7 @@ def join_pairs(args: tuple, wide: tuple[int, ...], spec) -> tuple:
         if register >= len(args):
             break
         if index in wide:
-            if spec.align_64bit_args and register % 2:
+            if spec.linux.align_64bit_args and register % 2:
                 register += 1
             pair = args[register:register + 2]
             first, second = pair + (0,) * (2 - len(pair))

@@ -9,7 +9,7 @@ import struct
 import termios
 
 from ..process import AT_FDCWD, Process
-from . import syscall
+from .registry import syscall
 
 IOV_MAX = 1024
 AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EACCESS, AT_EMPTY_PATH = 0x100, 0x200, 0x200, 0x1000
@@ -31,24 +31,24 @@ STATX_BASIC_STATS = 0x7FF
 def open_flags_to_host(spec, flags: int) -> int:
     """Guest open(2) flags -> host flags. ARM and PowerPC number O_DIRECTORY,
     O_NOFOLLOW, O_DIRECT and O_LARGEFILE differently from x86."""
-    if not spec.open_flags:
+    if not spec.linux.open_flags:
         return flags
     out = flags
-    for value in spec.open_flags.values():
+    for value in spec.linux.open_flags.values():
         out &= ~value
-    for name, value in spec.open_flags.items():
+    for name, value in spec.linux.open_flags.items():
         if flags & value:
             out |= HOST_OPEN_FLAGS[name]
     return out
 
 
 def open_flags_to_guest(spec, flags: int) -> int:
-    if not spec.open_flags:
+    if not spec.linux.open_flags:
         return flags
     out = flags
-    for name in spec.open_flags:
+    for name in spec.linux.open_flags:
         out &= ~HOST_OPEN_FLAGS[name]
-    for name, value in spec.open_flags.items():
+    for name, value in spec.linux.open_flags.items():
         if flags & HOST_OPEN_FLAGS[name]:
             out |= value
     return out
@@ -142,16 +142,16 @@ def fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
 def ioctl(p: Process, fd: int, request: int, arg: int) -> int:
     host = p.fds.host(p.int32(fd))
     request &= 0xFFFFFFFF
-    if request in (p.spec.ioctls["TCGETS"], p.spec.ioctls["TIOCGWINSZ"]) \
+    if request in (p.spec.linux.ioctls["TCGETS"], p.spec.linux.ioctls["TIOCGWINSZ"]) \
             and not os.isatty(host):
         return -errno.ENOTTY        # isatty() on a file, pipe or /dev/null
-    if request == p.spec.ioctls["TCGETS"]:
+    if request == p.spec.linux.ioctls["TCGETS"]:
         iflag, oflag, cflag, lflag, _, _, cc = termios.tcgetattr(host)
         cc_bytes = bytes(c[0] if isinstance(c, bytes) else c for c in cc)[:19]
         p.write_struct(arg, "termios", c_iflag=iflag, c_oflag=oflag, c_cflag=cflag,
                        c_lflag=lflag, c_cc=cc_bytes)
         return 0
-    if request == p.spec.ioctls["TIOCGWINSZ"]:
+    if request == p.spec.linux.ioctls["TIOCGWINSZ"]:
         raw = host_fcntl.ioctl(host, termios.TIOCGWINSZ, bytes(8))
         rows, cols, xpixel, ypixel = struct.unpack("HHHH", raw)
         p.write_struct(arg, "winsize", ws_row=rows, ws_col=cols, ws_xpixel=xpixel,

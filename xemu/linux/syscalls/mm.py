@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 
 from ...machine.memory import PAGE, page_up
 from ..process import Process
-from . import syscall
+from .registry import syscall
 
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 MAP_FIXED_NOREPLACE = 0x100000
@@ -40,6 +41,14 @@ def mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     return _mmap(p, addr, length, prot, flags, fd, offset)
 
 
+@syscall("old_mmap")
+def old_mmap(p: Process, args: int) -> int:
+    """The kernel's sys_old_mmap: one pointer to the six arguments, as
+    words (i386's syscall 90)."""
+    code = p.spec.endian + ("Q" if p.spec.bits == 64 else "I") * 6
+    return _mmap(p, *struct.unpack(code, p.mem.read(args, 6 * p.spec.word_size)))
+
+
 @syscall("mmap2")
 def mmap2(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
           pgoffset: int) -> int:
@@ -51,7 +60,7 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     if length == 0 or addr % PAGE or offset % PAGE:
         return -errno.EINVAL
     size = page_up(length)
-    if size > p.spec.stack_top:
+    if size > p.spec.linux.stack_top:
         return -errno.ENOMEM
     fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
     if fixed:
@@ -84,10 +93,10 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
 def _place(p: Process, hint: int, size: int) -> int | None:
     """Where a non-fixed mapping goes: the hint if free, else the lowest gap
     above the mmap base (and below the stack)."""
-    limit = p.spec.stack_top - 0x1000000      # keep clear of the stack
+    limit = p.spec.linux.mmap_top
     if hint and hint + size <= limit and not p.mem.overlaps(hint, size):
         return hint
-    return p.mem.find_free(size, p.spec.mmap_base, limit)
+    return p.mem.find_free(size, p.spec.linux.mmap_base, limit)
 
 
 @syscall("munmap")

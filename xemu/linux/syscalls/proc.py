@@ -8,21 +8,33 @@ import struct
 
 from ...machine.accel.base import Exit
 from ..process import Process
-from . import syscall
+from ..thread import Thread, ThreadExit
+from .registry import syscall
 
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 0, 1, 9, 10
 FUTEX_COMMAND_MASK = 0x7F
 RLIM_INFINITY = (1 << 64) - 1
 
 
-@syscall("exit", "exit_group")
-def exit_(p: Process, status: int) -> Exit:
+@syscall("exit")
+def exit_(thread: Thread, status: int) -> ThreadExit:
+    """The calling thread ends; the OS loop ends the process with the last one."""
+    return ThreadExit(status & 0xFF)
+
+
+@syscall("exit_group")
+def exit_group(p: Process, status: int) -> Exit:
     return Exit(status & 0xFF)
+
+
+@syscall("gettid")
+def gettid(thread: Thread) -> int:
+    return thread.tid
 
 
 # Calls that only report a fact of the host process, one row each.
 FACTS = {
-    ("getpid", "gettid"): os.getpid,         # one thread: its tid is the pid
+    ("getpid",): os.getpid,
     ("getppid",): os.getppid,
     ("getuid", "getuid32"): os.getuid,
     ("geteuid", "geteuid32"): os.geteuid,
@@ -54,8 +66,10 @@ def getsid(p: Process, pid: int) -> int:
 
 
 @syscall("set_tid_address")
-def set_tid_address(p: Process, tidptr: int) -> int:
-    return os.getpid()      # the caller's tid
+def set_tid_address(thread: Thread, tidptr: int) -> int:
+    """Where the thread's tid is cleared when it exits; returns its tid."""
+    thread.clear_child_tid = tidptr
+    return thread.tid
 
 
 @syscall("set_robust_list")
@@ -68,7 +82,7 @@ def uname(p: Process, buf: int) -> int:
     host = os.uname()
     p.write_struct(buf, "utsname", sysname=b"Linux", nodename=host.nodename.encode(),
                    release=host.release.encode(), version=host.version.encode(),
-                   machine=p.spec.uname_machine.encode(), domainname=b"(none)")
+                   machine=p.spec.linux.uname_machine.encode(), domainname=b"(none)")
     return 0
 
 

@@ -11,7 +11,8 @@ import struct
 
 from ...machine.accel.base import Fault
 from ..process import Process
-from . import syscall
+from ..thread import Thread
+from .registry import syscall
 
 SIG_DFL, SIG_IGN = 0, 1
 IGNORED_BY_DEFAULT = {host_signal.SIGCHLD, host_signal.SIGURG, host_signal.SIGWINCH,
@@ -34,13 +35,15 @@ def rt_sigaction(p: Process, signum: int, act: int, oldact: int, setsize: int) -
 
 
 @syscall("rt_sigprocmask")
-def rt_sigprocmask(p: Process, how: int, new: int, old: int, setsize: int) -> int:
+def rt_sigprocmask(thread: Thread, how: int, new: int, old: int, setsize: int) -> int:
+    """The calling thread's signal mask."""
+    p = thread.process
     if setsize != 8:
         return -errno.EINVAL
     if old:
-        p.mem.write(old, p.sigmask)
+        p.mem.write(old, thread.sigmask)
     if new:
-        current = int.from_bytes(p.sigmask, "little")
+        current = int.from_bytes(thread.sigmask, "little")
         given = int.from_bytes(p.mem.read(new, 8), "little")
         how = p.int32(how)
         if how == 0:
@@ -51,17 +54,19 @@ def rt_sigprocmask(p: Process, how: int, new: int, old: int, setsize: int) -> in
             current = given
         else:
             return -errno.EINVAL
-        p.sigmask = current.to_bytes(8, "little")
+        thread.sigmask = current.to_bytes(8, "little")
     return 0
 
 
 @syscall("sigaltstack")
-def sigaltstack(p: Process, new: int, old: int) -> int:
+def sigaltstack(thread: Thread, new: int, old: int) -> int:
+    """The calling thread's alternate signal stack."""
+    p = thread.process
     layout = p.layout("stack_t")
     if old:
-        p.mem.write(old, p.sigaltstack or layout.pack(ss_flags=SS_DISABLE))
+        p.mem.write(old, thread.sigaltstack or layout.pack(ss_flags=SS_DISABLE))
     if new:
-        p.sigaltstack = p.mem.read(new, layout.size)
+        thread.sigaltstack = p.mem.read(new, layout.size)
     return 0
 
 
@@ -73,7 +78,8 @@ def _handler(p: Process, signum: int) -> int:
     return struct.unpack(p.spec.endian + code, raw[:p.spec.word_size])[0]
 
 
-def _raise(p: Process, signum: int) -> int | Fault:
+def _raise(thread: Thread, signum: int) -> int | Fault:
+    p = thread.process
     if signum == 0:
         return 0
     handler = _handler(p, signum)
@@ -82,24 +88,26 @@ def _raise(p: Process, signum: int) -> int | Fault:
     if handler != SIG_DFL:
         p.warn(f"signal {signum} has a guest handler; xemu does not deliver signals "
                "to guest handlers yet, so it takes the default action")
-    pc = p.regs.read(p.spec.pc) if p.regs else 0
+    pc = thread.regs.read(p.spec.pc) if thread.regs else 0
     return Fault(signum, pc, None, "", "raised by the guest", raised=True)
 
 
 @syscall("kill")
-def kill(p: Process, pid: int, signum: int) -> int | Fault:
+def kill(thread: Thread, pid: int, signum: int) -> int | Fault:
+    p = thread.process
     if p.int32(pid) not in (0, -1, os.getpid()):
         return -errno.EPERM
-    return _raise(p, p.int32(signum))
+    return _raise(thread, p.int32(signum))
 
 
 @syscall("tgkill")
-def tgkill(p: Process, tgid: int, tid: int, signum: int) -> int | Fault:
-    if p.int32(tid) != os.getpid():
+def tgkill(thread: Thread, tgid: int, tid: int, signum: int) -> int | Fault:
+    p = thread.process
+    if p.int32(tid) != thread.tid:
         return -errno.ESRCH
-    return _raise(p, p.int32(signum))
+    return _raise(thread, p.int32(signum))
 
 
 @syscall("tkill")
-def tkill(p: Process, tid: int, signum: int) -> int | Fault:
-    return tgkill(p, tid, tid, signum)
+def tkill(thread: Thread, tid: int, signum: int) -> int | Fault:
+    return tgkill(thread, tid, tid, signum)

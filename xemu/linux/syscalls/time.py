@@ -5,7 +5,7 @@ import errno
 import time as host_time
 
 from ..process import Process
-from . import syscall
+from .registry import syscall
 
 TIMER_ABSTIME = 1
 CLOCKS = {0, 1, 2, 3, 4, 5, 6, 7, 9, 11}   # those the host's clock_gettime knows

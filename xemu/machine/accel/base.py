@@ -3,7 +3,8 @@
 An accelerator runs guest code until something needs the host. System calls
 are served through `syscall_handler` while the guest runs (no stop and
 restart per call, which would cost more than the call itself); everything
-else ends `run()` with one Stop.
+else ends `run()` with one Stop, and the next `run()` resumes from the
+registers as they are then.
 """
 from __future__ import annotations
 
@@ -60,16 +61,11 @@ class Killed:
 
 
 @dataclass(frozen=True)
-class Halt:
-    pc: int
-
-
-@dataclass(frozen=True)
 class Timeout:
     seconds: float
 
 
-Stop = Union[Exit, Fault, Breakpoint, Watchpoint, Interrupted, Killed, Halt, Timeout]
+Stop = Union[Exit, Fault, Breakpoint, Watchpoint, Interrupted, Killed, Timeout]
 
 FAULT_REASONS = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
                  signal.SIGTRAP: "trap", signal.SIGBUS: "misaligned access"}
@@ -83,9 +79,22 @@ def cpu_exception(sig: int, pc: int, number: int) -> Fault:
 # EINTR) when a debugger interrupts the guest from another thread.
 KICK_SIGNAL = signal.SIGUSR1
 
-# Serves one system call: (number, six raw argument words) -> raw result, or
-# a Stop to end the run (exit_group, a fatal signal).
-SyscallHandler = Callable[[int, tuple], "int | Stop"]
+
+
+class RegistersSet:
+    """A system call's answer when its handler has set the registers itself
+    (sigreturn restores a whole context, exec starts a new program): the
+    accelerator writes no result."""
+
+    def __repr__(self) -> str:
+        return "REGISTERS_SET"
+
+
+REGISTERS_SET = RegistersSet()
+
+# Serves one system call: (number, six raw argument words) -> raw result,
+# REGISTERS_SET, or a Stop to end the run (exit_group, a fatal signal).
+SyscallHandler = Callable[[int, tuple], "int | RegistersSet | Stop"]
 
 
 class Accelerator(Protocol):
@@ -94,4 +103,5 @@ class Accelerator(Protocol):
     regs: Registers
     syscall_handler: SyscallHandler | None
 
-    def run(self, entry: int, timeout: float | None = None) -> Stop: ...
+    def run(self, timeout: float | None = None) -> Stop:
+        """Run from the current registers to the next Stop."""

@@ -32,8 +32,8 @@ from ...archs.base import ArchSpec
 from ..devices import PortBus
 from ..memory import PAGE, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
 from .debugging import Debugging, watched_pages
-from .base import (Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler, Timeout,
-                   Watchpoint, cpu_exception)
+from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler,
+                   Timeout, Watchpoint, cpu_exception)
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -67,9 +67,9 @@ class UnicornRegisters:
 
     def __init__(self, uc: Uc, spec: ArchSpec):
         self._uc = uc
-        module, self._prefix = REGISTER_PREFIX[spec.unicorn[0]]
+        module, self._prefix = REGISTER_PREFIX[spec.tcg.engine[0]]
         self._module = module
-        self._aliases = spec.unicorn_register_names
+        self._aliases = spec.tcg.register_names
         self._ids: dict[str, int] = {}
 
     def id(self, name: str) -> int:
@@ -95,13 +95,20 @@ class UnicornRegisters:
         except UcError:
             raise KeyError(f"no register named {name!r} here") from None
 
+    def save(self):
+        """The whole CPU context, as Unicorn keeps it (a UcContext)."""
+        return self._uc.context_save()
+
+    def restore(self, context) -> None:
+        self._uc.context_restore(context)
+
 
 class TcgAccelerator(Debugging):
     name = "tcg"
 
     def __init__(self, spec: ArchSpec, memory: Memory, linux: bool = True):
         """linux: set the CPU up as Linux leaves a process (False for boards)."""
-        arch, mode, cpu = spec.unicorn
+        arch, mode, cpu = spec.tcg.engine
         self.spec = spec
         self.memory = memory
         self.uc = Uc(arch, mode, cpu)
@@ -130,7 +137,7 @@ class TcgAccelerator(Debugging):
         memory.listeners.append(self)
         self._add_hooks()
         if linux:
-            spec.setup_cpu(self.regs, memory)
+            spec.tcg.setup_cpu(self.regs, memory)
 
     # -- memory listener --------------------------------------------------
 
@@ -144,11 +151,12 @@ class TcgAccelerator(Debugging):
 
     # -- running ----------------------------------------------------------
 
-    def run(self, entry: int, timeout: float | None = None) -> Stop:
-        """Run from entry until the guest exits, faults, or timeout seconds
-        pass (Unicorn's own timer stops a guest that never enters Python)."""
+    def run(self, timeout: float | None = None) -> Stop:
+        """Run from the current pc until the guest exits, faults, or timeout
+        seconds pass (Unicorn's own timer stops a guest that never enters
+        Python)."""
         deadline = time.monotonic() + timeout if timeout else None
-        stop = self._emulate(entry, deadline)
+        stop = self._emulate(self._resume_address(), deadline)
         if stop is None and deadline is not None and time.monotonic() >= deadline:
             stop = Timeout(timeout)
         if stop is None:
@@ -202,8 +210,8 @@ class TcgAccelerator(Debugging):
     def _resume_address(self) -> int:
         """The pc to restart at, with ARM's Thumb bit where it is set."""
         pc = self.regs.read(self.spec.pc)
-        if self.spec.alternate_isa:
-            register, bit, _ = self.spec.alternate_isa
+        if self.spec.isa_switch:
+            register, bit, _ = self.spec.isa_switch
             if self.regs.read(register) & bit:
                 pc |= 1
         return pc
@@ -256,7 +264,7 @@ class TcgAccelerator(Debugging):
         kept and raised after emu_start, as the binding does."""
         self._hook_error: BaseException | None = None
         self._raw_hooks = []
-        trap = self.spec.trap
+        trap = self.spec.tcg.trap
         if trap.kind == "instruction":
             self._raw_hook(UC_HOOK_INSN, HOOK_SYSCALL_CFUNC(
                 lambda handle, data: self._guarded(self._serve_syscall)), trap.number)
@@ -302,9 +310,9 @@ class TcgAccelerator(Debugging):
             if served is not None:
                 self.stop(served)
                 return
-        sig = self.spec.fault_interrupts.get(number, signal.SIGILL)
-        refined = self.spec.classify_exception and \
-            self.spec.classify_exception(number, pc, self.memory)
+        sig = self.spec.linux.exception_signals.get(number, signal.SIGILL)
+        refined = self.spec.linux.classify_exception and \
+            self.spec.linux.classify_exception(number, pc, self.memory)
         if refined:
             sig, pc = refined
         self.stop(cpu_exception(sig, pc, number))
@@ -329,7 +337,7 @@ class TcgAccelerator(Debugging):
     # -- debugging (the GDB stub): costs nothing until asked for -----------
 
     def _continue(self, timeout: float | None) -> Stop:
-        return self.run(self._resume_address(), timeout)
+        return self.run(timeout)
 
     def observe_code(self, observer: Callable[[int, int], None],
                      per_instruction: bool) -> None:
@@ -425,7 +433,7 @@ class TcgAccelerator(Debugging):
     def _prepare_syscall_registers(self) -> None:
         """Pre-build the batch read of number, six arguments and (PowerPC) the
         error flag register, and the batch write of the result: two C calls."""
-        abi = self.spec.syscall
+        abi = self.spec.linux.syscall
         names = (abi.number, *abi.args) + ((abi.error_flag[0],) if abi.error_flag else ())
         count = len(names)
         self._batch_ids = (ctypes.c_int * count)(*(self.regs.id(n) for n in names))
@@ -442,7 +450,7 @@ class TcgAccelerator(Debugging):
         self._write_ptrs = (ctypes.c_void_p * len(written))(
             *(base + 8 * i for i in range(len(written))))
         self._uch = self.uc._uch
-        trap = self.spec.trap
+        trap = self.spec.tcg.trap
         self._syscall_interrupt = trap.number if trap.kind == "interrupt" else None
 
     def _serve_syscall(self) -> None:
@@ -453,7 +461,8 @@ class TcgAccelerator(Debugging):
         values = self._batch_values[:]
         result = self.syscall_handler(values[0] & self._mask, tuple(values[1:7]))
         if not isinstance(result, int):
-            self.stop(result)
+            if result is not REGISTERS_SET:
+                self.stop(result)
             return
         written = self._write_values
         if self._error_bit is None:

@@ -90,4 +90,8 @@ def board_for(arch: str, machine: str) -> Board:
 
 def default_machine(arch: str) -> str:
     """The board a raw image of this arch runs on when --machine is not given."""
-    return next(machine for a, machine in BOARDS if a == arch)
+    for board_arch, machine in BOARDS:
+        if board_arch == arch:
+            return machine
+    raise XemuError(f"xemu has no bare-metal board for {arch} guests "
+                    f"(boards exist for {', '.join(sorted({a for a, _ in BOARDS}))})")

@@ -95,3 +95,58 @@ def decode_exit(run: bytes | memoryview) -> object:
     if reason == KVM_EXIT_INTERNAL_ERROR:
         return InternalError(struct.unpack_from("<I", run, at)[0])
     return Other(reason)
+
+
+# -- what an exit means to a Linux guest's vCPU (pure, like decode_exit) ----
+
+@dataclass(frozen=True)
+class SyscallExit:
+    """The syscall stub's `out SYSCALL_PORT`: serve the call in the registers."""
+
+
+@dataclass(frozen=True)
+class GuestException:
+    """An exception stub's `out EXCEPTION_PORT + vector`: the CPU raised it."""
+    vector: int
+
+
+@dataclass(frozen=True)
+class Unexpected:
+    """Anything the user-mode machine never makes (hlt, a triple fault, a
+    port it does not use): the guest broke its machine."""
+    exit: object
+
+    @property
+    def name(self) -> str:
+        if isinstance(self.exit, PortIO):
+            return f"port {self.exit.port:#x}"
+        return type(self.exit).__name__.lower()
+
+
+SYSCALL_EXIT = SyscallExit()
+
+
+def classify_exit(exit: object, mode) -> object:
+    """A decoded exit of a user-mode vCPU -> SyscallExit, GuestException,
+    DebugTrap (a single step's end) or Unexpected. mode names the ports
+    (SYSCALL_PORT, EXCEPTION_PORT, EXCEPTIONS)."""
+    if isinstance(exit, DebugTrap):
+        return exit
+    if isinstance(exit, PortIO) and exit.is_write:
+        if exit.port == mode.SYSCALL_PORT:
+            return SYSCALL_EXIT
+        vector = exit.port - mode.EXCEPTION_PORT
+        if 0 <= vector < mode.EXCEPTIONS:
+            return GuestException(vector)
+    return Unexpected(exit)
+
+
+def exit_reason(kind: object) -> str:
+    """A classified exit as --stats names it: what the guest needed xemu for."""
+    if kind is SYSCALL_EXIT:
+        return "syscall"
+    if isinstance(kind, GuestException):
+        return f"exception {kind.vector}"
+    if isinstance(kind, Unexpected):
+        return kind.name
+    return type(kind).__name__.lower()

@@ -1,4 +1,5 @@
-"""x86 page tables built by xemu for a guest that never touches them.
+"""x86-64 page tables (4 levels of 512 64-bit entries) built by xemu for a
+guest that never touches them.
 
 The tables live in a pool of guest-physical memory (a host buffer). There
 are two identical roots: after a change to the memory map xemu points CR3
@@ -7,31 +8,26 @@ the value it already has would not).
 """
 from __future__ import annotations
 
-PAGE = 0x1000
+from ....archs.base import PAGE
+
 PRESENT, WRITABLE, USER = 1 << 0, 1 << 1, 1 << 2
 NO_EXECUTE = 1 << 63
 ADDRESS_MASK = 0x000F_FFFF_FFFF_F000
-
-
-# levels -> (entry format, index bits per level, frame address mask)
-FORMATS = {4: ("Q", 9, ADDRESS_MASK),              # x86-64: 4-level, 64-bit entries
-           2: ("I", 10, 0xFFFF_F000)}              # i386: 2-level, 32-bit entries
+LEVELS, INDEX_BITS = 4, 9
 
 
 class PageTables:
-    """Tables of 4 KiB pages in `pool` at guest-physical `base`: 4-level for
-    x86-64, or classic 2-level 32-bit paging for i386 (which has no NX bit)."""
+    """Tables of 4 KiB pages in `pool` at guest-physical `base`. (i386
+    guests run in compatibility mode under these same tables.)"""
 
-    def __init__(self, pool: memoryview, base: int, levels: int = 4):
-        if levels not in FORMATS:
-            raise ValueError(f"no {levels}-level paging")
-        code, self.index_bits, self.address_mask = FORMATS[levels]
-        self.entries = pool.cast(code)
+    def __init__(self, pool: memoryview, base: int):
+        self.entries = pool.cast("Q")
         self.entry_size = self.entries.itemsize
-        self.per_table = 1 << self.index_bits
-        self.supports_nx = levels == 4
+        self.index_bits = INDEX_BITS
+        self.address_mask = ADDRESS_MASK
+        self.per_table = 1 << INDEX_BITS
         self.base = base
-        self.levels = levels
+        self.levels = LEVELS
         self.pages = len(pool) // PAGE
         self.next_free = 0
         self.roots = (self._allocate(), self._allocate())
@@ -48,8 +44,6 @@ class PageTables:
 
     def map(self, virtual: int, physical: int, flags: int) -> None:
         """Map one page. flags: WRITABLE, USER, NO_EXECUTE (PRESENT implied)."""
-        if not self.supports_nx:
-            flags &= ~NO_EXECUTE
         table = self._walk(virtual, create=True)
         self.entries[table + self._index(virtual, 1)] = \
             (physical & self.address_mask) | flags | PRESENT

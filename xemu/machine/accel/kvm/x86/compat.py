@@ -1,24 +1,25 @@
 """i386 under KVM, the way an x86-64 Linux kernel runs i386 programs: the
 CPU is in long mode and the program's code segment is a 32-bit
 compatibility-mode one, at CPL 3. (Classic 32-bit paging was the first
-plan; KVM on the nested host here silently drops CR0.PG for it.)
+plan; KVM on the PVM host here silently drops CR0.PG for it.)
 
 The kernel area sits in the top half of the 64-bit address space, which
-32-bit code cannot even name. The GDT is the guest-memory page that
+32-bit code cannot even name. The GDT is the guest-memory page (i386's
+GDT_BASE, reserved in its spec) that
 set_thread_area writes (GDT_BASE, shared with the translator), so TLS
 segments work the same under both accelerators; this mode adds the kernel
 and user segments and the TSS at entries 12-17, clear of the TLS slots 6-8.
 `int 0x80` is a DPL-3 gate into a stub doing `out SYSCALL_PORT` (one VM
 exit, served by xemu) and `iretq`; where the host raises #UD for it instead
-(the nested host here does), the #UD path of LongMode serves it.
+(the PVM host here does), the #UD path of LongMode serves it.
 """
 from __future__ import annotations
 
 import struct
 
-from ..x86_64.kvm import (KERNEL_CODE64, KERNEL_DATA, USER_CODE32, USER_DATA,
-                          LongMode, flat_segment, interrupt_gate)
-from . import GDT_BASE, GDT_ENTRIES
+from .....archs.i386 import GDT_BASE, GDT_ENTRIES
+from .longmode import (KERNEL_CODE64, KERNEL_DATA, USER_CODE32, USER_DATA, LongMode,
+                       flat_segment, interrupt_gate)
 
 SYSCALL_VECTOR = 0x80
 ENTRY_KERNEL_CS, ENTRY_KERNEL_DS, ENTRY_USER_CS, ENTRY_USER_DS, ENTRY_TSS = 12, 13, 14, 15, 16
@@ -71,4 +72,3 @@ class CompatMode(LongMode):
         self._advance_frame(kernel)
 
 
-MODE = CompatMode()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import signal
 from collections import Counter
 
-from ...devices import PortBus
-from ...memory import Memory, Region
-from ..base import Exit, Fault, Stop
-from . import KvmRegisters, MemorySlots
-from .exits import Halted, Mmio, PortIO, Shutdown, decode_exit
-from .structs import kvm_segment, kvm_sregs
-from .vm import Kvm
+from ....devices import PortBus
+from ....memory import Memory, Region
+from ...base import Exit, Fault, Stop
+from ..exits import Halted, Mmio, PortIO, Shutdown, decode_exit
+from ..registers import KvmRegisters
+from ..space import MemorySlots
+from ..structs import kvm_segment, kvm_sregs
+from ..vm import Kvm
 
 CR0_ET = 0x10                     # the reset value's only set bit we keep
 TSS_ADDRESS = 0xFFFBD000          # Intel's real mode needs three pages here
@@ -59,8 +60,8 @@ class KvmRealMode:
             raise ValueError("the pc board has port I/O devices only")
         self._ports.add(base, device)
 
-    def run(self, entry: int, timeout: float | None = None) -> Stop:
-        self.regs.write("rip", entry)
+    def run(self, timeout: float | None = None) -> Stop:
+        """Run from the current registers until a device or `hlt` ends it."""
         while True:
             self.regs.sync()
             page = self.vcpu.run()
@@ -79,7 +80,8 @@ class KvmRealMode:
                              "write" if exit.is_write else "read", "no RAM or device")
             if isinstance(exit, Shutdown):
                 return Fault(signal.SIGSEGV, pc, None, "", "triple fault")
-            raise RuntimeError(f"unexpected KVM exit {exit!r}")
+            return Fault(signal.SIGSEGV, pc, None, "",
+                         f"the image broke its machine (KVM exit: {type(exit).__name__})")
 
     def _port_io(self, exit: PortIO, page) -> Stop | None:
         if exit.is_write:

@@ -11,9 +11,10 @@ address space.
 - Every CPU exception V enters a stub doing `out EXCEPTION_PORT + V`, so
   xemu reports the fault with the vector; no register is touched.
 
-Some hosts run system-call instructions wrongly. Under the nested AMD
-hypervisor these were built on, `syscall` jumps to LSTAR but stays at CPL 3
-(ignoring EFER.SCE), and `int 0x80` in compatibility mode raises #UD. So:
+Some hosts run system-call instructions wrongly. Under the PVM flavour of
+KVM these were built on (kvm_pvm: the guest runs in host ring 3, without
+VT-x or AMD-V), `syscall` jumps to LSTAR but stays at CPL 3 (ignoring
+EFER.SCE), and `int 0x80` in compatibility mode raises #UD. So:
 the stub page is user-executable and the TSS I/O bitmap lets CPL 3 use
 SYSCALL_PORT, and xemu checks CS once, at the first call, to know whether to
 return through `sysretq` or itself; and the #UD stub resumes with `iretq`,
@@ -24,9 +25,9 @@ from __future__ import annotations
 
 import struct
 
-from ...machine.accel.kvm.structs import kvm_segment, kvm_sregs
+from .....archs.base import PAGE
+from ..structs import kvm_segment, kvm_sregs
 
-PAGE = 0x1000
 CR0_PE, CR0_MP, CR0_ET, CR0_NE, CR0_WP, CR0_AM, CR0_PG = \
     1, 2, 0x10, 0x20, 1 << 16, 1 << 18, 1 << 31
 CR4_PAE, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE = 1 << 5, 1 << 9, 1 << 10, 1 << 18
@@ -57,7 +58,6 @@ class LongMode:
     KERNEL_STACK_TOP = 0x8000                  # pages 5-7
     PAGE_TABLES_OFFSET = 0x10000               # the rest is the page-table pool
     FIXED_PAGES = KERNEL_STACK_TOP // PAGE
-    PAGING_LEVELS = 4
     PHYSICAL_LIMIT = 1 << 39                   # within any x86-64 CPU's MAXPHYADDR
 
     SYSCALL_PORT = 0xF0
@@ -216,4 +216,3 @@ def flat_segment(selector: int, code: bool = False, long: bool = False) -> kvm_s
                        db=0 if long else 1, s=1, l=1 if long else 0, g=1)
 
 
-MODE = LongMode()

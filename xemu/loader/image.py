@@ -1,0 +1,52 @@
+"""Opening what the user named: one read of the header tells an ELF program
+from a raw image, and --arch is checked against it once, here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..archs import by_name
+from ..archs.base import ArchSpec
+from ..errors import ArchError, ImageError
+from .elf import Image, is_elf, parse_elf
+
+HEADER_BYTES = 64
+
+
+@dataclass
+class OpenedImage:
+    """A file xemu was asked to run: its arch, and the ELF image if it is one
+    (None: a raw image, whose bytes a board places at its load address)."""
+    path: Path
+    spec: ArchSpec
+    elf: Image | None = None
+    raw: bytes | None = None
+
+
+def open_image(path: str | Path, arch: str | None) -> OpenedImage:
+    """Read path's header once: an ELF names its arch (--arch must agree),
+    anything else is a raw image of the arch --arch names (required)."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)
+            if not head:
+                raise ImageError(f"{path} is empty")
+            if is_elf(head):
+                f.seek(0)
+                image = parse_elf(path, f)
+                check_arch(arch, image.arch, path)
+                return OpenedImage(path, image.arch, elf=image)
+            if arch is None:
+                raise ImageError(f"{path} is not an ELF program (to run it as a raw "
+                                 "image on a bare-metal board, give --arch)")
+            return OpenedImage(path, by_name(arch), raw=head + f.read())
+    except OSError as e:
+        raise ImageError(f"cannot read {path}: {e.strerror}") from None
+
+
+def check_arch(wanted: str | None, found: ArchSpec, path: Path) -> None:
+    """--arch, when given, must name the arch the header names."""
+    if wanted is not None and by_name(wanted) is not found:
+        raise ArchError(f"--arch {wanted} does not match {path}, which is a "
+                        f"{found.name} program")
