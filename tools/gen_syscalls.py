@@ -18,15 +18,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from xemu.archs import all_specs  # noqa: E402  (this checkout's registry)
 
-# arch -> (include dir holding asm/unistd.h, extra preprocessor defines)
+
+def include_dir(triplet: str) -> str:
+    """Where Debian puts an arch's uapi headers: /usr/<triplet>/include for a
+    cross arch, /usr/include/<triplet> for the host's own."""
+    cross = f"/usr/{triplet}/include"
+    return cross if Path(cross, "asm").is_dir() else f"/usr/include/{triplet}"
+
+
+# arch -> (include dir holding asm/unistd.h, the arch's preprocessor defines)
 HEADERS: dict[str, tuple[str, list[str]]] = {
-    "ppc": ("/usr/powerpc-linux-gnu/include", ["-D__powerpc__"]),
-    "arm": ("/usr/arm-linux-gnueabihf/include", ["-D__arm__", "-D__ARM_EABI__"]),
-    "aarch64": ("/usr/aarch64-linux-gnu/include", ["-D__aarch64__"]),
-    "i386": ("/usr/i686-linux-gnu/include", ["-D__i386__"]),
-    "x86_64": ("/usr/include/x86_64-linux-gnu", ["-D__x86_64__", "-D__LP64__"]),
-}
+    spec.name: (include_dir(spec.elf.triplet), list(spec.elf.cpp_defines))
+    for spec in all_specs()}
 
 DEFINE = re.compile(r"#define (__(?:ARM_)?NR\w*) (.+)")
 
