@@ -81,8 +81,11 @@ class Memory:
     def regions(self) -> Iterator[Region]:
         return iter(list(self._regions))
 
-    def map(self, start: int, size: int, perms: int, name: str = "") -> Region:
-        """Map fresh zeroed memory at [start, start+size); it must be free."""
+    def map(self, start: int, size: int, perms: int, name: str = "",
+            shared: bool = False) -> Region:
+        """Map fresh zeroed memory at [start, start+size); it must be free.
+        shared: the host buffer is MAP_SHARED, so it stays one memory across
+        a host fork (a guest's MAP_SHARED mapping); else copy-on-write."""
         if start % PAGE or size <= 0:
             raise ValueError(f"unaligned mapping {start:#x}+{size:#x}")
         size = page_up(size)
@@ -90,7 +93,8 @@ class Memory:
             raise ValueError(f"mapping {start:#x}+{size:#x} overlaps another")
         if self.limit is not None and self.mapped_bytes + size > self.limit:
             raise MemoryError(f"guest memory limit of {self.limit} bytes reached")
-        buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        sharing = mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE
+        buffer = mmap.mmap(-1, size, flags=sharing | mmap.MAP_ANONYMOUS)
         region = Region(start, size, perms, buffer, 0, name)
         self._add(region)
         return region

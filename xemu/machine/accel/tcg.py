@@ -149,6 +149,12 @@ class TcgAccelerator(Debugging):
     def region_removed(self, region: Region) -> None:
         self.uc.mem_unmap(region.start, region.size)
 
+    def close(self) -> None:
+        """This CPU is done (its program exec'd another): stop following
+        the memory; Unicorn's engine goes with the last reference."""
+        if self in self.memory.listeners:
+            self.memory.listeners.remove(self)
+
     # -- running ----------------------------------------------------------
 
     def run(self, timeout: float | None = None) -> Stop:
@@ -452,6 +458,19 @@ class TcgAccelerator(Debugging):
         self._uch = self.uc._uch
         trap = self.spec.tcg.trap
         self._syscall_interrupt = trap.number if trap.kind == "interrupt" else None
+
+    def set_syscall_result(self, result: int) -> None:
+        """Write a system call's result as the arch returns it (after a Stop
+        that the OS loop served, as fork does): PowerPC's CR0.SO too."""
+        abi = self.spec.linux.syscall
+        failed = -4096 < result < 0
+        if abi.error_flag is None:
+            self.regs.write(abi.result, result & self._mask)
+            return
+        register, bit = abi.error_flag
+        flags = self.regs.read(register)
+        self.regs.write(abi.result, -result if failed else result & self._mask)
+        self.regs.write(register, flags | bit if failed else flags & ~bit)
 
     def _serve_syscall(self) -> None:
         """Read number and arguments in one C call, serve, write the result

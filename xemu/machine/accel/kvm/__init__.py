@@ -145,12 +145,13 @@ class KvmAccelerator(Debugging):
             self.exit_counts[exit_reason(kind)] += 1
             if kind is SYSCALL_EXIT:
                 stop = self._serve_syscall()
-                if stop is not None:
-                    return stop
                 if self._syscall_stays_in_user is None:
                     self._syscall_stays_in_user = regs.system().cs.selector & 3 == 3
-                if self._syscall_stays_in_user:
-                    mode.return_to_user(regs.general())
+                if self._syscall_stays_in_user:       # the call is complete either way,
+                    mode.return_to_user(regs.general())    # so a Stop can be resumed
+                    regs.regs_dirty = True
+                if stop is not None:
+                    return stop
                 if stepping:
                     return None
                 continue
@@ -179,9 +180,10 @@ class KvmAccelerator(Debugging):
             if vector != mode.INVALID_OPCODE or not self._at_syscall_instruction():
                 return self._fault(vector)
             stop = self._serve_syscall()               # a syscall that raised #UD
+            mode.skip_syscall_instruction(self.kernel, regs.general())
+            regs.regs_dirty = True
             if stop is not None:
                 return stop
-            mode.skip_syscall_instruction(self.kernel, regs.general())
             if stepping:
                 return None
 
@@ -307,6 +309,11 @@ class KvmAccelerator(Debugging):
         setattr(general, self._result_field, result & mask)
         self.regs.regs_dirty = True
         return None
+
+    def set_syscall_result(self, result: int) -> None:
+        """Write a system call's result as the arch returns it (after a Stop
+        that the OS loop served, as fork does)."""
+        self.regs.write(self.spec.linux.syscall.result, result & self._mask)
 
     def _at_syscall_instruction(self) -> bool:
         """Is the instruction that raised #UD the arch's syscall instruction?"""

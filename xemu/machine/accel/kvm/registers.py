@@ -94,7 +94,10 @@ class KvmRegisters:
                 self.vcpu.get_fpu(structs.kvm_fpu()))
 
     def restore(self, context: tuple) -> None:
+        """Put back a saved context; the page-table root stays this vCPU's
+        own (a context saved in another VM, as a fork's, names that VM's)."""
         regs, sregs, fpu = context
+        sregs.cr3 = self.vcpu.get_sregs(structs.kvm_sregs()).cr3
         self.vcpu.set_regs(regs)
         self.vcpu.set_sregs(sregs)
         self.vcpu.set_fpu(fpu)
