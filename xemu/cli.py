@@ -143,6 +143,12 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
                                   load=load, entry=entry, strace=strace,
                                   gdb=gdb_port, trace=trace, trace_mode=trace_mode,
                                   stats=stats, stats_json=stats_json))
+    if result.forked_child:
+        # A process the guest forked ends as a C program's fork child does:
+        # output flushed, no interpreter shutdown (it is the parent's to do).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(result.status)
     sys.exit(result.status)
 
 

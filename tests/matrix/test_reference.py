@@ -31,6 +31,14 @@ KNOWN = {
                        "CPUs execute as mffs",
     ("i386", "proc"): "a native i386 process on an x86-64 kernel sees uname machine "
                       "x86_64; xemu reports i686 like an i386 kernel",
+    **{(arch, case): reason for arch in QEMU for case, reason in {
+        "execself": "qemu-user hands execve of a foreign program to the host kernel, "
+                    "which cannot run it without binfmt_misc (ENOEXEC)",
+        "script": "qemu-user hands execve to the host kernel, whose #! interpreter "
+                  "here is a foreign program it cannot run without binfmt_misc",
+        "vfork": "qemu-user runs vfork as fork, so the child's writes do not reach "
+                 "its parent (and its exec of a foreign program fails, as above)",
+    }.items()},
 }
 
 

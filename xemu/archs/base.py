@@ -167,7 +167,7 @@ class LinuxABI:
     open_flags: Mapping[str, int] = field(default_factory=dict)
     # Terminal ioctl numbers (PowerPC's differ).
     ioctls: Mapping[str, int] = field(default_factory=lambda: {
-        "TCGETS": 0x5401, "TIOCGWINSZ": 0x5413})
+        "TCGETS": 0x5401, "TIOCGWINSZ": 0x5413, "TIOCGPGRP": 0x540F, "TIOCSPGRP": 0x5410})
     # Host errno -> the guest's, where the arch numbers errors differently
     # from the generic asm-generic/errno.h (MIPS, SPARC, Alpha would; the
     # five arches here do not, so their maps are empty).

@@ -207,6 +207,9 @@ class GdbStub:
         self.xml = target_xml(self.spec).encode()
         self.last_stop = b"S05"
         self.pending_fault: Fault | None = None
+        self.connection: Connection | None = None
+        self.detached = False
+        self.ended = False                  # gdb was told the process is gone
         self.commands: dict[str, Callable[[bytes], bytes | None]] = {
             "?": lambda _: self.last_stop, "g": lambda _: self.registers.read_all(),
             "G": self._write_registers, "p": self._read_register, "P": self._write_register,
@@ -216,23 +219,50 @@ class GdbStub:
         }
 
     def serve(self, timeout: float | None) -> Stop:
-        """Wait for gdb, then run the guest from its current registers as gdb
-        says; the run's Stop."""
-        sock, _ = self.server.accept()
-        self.server.close()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = Connection(sock)
-        try:
-            with kick_signal_handled():
-                return self._session(connection, timeout)
-        finally:
-            sock.close()
+        """Run the guest from its current registers as gdb says, to a Stop
+        that ends the run or that the OS loop must serve (a fork, an exec).
+        The first call waits for gdb; a later one goes on where gdb said
+        continue, and reports the next stop to it."""
+        if self.detached:
+            return self.accel.resume(timeout)
+        with kick_signal_handled():
+            if self.connection is None:
+                sock, _ = self.server.accept()
+                self.server.close()
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.connection = Connection(sock)
+                return self._session(self.connection, timeout)
+            stop = self._while_watching(self.connection, self.accel.resume, timeout)
+            if self._report(self.connection, stop) is not True:
+                return stop
+            return self._session(self.connection, timeout)
+
+    def follow(self, accel) -> None:
+        """Debug this CPU from now on (the program exec started)."""
+        self.accel, self.spec = accel, accel.spec
+        self.registers = RegisterFile(self.spec, accel.regs)
+        self.xml = target_xml(self.spec).encode()
+
+    def finish(self, stop: Stop) -> None:
+        """The run ended with a Stop gdb has not heard of (the OS loop made
+        it: the last thread's exit): tell gdb the process exited."""
+        if self.connection is not None and not self.ended and isinstance(stop, Exit):
+            self.connection.send(b"W%02x" % (stop.status & 0xFF))
+            self.ended = True
+
+    def leave(self) -> None:
+        """Close the connection to gdb (the run ended, or this is a forked child)."""
+        if self.connection is not None:
+            self.connection.sock.close()
+            self.connection = None
+        self.detached = True
 
     def _session(self, connection: Connection, timeout: float | None) -> Stop:
         while True:
             packet = connection.read_packet()
             if packet is None:                 # gdb went away: run on, undebugged
                 self._forget_all()
+                self.detached = True
                 return self.accel.resume(timeout)
             if not packet:
                 connection.send(b"")
@@ -240,7 +270,7 @@ class GdbStub:
             kind = packet[:1].decode("latin-1")
             if kind in "cCsS" or packet.startswith(b"vCont;"):
                 stop = self._while_watching(connection, self._resume, packet, timeout)
-                if not self._report(connection, stop):
+                if self._report(connection, stop) is not True:
                     return stop
             elif kind == "k" or packet.startswith(b"vKill"):
                 if packet.startswith(b"vKill"):
@@ -249,6 +279,7 @@ class GdbStub:
             elif kind == "D":
                 connection.send(b"OK")
                 self._forget_all()
+                self.detached = True
                 return self.accel.resume(timeout)
             elif packet == b"vCont?":
                 connection.send(b"vCont;c;C;s;S")
@@ -308,8 +339,15 @@ class GdbStub:
             done.set()
             watcher.join()
 
-    def _report(self, connection: Connection, stop: Stop | None) -> bool:
-        """Tell gdb why the guest stopped; False when the run is over."""
+    def _report(self, connection: Connection, stop: Stop | None) -> bool | None:
+        """Tell gdb why the guest stopped: True, and the session goes on;
+        False when the run is over; None for a Stop that is not gdb's (the
+        OS loop serves it and the guest goes on: gdb hears nothing yet)."""
+        told = self._tell(connection, stop)
+        self.ended |= told is False
+        return told
+
+    def _tell(self, connection: Connection, stop: Stop | None) -> bool | None:
         if stop is not None and stop is self.pending_fault:
             connection.send(b"X%02x" % gdb_signal(stop.signal))
             return False
@@ -330,9 +368,11 @@ class GdbStub:
         elif isinstance(stop, Fault):
             self.pending_fault = stop
             number = stop.signal
-        elif stop is not None and not isinstance(stop, (Breakpoint, Watchpoint, Interrupted)):
+        elif isinstance(stop, Killed):
             connection.send(b"X%02x" % gdb_signal(signal.SIGKILL))
             return False
+        elif stop is not None and not isinstance(stop, (Breakpoint, Watchpoint, Interrupted)):
+            return None
         self.last_stop = b"T%02xthread:%x;%s" % (gdb_signal(number), THREAD, reason)
         connection.send(self.last_stop)
         return True

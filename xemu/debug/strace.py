@@ -51,6 +51,9 @@ class Tracer:
     def __init__(self, process, out=None):
         self.process = process
         self.out = out or sys.stderr
+        # Once the guest has forked, each line starts with its process's
+        # pid, as qemu-user's do, so the processes' lines can be told apart.
+        self.show_pid = False
 
     def call(self, name: str, args: tuple) -> str:
         kinds = SIGNATURES.get(name)
@@ -67,6 +70,8 @@ class Tracer:
         return f" = {value:#x}" if name in RETURNS_POINTER else f" = {value}"
 
     def line(self, text: str) -> None:
+        if self.show_pid:
+            text = f"{os.getpid()} {text}"
         print(text, file=self.out, flush=True)
 
     def _argument(self, indexed: tuple[int, str], args: tuple) -> str:

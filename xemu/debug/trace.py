@@ -66,14 +66,21 @@ class Trace:
 
     MODES = ("block", "insn")
 
-    def __init__(self, spec: ArchSpec, memory, regs: Registers, destination: str,
-                 mode: str = "block"):
+    def __init__(self, spec: ArchSpec | None, memory, regs: Registers | None,
+                 destination: str, mode: str = "block"):
+        """spec, memory, regs: the CPU traced (None: follow() names it later)."""
         if mode not in self.MODES:
             raise XemuError(f"--trace-mode {mode}: use block or insn")
-        self.memory, self.regs, self.mode = memory, regs, mode
+        self.mode = mode
+        self.out: TextIO = sys.stderr if destination == "-" else self._open(destination)
+        if spec is not None:
+            self.follow(spec, memory, regs)
+
+    def follow(self, spec: ArchSpec, memory, regs: Registers) -> None:
+        """Trace this CPU from now on (a new program after exec)."""
+        self.memory, self.regs = memory, regs
         self.disassembler = Disassembler(spec)
         self.width = spec.bits // 4
-        self.out: TextIO = sys.stderr if destination == "-" else self._open(destination)
 
     @staticmethod
     def _open(path: str) -> TextIO:

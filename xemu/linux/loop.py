@@ -13,6 +13,8 @@ from typing import Callable
 
 from ..errors import GuestMemoryError
 from ..machine.accel.base import Exit, Fault, Stop
+from .exec import Exec, commit_exec
+from .fork import Clone, clone, in_vfork_child, leave_vfork_child
 from .thread import Thread, ThreadExit
 
 
@@ -31,6 +33,8 @@ def thread_exit(thread: Thread, stop: ThreadExit) -> Stop | None:
     """exit(2): the kernel clears the thread's clear_child_tid word (the
     futex its joiner waits on); the process ends with its last thread."""
     process = thread.process
+    if in_vfork_child(thread):
+        return process_end(thread, Exit(stop.status))
     if thread.clear_child_tid:
         try:
             process.mem.write(thread.clear_child_tid, bytes(4))
@@ -44,12 +48,31 @@ def fault(thread: Thread, stop: Fault) -> Stop | None:
     """A fault's signal takes its default action, which for every fault
     signal ends the process. (Delivering it to a guest handler needs the
     arch's signal frame: ArchSpec.signal_frames.)"""
+    return process_end(thread, stop)
+
+
+def process_end(thread: Thread, stop: Stop) -> Stop | None:
+    """The process ends (exit_group, a fatal signal). A vfork child ending
+    becomes a host process that ends so, for its parent to wait for."""
+    if in_vfork_child(thread):
+        return leave_vfork_child(thread, lambda child: stop)
     return stop
 
 
-# Stop type -> its handler; any other Stop (exit_group's Exit, a timeout, a
-# debugger's) ends the run as it is.
+def execute(thread: Thread, stop: Exec) -> Stop | None:
+    """execve found a program: start it in this process (a vfork child's
+    exec is where its own host process begins)."""
+    if in_vfork_child(thread):
+        return leave_vfork_child(thread, lambda child: commit_exec(child, stop))
+    return commit_exec(thread, stop)
+
+
+# Stop type -> its handler; any other Stop (a timeout, a debugger's) ends
+# the run as it is.
 STOP_HANDLERS: dict[type, Callable[[Thread, Stop], Stop | None]] = {
     ThreadExit: thread_exit,
+    Exit: process_end,
     Fault: fault,
+    Clone: clone,
+    Exec: execute,
 }

@@ -20,6 +20,7 @@ from . import structs
 from .rootfs import RootFs
 
 AT_FDCWD = -100
+SIG_IGN = 1
 PATH_MAX = 4096
 # /proc/self/fd/N names the guest's descriptor N, never one of xemu's
 PROC_FD = re.compile(rb"^/proc/(?:self|thread-self|(\d+))/fd/(\d+)(/.*)?$")
@@ -83,6 +84,18 @@ class FdTable:
             raise OSError(errno.EBADF, "bad file descriptor")
         os.close(found.host_fd)
 
+    def copy(self) -> FdTable:
+        """The table a child gets: every descriptor duplicated."""
+        copied = FdTable(self.limit)
+        for fd, entry in self._files.items():
+            copied._files[fd] = OpenFile(os.dup(entry.host_fd), entry.cloexec)
+        return copied
+
+    def close_on_exec(self) -> None:
+        """exec closes the descriptors marked FD_CLOEXEC."""
+        for fd in [fd for fd, entry in self._files.items() if entry.cloexec]:
+            self.close(fd)
+
     def close_all(self) -> None:
         for found in self._files.values():
             try:
@@ -108,6 +121,9 @@ class Process:
     rootfs: RootFs | None = None
     auxv: bytes = b""            # the auxiliary vector as the guest's stack holds it
     threads: dict = field(default_factory=dict)     # tid -> Thread
+    machine: object | None = None    # the composition root's Machine (thread.py)
+    # The parents a vfork child runs in place of, innermost last (fork.py).
+    vfork_parents: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.brk = self.brk_start
@@ -180,7 +196,10 @@ class Process:
 
     def open_at(self, dirfd: int, address: int, flags: int, mode: int) -> int:
         """A host fd for open/openat: a /proc/self view, or the file."""
-        path = self.guest_path(address)
+        return self.open_path(dirfd, self.guest_path(address), flags, mode)
+
+    def open_path(self, dirfd: int, path: bytes, flags: int, mode: int = 0) -> int:
+        """A host fd for the guest path (as open_at, the path already read)."""
         view = PROC_SELF.get(path)
         if view is not None:
             return getattr(self, view)()
@@ -244,6 +263,20 @@ class Process:
 
     def view_auxv(self) -> int:
         return self._view("auxv", self.auxv)
+
+    def replace_image(self, spec: ArchSpec, memory: Memory, exe: Path, brk_start: int,
+                      auxv: bytes) -> None:
+        """exec: the process runs a new program. Descriptors marked
+        close-on-exec close; handled signals go back to their default action
+        (ignored ones stay ignored), as execve(2) says."""
+        self.spec, self.mem, self.exe, self.auxv = spec, memory, exe, auxv
+        self.brk_start = self.brk = brk_start
+        self.word_mask = (1 << spec.bits) - 1
+        self.fds.close_on_exec()
+        word = spec.word_size
+        self.sigactions = {signum: raw for signum, raw in self.sigactions.items()
+                           if int.from_bytes(raw[:word], "big" if spec.big_endian
+                                             else "little") == SIG_IGN}
 
     def warn(self, message: str) -> None:
         if not self.quiet and message not in self.warned:

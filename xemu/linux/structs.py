@@ -73,6 +73,12 @@ GENERIC: dict[str, tuple] = {
                 ("totalswap", "ulong"), ("freeswap", "ulong"), ("procs", "u16"),
                 ("pad", "u16"), ("totalhigh", "ulong"), ("freehigh", "ulong"),
                 ("mem_unit", "u32")),
+    "rusage": (("ru_utime_sec", "long"), ("ru_utime_usec", "long"),
+               ("ru_stime_sec", "long"), ("ru_stime_usec", "long"),
+               *((f"ru_{name}", "long") for name in (
+                   "maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap",
+                   "inblock", "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw",
+                   "nivcsw"))),
     "tms": (("tms_utime", "long"), ("tms_stime", "long"), ("tms_cutime", "long"),
             ("tms_cstime", "long")),
 }

@@ -2,15 +2,17 @@
 
 A Process (process.py) holds what every thread of it shares: memory, file
 descriptors, cwd, the program break, signal dispositions, the root. A
-Thread holds its CPU (the accelerator's registers), its id, its signal mask
-and alternate stack, and the address the kernel clears when it exits
+Thread holds its CPU (an accelerator), its id, its signal mask and
+alternate stack, and the address the kernel clears when it exits
 (CLONE_CHILD_CLEARTID, set_tid_address).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from ..archs.base import Registers
+from ..archs.base import ArchSpec, Registers
+from ..machine.memory import Memory
 from .process import Process
 
 
@@ -18,10 +20,14 @@ from .process import Process
 class Thread:
     process: Process
     tid: int
-    regs: Registers | None = None
+    accel: object | None = None      # the accelerator running this thread's CPU
     sigmask: bytes = bytes(8)
     sigaltstack: bytes | None = None
     clear_child_tid: int = 0        # guest address zeroed (and woken) at exit
+
+    @property
+    def regs(self) -> Registers | None:
+        return self.accel.regs if self.accel is not None else None
 
 
 @dataclass(frozen=True)
@@ -29,3 +35,23 @@ class ThreadExit:
     """A Stop: this thread called exit(2). The process ends with it only when
     it is the last thread (exit_group ends them all: machine's Exit)."""
     status: int
+
+
+class Machine(Protocol):
+    """What the Linux layer asks of the composition root, which alone
+    decides how CPUs are made (which accelerator, what is traced)."""
+
+    def new_cpu(self, spec: ArchSpec, memory: Memory, argv: list[bytes]) -> object:
+        """A CPU for a program exec starts (its arch may differ)."""
+
+    def bind(self, thread: Thread) -> None:
+        """Serve the thread's system calls from its accelerator."""
+
+    def cpu_in_child(self, accel: object, context: object) -> object:
+        """After a host fork, in the child: the CPU to go on with (a KVM VM
+        belongs to the process that made it), holding context."""
+
+    def forked(self, child: bool) -> None:
+        """After a host fork, on each side: what the run itself must redo
+        (in the child: --timeout's timer, which fork does not inherit, and
+        leaving gdb to the parent)."""

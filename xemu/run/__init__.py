@@ -26,7 +26,7 @@ def run(request: RunRequest) -> RunResult:
     else:
         from .board import run_board as run_kind
     result = run_kind(request, opened, stats)
-    if stats is not None:
+    if stats is not None and not result.forked_child:
         emit(stats.summary(result.accel, result.arch, result.status, result.memory),
              request.stats, json_file)
     return result

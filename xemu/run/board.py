@@ -15,7 +15,7 @@ from ..machine.boards.traps import Traps, board_spec
 from ..machine.memory import PROT_ALL, Memory, page_up
 from ..machine.select import choose
 from ..proctitle import set_title
-from .drive import driving, report
+from .drive import Driver, report
 from .request import RunRequest, RunResult
 
 
@@ -53,8 +53,10 @@ def run_board(request: RunRequest, opened: OpenedImage,
               f"-kernel {request.image}")
     accel = make_board_accelerator(accel_name, board_spec(spec, board), board, memory)
     accel.regs.write(accel.spec.pc, image.entry)
-    with driving(accel, request, stats) as resume:
-        stop = resume()
+    with Driver(request, stats) as driver:
+        driver.attach(accel)
+        stop = driver.resume(accel)
+        driver.end(stop)
     return RunResult(report(stop, accel, memory), stop, accel_name, None, spec.name, memory)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import resource
 import signal
 import sys
 import time
-from typing import Callable, Iterator
 
 from ..debug.stats import RunStats
 from ..debug.trace import disassemble_one
@@ -16,61 +17,92 @@ from ..machine.memory import Memory
 from .request import RunRequest
 
 
-@contextlib.contextmanager
-def driving(accel, request: RunRequest,
-            stats: RunStats | None = None) -> Iterator[Callable[[], Stop]]:
-    """Yield resume(): run the guest from its current registers to its next
-    Stop, within --timeout (measured from here), under gdb's control with
-    --gdb, traced and counted with --trace and --stats. (With --gdb, the
-    first resume is gdb's session; a later one, after the OS loop handled
-    a Stop, runs on undebugged.)"""
-    timeout = request.timeout
-    deadline = time.monotonic() + timeout if timeout else None
-    server = trace = stub = None
-    if request.trace:
-        from ..debug.trace import Trace
-        trace = Trace(accel.spec, accel.memory, accel.regs, request.trace, request.trace_mode)
-        accel.observe_code(trace, per_instruction=request.trace_mode == "insn")
-    if stats is not None:
-        stats.watch(accel)
-    if request.gdb is not None:
-        from ..debug.gdbstub import GdbStub, listen
-        server = listen(request.gdb)
-        stub = GdbStub(accel, server)
+class Driver:
+    """Runs a guest's threads for one run: --timeout (one deadline for the
+    whole run, and for every process it forks), --gdb, --trace, --stats."""
 
-    def resume() -> Stop:
-        nonlocal stub
-        left = max(deadline - time.monotonic(), 1e-3) if deadline else None
+    def __init__(self, request: RunRequest, stats: RunStats | None = None):
+        self.request, self.stats = request, stats
+        self.timeout = request.timeout
+        self.deadline = time.monotonic() + self.timeout if self.timeout else None
+        self.trace = self.stub = self.server = None
+        self.forked_child = False             # True in a process the guest forked
+        if request.trace:
+            from ..debug.trace import Trace
+            self.trace = Trace(None, None, None, request.trace, request.trace_mode)
+        if request.gdb is not None:
+            from ..debug.gdbstub import listen
+            self.server = listen(request.gdb)
+
+    def attach(self, accel) -> None:
+        """Trace, count and debug this accelerator (a run's first, or the one
+        exec or fork made)."""
+        if self.trace is not None:
+            self.trace.follow(accel.spec, accel.memory, accel.regs)
+            accel.observe_code(self.trace, per_instruction=self.request.trace_mode == "insn")
+        if self.stats is not None:
+            self.stats.watch(accel)
+        if self.server is not None and self.stub is None:
+            from ..debug.gdbstub import GdbStub
+            self.stub = GdbStub(accel, self.server)
+        elif self.stub is not None:
+            self.stub.follow(accel)
+
+    def resume(self, accel) -> Stop:
+        """Run the guest from its current registers to its next Stop."""
+        left = max(self.deadline - time.monotonic(), 1e-3) if self.deadline else None
         try:
-            if stub is not None:
-                session, stub = stub, None
-                stop = session.serve(left)
-            else:
-                stop = accel.run(left)
+            stop = self.stub.serve(left) if self.stub is not None else accel.run(left)
         except GuestTimeout:
-            stop = Timeout(timeout)
-        return Timeout(timeout) if isinstance(stop, Timeout) else stop
+            stop = Timeout(self.timeout)
+        return Timeout(self.timeout) if isinstance(stop, Timeout) else stop
 
-    try:
-        with alarm(timeout):
-            yield resume
-    finally:
-        sys.stdout.flush()
-        if stats is not None:
-            stats.stop()
-        if trace is not None:
-            trace.close()
-        if server is not None:
-            server.close()
+    def end(self, stop: Stop) -> None:
+        """The run's last Stop: gdb hears of it if it has not."""
+        if self.stub is not None:
+            self.stub.finish(stop)
+
+    def in_forked_child(self) -> None:
+        """fork does not pass on the timer, and gdb debugs the parent."""
+        self.forked_child = True
+        if self.deadline is not None:
+            signal.setitimer(signal.ITIMER_REAL, max(self.deadline - time.monotonic(), 1e-3))
+        if self.stub is not None:
+            self.stub.leave()
+            self.stub = None
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    def __enter__(self) -> Driver:
+        self._alarm = alarm(self.timeout)
+        self._alarm.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._alarm.__exit__(*exc)
+        finally:
+            sys.stdout.flush()
+            if self.stats is not None:
+                self.stats.stop()
+            if self.trace is not None:
+                self.trace.close()
+            if self.stub is not None:
+                self.stub.leave()
+            if self.server is not None:
+                self.server.close()
 
 
-def report(stop: Stop, accel, memory: Memory) -> int:
+def report(stop: Stop, accel, memory: Memory, quiet_signals: bool = False) -> int:
     """The status a run ends with, and its one line on stderr if it did not
-    simply exit."""
+    simply exit. quiet_signals: no line for a signal the guest sent (a
+    forked child killed by its parent, as Linux says nothing then)."""
     if isinstance(stop, Exit):
         status = stop.status
     elif isinstance(stop, Fault):
-        print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
+        if not (quiet_signals and stop.raised):
+            print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
         status = 128 + stop.signal
     elif isinstance(stop, Killed):
         print(f"xemu: guest killed by SIGKILL (from {stop.by})", file=sys.stderr, flush=True)
@@ -82,6 +114,18 @@ def report(stop: Stop, accel, memory: Memory) -> int:
     else:
         raise RuntimeError(f"unexpected stop {stop!r}")
     return status
+
+
+def end_by_signal(number: int) -> None:
+    """End this process by the guest's fatal signal, so whoever waits for it
+    sees WIFSIGNALED with that number (no core dump of xemu itself)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if number not in (signal.SIGKILL, signal.SIGSTOP):     # these need no help
+        signal.signal(number, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [number])
+    os.kill(os.getpid(), number)
 
 
 @contextlib.contextmanager

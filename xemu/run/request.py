@@ -47,3 +47,4 @@ class RunResult:
     process: object | None               # the linux Process; None for a bare-metal run
     arch: str = ""
     memory: Memory | None = None
+    forked_child: bool = False           # a process the guest forked, not the one started

@@ -1,11 +1,14 @@
 """One run of a Linux program: load it, pick the accelerator, make the
-process and its first thread, and run the OS loop to the guest's end."""
+process and its first thread, and run the OS loop to the guest's end. The
+UserMachine here is how the Linux layer gets new CPUs (exec, fork) without
+choosing accelerators itself."""
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
 
+from ..archs.base import ArchSpec
 from ..debug.stats import RunStats
 from ..debug.strace import Tracer
 from ..errors import GuestTimeout
@@ -16,47 +19,91 @@ from ..linux.rootfs import open_rootfs
 from ..linux.syscalls import Dispatcher
 from ..linux.thread import Thread
 from ..loader.image import OpenedImage
-from ..machine.accel.base import Timeout
+from ..machine.accel.base import Fault, Timeout
 from ..machine.memory import Memory
 from ..machine.select import choose
 from ..proctitle import set_title
-from .drive import driving, report
+from .drive import Driver, end_by_signal, report
 from .request import RunRequest, RunResult
+
+
+class UserMachine:
+    """The Machine (linux/thread.py) of a user-mode run: accelerators chosen
+    by the request's rule, each traced, counted and debugged as asked."""
+
+    def __init__(self, request: RunRequest, driver: Driver, stats: RunStats | None):
+        self.request, self.driver, self.stats = request, driver, stats
+        self.accel_name = ""
+        self.tracer: Tracer | None = None
+
+    def new_cpu(self, spec: ArchSpec, memory: Memory, argv: list[bytes]):
+        self.accel_name, reason = choose(spec, self.request.accel,
+                                         needs_tcg=self.request.needs_tcg())
+        if self.request.verbose:
+            print(f"xemu: {spec.name} guest, accel={self.accel_name}: {reason}",
+                  file=sys.stderr)
+        set_title(f"xemu -machine accel={self.accel_name} -cpu {spec.name} "
+                  + " ".join(os.fsdecode(a) for a in argv))
+        accel = make_accelerator(self.accel_name, spec, memory)
+        self.driver.attach(accel)
+        return accel
+
+    def bind(self, thread: Thread) -> None:
+        if self.request.strace and self.tracer is None:
+            self.tracer = Tracer(thread.process)
+        thread.accel.syscall_handler = Dispatcher(
+            thread, self.tracer, self.stats.syscalls if self.stats else None)
+
+    def cpu_in_child(self, accel, context):
+        if accel.name != "kvm":
+            return accel                 # Unicorn's engine came along with the fork
+        fresh = make_accelerator("kvm", accel.spec, accel.memory)
+        accel.close()                    # the parent's VM: this process's copy of its fds
+        fresh.regs.restore(context)
+        self.driver.attach(fresh)
+        return fresh
+
+    def forked(self, child: bool) -> None:
+        if self.tracer is not None:
+            self.tracer.show_pid = True
+        if child:
+            self.driver.in_forked_child()
 
 
 def run_program(request: RunRequest, opened: OpenedImage,
                 stats: RunStats | None = None) -> RunResult:
     image = program_image(opened)
     spec = image.arch
-    accel_name, reason = choose(spec, request.accel, needs_tcg=request.needs_tcg())
-    if request.verbose:
-        print(f"xemu: {spec.name} guest, accel={accel_name}: {reason}", file=sys.stderr)
-
     memory = Memory(limit=request.memory or default_memory_limit())
     argv = [request.image.encode(), *(os.fsencode(a) for a in request.args)]
     start = start_program(memory, image, argv, guest_environment(request.env),
                           request.image.encode())
-    set_title(f"xemu -machine accel={accel_name} -cpu {spec.name} "
-              + " ".join([request.image, *request.args]))
-    accel = make_accelerator(accel_name, spec, memory)
-    accel.regs.write(spec.sp, start.sp)
-    accel.regs.write(spec.pc, start.entry)
-    process = Process(spec, memory, exe=Path(request.image).resolve(),
-                      brk_start=start.brk_start, quiet=request.quiet,
-                      rootfs=open_rootfs(request.rootfs), auxv=start.auxv)
-    thread = Thread(process, tid=os.getpid(), regs=accel.regs)
-    process.threads[thread.tid] = thread
-    accel.syscall_handler = Dispatcher(thread, Tracer(process) if request.strace else None,
-                                       stats.syscalls if stats else None)
-    try:
-        with driving(accel, request, stats) as resume:
+    with Driver(request, stats) as driver:
+        machine = UserMachine(request, driver, stats)
+        accel = machine.new_cpu(spec, memory, argv)
+        accel.regs.write(spec.sp, start.sp)
+        accel.regs.write(spec.pc, start.entry)
+        process = Process(spec, memory, exe=Path(request.image).resolve(),
+                          brk_start=start.brk_start, quiet=request.quiet,
+                          rootfs=open_rootfs(request.rootfs), auxv=start.auxv,
+                          machine=machine)
+        thread = Thread(process, tid=os.getpid(), accel=accel)
+        process.threads[thread.tid] = thread
+        machine.bind(thread)
+        try:
             try:
-                stop = run_thread(thread, resume)
+                stop = run_thread(thread, lambda: driver.resume(thread.accel))
             except GuestTimeout:          # --timeout between two runs of the guest
                 stop = Timeout(request.timeout)
-    finally:
-        process.fds.close_all()
-    return RunResult(report(stop, accel, memory), stop, accel_name, process, spec.name, memory)
+            driver.end(stop)
+        finally:
+            process.fds.close_all()
+    accel = thread.accel
+    status = report(stop, accel, accel.memory, quiet_signals=driver.forked_child)
+    if driver.forked_child and isinstance(stop, Fault):
+        end_by_signal(stop.signal)        # the guest parent's wait sees the signal
+    return RunResult(status, stop, machine.accel_name, process, accel.spec.name,
+                     accel.memory, forked_child=driver.forked_child)
 
 
 def guest_environment(env: dict[str, str] | None) -> list[bytes]:

@@ -22,6 +22,7 @@ Arguments that are 64 bits wide (file offsets) are named in `wide=`: on a
 from __future__ import annotations
 
 import errno
+import functools
 import inspect
 from collections import Counter
 from typing import Callable
@@ -53,7 +54,7 @@ class Dispatcher:
             entry_point = linux.syscall_entry_points.get(name, name)
             handler = handlers.get(entry_point)
             if handler is not None:
-                parameters = list(inspect.signature(handler).parameters)
+                parameters = parameter_names(handler)
                 caller = thread if parameters[0] == "thread" else process
                 wide = WIDE.get(entry_point, ()) if spec.bits == 32 else ()
                 call = _bind(handler, caller, len(parameters) - 1, wide, spec)
@@ -75,6 +76,12 @@ class Dispatcher:
             return -self.errno_map.get(error, error)
         except GuestMemoryError:
             return -errno.EFAULT
+
+
+@functools.lru_cache(maxsize=None)
+def parameter_names(handler: Callable) -> tuple[str, ...]:
+    """A handler's parameter names, read once (every exec binds anew)."""
+    return tuple(inspect.signature(handler).parameters)
 
 
 def _counted(call: Callable, name: str, counts: Counter) -> Callable:

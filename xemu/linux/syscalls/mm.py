@@ -82,7 +82,8 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     if fixed:
         p.mem.unmap(start, size)
     try:
-        region = p.mem.map(start, size, prot & PROT_MASK, "[mmap]")
+        region = p.mem.map(start, size, prot & PROT_MASK, "[mmap]",
+                           shared=bool(flags & MAP_SHARED and flags & MAP_ANONYMOUS))
     except MemoryError:
         return -errno.ENOMEM
     if data:

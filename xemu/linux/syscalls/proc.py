@@ -4,10 +4,13 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import signal
 import struct
 
 from ...machine.accel.base import Exit
-from ..process import Process
+from ..exec import prepare_exec, read_string_array
+from ..fork import CLONE_VFORK, CLONE_VM, clone_request
+from ..process import AT_FDCWD, Process
 from ..thread import Thread, ThreadExit
 from .registry import syscall
 
@@ -176,3 +179,140 @@ def sysinfo(p: Process, buf: int) -> int:
     p.write_struct(buf, "sysinfo", uptime=uptime, totalram=pages, freeram=free,
                    procs=1, mem_unit=unit)
     return 0
+
+
+# -- new processes and programs (fork.py, exec.py; the OS loop makes them) ----
+
+@syscall("clone")
+def clone(thread: Thread, a0: int, a1: int, a2: int, a3: int, a4: int):
+    """clone's five arguments in the order this arch's kernel takes them."""
+    p = thread.process
+    given = dict(zip(p.spec.linux.clone.args, (a0, a1, a2, a3, a4), strict=True))
+    return clone_request(thread, given["flags"] & 0xFFFFFFFF, given["stack"],
+                         given["parent_tid"], given["child_tid"], given["tls"])
+
+
+@syscall("fork")
+def fork(thread: Thread):
+    return clone_request(thread, signal.SIGCHLD, 0, 0, 0, 0)
+
+
+@syscall("vfork")
+def vfork(thread: Thread):
+    return clone_request(thread, CLONE_VM | CLONE_VFORK | signal.SIGCHLD, 0, 0, 0, 0)
+
+
+CLONE_ARGS_FIELDS = ("flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack",
+                     "stack_size", "tls")
+CLONE_ARGS_SIZE_VER0 = 64
+CLONE_PIDFD, CLONE_NEWNS_AND_MORE = 0x1000, 0x7E020000   # pidfds; namespaces, cgroups
+
+
+@syscall("clone3")
+def clone3(thread: Thread, args: int, size: int):
+    """clone3(struct clone_args *, size): the same as clone, from a struct of
+    u64s; the stack is given as its lowest address and size."""
+    p = thread.process
+    if size < CLONE_ARGS_SIZE_VER0:
+        return -errno.EINVAL
+    given = dict(zip(CLONE_ARGS_FIELDS,
+                     struct.unpack(p.spec.endian + "8Q", p.mem.read(args, 64)), strict=True))
+    flags = given["flags"]
+    if flags & (CLONE_PIDFD | CLONE_NEWNS_AND_MORE) or flags >> 32 \
+            or given["exit_signal"] > 64:
+        return -errno.EINVAL
+    if flags & CLONE_VM and not flags & CLONE_VFORK:
+        return -errno.ENOSYS      # threads: glibc falls back to clone on ENOSYS
+    stack = given["stack"] + given["stack_size"] if given["stack"] else 0
+    return clone_request(thread, flags | given["exit_signal"], stack, given["parent_tid"],
+                         given["child_tid"], given["tls"])
+
+
+AT_EMPTY_PATH = 0x1000
+
+
+@syscall("execve")
+def execve(thread: Thread, path: int, argv: int, envp: int):
+    return execveat(thread, AT_FDCWD, path, argv, envp, 0)
+
+
+@syscall("execveat")
+def execveat(thread: Thread, dirfd: int, path: int, argv: int, envp: int, flags: int):
+    p = thread.process
+    return prepare_exec(p, p.int32(dirfd), p.guest_path(path), read_string_array(p, argv),
+                        read_string_array(p, envp), empty_path=bool(flags & AT_EMPTY_PATH))
+
+
+# wait options are the same numbers on every arch and on the host
+WAIT_OPTIONS = 0x1 | 0x2 | 0x4 | 0x8 | 0x01000000 | 0x20000000 | 0x40000000 | 0x80000000
+
+
+@syscall("wait4")
+def wait4(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
+    options = p.int32(options)
+    if options & ~WAIT_OPTIONS & 0xFFFFFFFF:
+        return -errno.EINVAL
+    found, code, usage = os.wait4(p.int32(pid), options)
+    if found and status:
+        p.mem.write(status, struct.pack(p.spec.endian + "i", code))
+    if rusage:
+        write_rusage(p, rusage, usage)
+    return found
+
+
+@syscall("waitpid")
+def waitpid(p: Process, pid: int, status: int, options: int) -> int:
+    return wait4(p, pid, status, options, 0)
+
+
+CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 4, 5, 6
+SIGINFO_SIZE = 128
+
+
+@syscall("waitid")
+def waitid(p: Process, idtype: int, ident: int, infop: int, options: int,
+           rusage: int) -> int:
+    result = os.waitid(p.int32(idtype), p.int32(ident), p.int32(options))
+    if infop:
+        p.mem.write(infop, child_siginfo(p, result))
+    if rusage:
+        write_rusage(p, rusage, resource.getrusage(resource.RUSAGE_CHILDREN))
+    return 0
+
+
+def child_siginfo(p: Process, result) -> bytes:
+    """A SIGCHLD siginfo_t: signo, errno, code, then the union, which starts
+    at a word boundary (offset 12 on 32-bit arches, 16 on 64-bit); a WNOHANG
+    that found nothing leaves it all zero, as Linux does."""
+    info = bytearray(SIGINFO_SIZE)
+    if result is not None:
+        endian = p.spec.endian
+        struct.pack_into(endian + "iii", info, 0, signal.SIGCHLD, 0, result.si_code)
+        union = -12 % p.spec.word_size + 12
+        struct.pack_into(endian + "iIi", info, union, result.si_pid, result.si_uid,
+                         result.si_status)
+    return bytes(info)
+
+
+def write_rusage(p: Process, address: int, usage) -> None:
+    seconds = lambda t: (int(t), int(t % 1 * 1e6))       # noqa: E731
+    (user_s, user_us), (sys_s, sys_us) = seconds(usage.ru_utime), seconds(usage.ru_stime)
+    p.write_struct(address, "rusage", ru_utime_sec=user_s, ru_utime_usec=user_us,
+                   ru_stime_sec=sys_s, ru_stime_usec=sys_us,
+                   **{f"ru_{name}": getattr(usage, f"ru_{name}") for name in RUSAGE_LONGS})
+
+
+RUSAGE_LONGS = ("maxrss", "ixrss", "idrss", "isrss", "minflt", "majflt", "nswap", "inblock",
+                "oublock", "msgsnd", "msgrcv", "nsignals", "nvcsw", "nivcsw")
+
+
+@syscall("setpgid")
+def setpgid(p: Process, pid: int, pgid: int) -> int:
+    os.setpgid(p.int32(pid), p.int32(pgid))
+    return 0
+
+
+@syscall("setsid")
+def setsid(p: Process) -> int:
+    os.setsid()
+    return os.getsid(0)

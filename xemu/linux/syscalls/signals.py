@@ -94,10 +94,17 @@ def _raise(thread: Thread, signum: int) -> int | Fault:
 
 @syscall("kill")
 def kill(thread: Thread, pid: int, signum: int) -> int | Fault:
+    """Guest processes are host processes, with the same pids and signal
+    numbers: a signal for another process (or process group) is the host's
+    kill. One for this process itself takes its action here."""
     p = thread.process
-    if p.int32(pid) not in (0, -1, os.getpid()):
-        return -errno.EPERM
-    return _raise(thread, p.int32(signum))
+    pid, signum = p.int32(pid), p.int32(signum)
+    if not 0 <= signum <= NSIG:
+        return -errno.EINVAL
+    if pid == os.getpid():
+        return _raise(thread, signum)
+    os.kill(pid, signum)
+    return 0
 
 
 @syscall("tgkill")
