@@ -32,7 +32,8 @@ from xemu.machine.select import host_arch, kvm_can_run  # noqa: E402
 ARCHS = tuple(spec.name for spec in all_specs())
 # workload -> argument: about 0.2 s each on this project's machine, natively
 WORKLOADS = {"compute": 100_000_000, "memory": 20_000_000, "float": 50_000_000,
-             "branchy": 2_000_000, "syscalls": 200_000}
+             "branchy": 2_000_000, "syscalls": 200_000, "spawn": 100}
+PER_CALL = {"syscalls": ("syscall_us", 1e6), "spawn": ("spawn_ms", 1e3)}  # column, unit
 QEMU = {arch: f"qemu-{arch}-static" for arch in ARCHS}
 COLORS = {"xemu-tcg": "C0", "xemu-kvm": "C1", "qemu-user": "C2", "native": "C3",
           "qiling": "C4"}          # a runner keeps its colour across the charts
@@ -117,8 +118,9 @@ def derive(raw: dict) -> dict:
                 continue
             if seconds is None or start is None:
                 row[workload] = None
-            elif workload == "syscalls":
-                row["syscall_us"] = (seconds - start) / WORKLOADS["syscalls"] * 1e6
+            elif workload in PER_CALL:
+                column, unit = PER_CALL[workload]
+                row[column] = (seconds - start) / WORKLOADS[workload] * unit
             else:
                 row[workload] = max(seconds - start, 1e-6)
         out[name] = row
@@ -126,20 +128,22 @@ def derive(raw: dict) -> dict:
 
 
 def print_table(results: dict, workloads: list[str]) -> None:
-    columns = [w for w in workloads if w != "syscalls"]
+    columns = [w for w in workloads if w not in PER_CALL]
     print(f"{'arch':<8} {'runner':<10}" + "".join(f"{w + ' s':>11}" for w in columns)
-          + f"{'vs qemu':>9}{'vs native':>10}{'us/syscall':>11}{'startup ms':>11}")
+          + f"{'vs qemu':>9}{'vs native':>10}{'us/syscall':>11}{'ms/spawn':>9}"
+          + f"{'startup ms':>11}")
     for arch, rows in results.items():
         for name, row in rows.items():
             cells = "".join(f"{row[w]:>11.3f}" if row.get(w) is not None else f"{'failed':>11}"
                             for w in columns)
             ratios = [ratio(row, rows.get(reference), columns)
                       for reference in ("qemu-user", "native")]
-            syscall = row.get("syscall_us")
+            syscall, spawned = row.get("syscall_us"), row.get("spawn_ms")
             startup = row.get("startup_s")
             print(f"{arch:<8} {name:<10}{cells}"
                   + "".join(f"{r:>9.2f}x" if r else f"{'-':>10}" for r in ratios)
                   + (f"{syscall:>11.2f}" if syscall is not None else f"{'-':>11}")
+                  + (f"{spawned:>9.2f}" if spawned is not None else f"{'-':>9}")
                   + (f"{startup * 1000:>11.0f}" if startup is not None else f"{'-':>11}"))
 
 
@@ -164,7 +168,7 @@ def chart(results: dict, workloads: list[str], path: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         sys.exit("--chart needs matplotlib: pip install 'xemu[bench]'")
-    columns = [w for w in workloads if w != "syscalls"]
+    columns = [w for w in workloads if w not in PER_CALL]
     figure, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 4), squeeze=False)
     for axis, (arch, rows) in zip(axes[0], results.items(), strict=True):
         width = 0.8 / max(len(rows), 1)

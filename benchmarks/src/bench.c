@@ -4,12 +4,14 @@
  *   float N     floating point: a logistic map with square roots
  *   branchy N   qsort of N integers with a comparator (indirect calls)
  *   syscalls N  N getppid() calls: the cost of one trip into the emulator
+ *   spawn N     N times fork, exec of this program (noop), wait: a new process
  *   noop N      nothing: the start-up of a static program */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static unsigned long compute(long n) {
@@ -28,6 +30,25 @@ static long syscalls(long n) {
     for (long i = 0; i < n; i++)
         sum += syscall(SYS_getppid);
     return sum != 0;
+}
+
+static long spawn(long n) {
+    char self[4096];
+    ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (length < 0) return -1;
+    self[length] = 0;
+    for (long i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl(self, self, "noop", "0", (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)
+                || WEXITSTATUS(status) != 0)
+            return -1;
+    }
+    return n;
 }
 
 static long memory(long n) {
@@ -78,7 +99,8 @@ static unsigned long branchy(long n) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|noop N\n", argv[0]);
+        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|spawn|noop N\n",
+                argv[0]);
         return 2;
     }
     long n = atol(argv[2]);
@@ -86,6 +108,8 @@ int main(int argc, char **argv) {
         printf("%lx\n", compute(n));
     else if (strcmp(argv[1], "syscalls") == 0)
         printf("%ld\n", syscalls(n));
+    else if (strcmp(argv[1], "spawn") == 0)
+        return spawn(n) == n ? 0 : 1;
     else if (strcmp(argv[1], "memory") == 0)
         printf("%ld\n", memory(n));
     else if (strcmp(argv[1], "float") == 0)
