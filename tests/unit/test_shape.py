@@ -256,3 +256,28 @@ def test_kvm_context_save_and_restore():
         assert (vcpu.regs.read("rbx"), vcpu.regs.read("fs_base")) == (0x1111, 0x7000)
     finally:
         vcpu.close()
+
+
+def test_kvm_fpu_registers_are_written_as_tcg_reads_them():
+    kvm_or_skip()
+    from xemu.machine.accel.kvm import KvmAccelerator
+    memory = Memory()
+    memory.map(CODE, 0x1000, PROT_READ | PROT_EXEC)
+    vcpu = KvmAccelerator(by_name("x86_64"), memory)
+    tcg = tcg_x86_64(lambda number, args: Exit(0))
+    try:
+        values = {"xmm7": 0x0123456789ABCDEF_FEDCBA9876543210, "fpcw": 0x27F,
+                  "mxcsr": 0x1FA0, "fp3": (0x8000000000000001, 0x3FFF), "fptag": 0xFFF3}
+        for name, value in values.items():
+            vcpu.regs.write(name, value)
+        vcpu.regs.sync()                       # through KVM_SET_FPU and back
+        empty = lambda tags: [tags >> 2 * i & 3 == 3 for i in range(8)]   # noqa: E731
+        for name, value in values.items():
+            assert vcpu.regs.read(name) == value, name
+            tcg.regs.write(name, value)
+            if name == "fptag":     # Unicorn tags a register by its content (zero, valid)
+                assert empty(tcg.regs.read(name)) == empty(value)
+            else:
+                assert tcg.regs.read(name) == value, name
+    finally:
+        vcpu.close()

@@ -127,6 +127,62 @@ class CloneABI:
 CLONE_BACKWARDS = ("flags", "stack", "parent_tid", "tls", "child_tid")
 
 
+# sigaction flags: the same values on every arch here
+SA_SIGINFO, SA_ONSTACK, SA_RESTART = 0x4, 0x08000000, 0x10000000
+SA_NODEFER, SA_RESETHAND, SA_RESTORER = 0x40000000, 0x80000000, 0x04000000
+
+
+@dataclass(frozen=True)
+class SignalDelivery:
+    """One signal going to a guest handler, as the Linux layer decided it;
+    the arch's SignalFrames lay it out as its kernel would."""
+
+    signum: int
+    handler: int                  # guest address of the handler
+    flags: int                    # the sigaction's sa_flags (SA_SIGINFO, SA_RESTORER...)
+    restorer: int                 # sa_restorer, meaningful with SA_RESTORER
+    siginfo: bytes                # siginfo_t (128 bytes), already packed for the arch
+    blocked: int                  # the mask sigreturn restores (bit n-1: signal n)
+    sp: int                       # build the frame below this: the thread's stack
+                                  # pointer, or the top of its alternate stack
+    altstack: tuple[int, int, int]    # (ss_sp, ss_flags, ss_size) for uc_stack
+    trampoline: int               # where SignalFrames.trampoline is mapped (the
+                                  # return path when there is no SA_RESTORER)
+
+
+# Where in SignalFrames.trampoline the old (non-rt) sigreturn code starts
+OLD_SIGRETURN_OFFSET = 0x20
+
+
+class SignalFrames(Protocol):
+    """An arch's signal frames (archs/<arch>/signal.py), as the kernel's
+    arch/<arch>/kernel/signal*.c builds them. Registers are read and written
+    by the arch's names, through whichever accelerator runs the thread."""
+
+    # Code the Linux layer maps (read and execute) in every process at
+    # SignalDelivery.trampoline: rt_sigreturn at offset 0 and, on arches
+    # with old frames, sigreturn at OLD_SIGRETURN_OFFSET (the arch's kernel
+    # keeps the same in its vDSO or sigpage).
+    trampoline: bytes
+
+    def setup(self, regs: Registers, memory, delivery: SignalDelivery) -> tuple[int, object]:
+        """Save the interrupted context (every register, FP and vector
+        state, the mask) in a frame below delivery.sp, and set the registers
+        to enter the handler: its arguments, stack, return address. An rt
+        frame when delivery.flags has SA_SIGINFO or the arch has only rt
+        frames, else the old one. Returns the frame's address and what the
+        frame could not hold (state the accelerator cannot name, such as
+        PowerPC's AltiVec registers under Unicorn: None if nothing), which
+        restore gets back."""
+
+    def restore(self, regs: Registers, memory, rt: bool, kept: Mapping[int, object]) -> int:
+        """(rt_)sigreturn: find the frame from the stack pointer as the
+        kernel does, put back every register it saved (the handler may have
+        changed them in the frame), and return the blocked mask it saved.
+        kept: what setup returned, by frame address. Raises
+        GuestMemoryError for a frame in unmapped memory."""
+
+
 @dataclass(frozen=True)
 class ElfInfo:
     """How the arch's programs are recognised and built."""
@@ -244,7 +300,7 @@ class ArchSpec:
     # The arch's signal frames (archs/<arch>/signal.py, laid out as the
     # kernel's arch/<arch>/kernel/signal*.c), used to deliver a signal to a
     # guest handler; None until the arch has them.
-    signal_frames: object | None = None
+    signal_frames: SignalFrames | None = None
 
     @property
     def word_size(self) -> int:

@@ -51,6 +51,8 @@ KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, structs.kvm_cpuid2)
 KVM_GET_FPU = _IOR(KVMIO, 0x8C, structs.kvm_fpu)
 KVM_SET_FPU = _IOW(KVMIO, 0x8D, structs.kvm_fpu)
 KVM_SET_XCRS = _IOW(KVMIO, 0xA7, structs.kvm_xcrs)
+KVM_GET_XSAVE = _IOR(KVMIO, 0xA4, structs.kvm_xsave)
+KVM_SET_XSAVE = _IOW(KVMIO, 0xA5, structs.kvm_xsave)
 KVM_SET_GUEST_DEBUG = _IOW(KVMIO, 0x9B, structs.kvm_guest_debug)
 
 # KVM_SET_GUEST_DEBUG control flags

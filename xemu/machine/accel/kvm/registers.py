@@ -15,7 +15,11 @@ class KvmRegisters:
     SEGMENT_BASES = {"fs_base": "fs", "gs_base": "gs"}
     SEGMENTS = {"cs", "ss", "ds", "es", "fs", "gs"}     # selectors, read only
     SYSTEM = {"cr0", "cr2", "cr3", "cr4", "efer"}
-    FPU = {"fpcw": "fcw", "fpsw": "fsw", "mxcsr": "mxcsr", "fop": "last_opcode"}
+    # x87 and SSE registers: (offset, size) in the XSAVE area's FXSAVE region
+    FPU = {"fpcw": (0, 2), "fpsw": (2, 2), "fop": (6, 2), "fip": (8, 8), "fdp": (16, 8),
+           "mxcsr": (24, 4)}
+    FTW, ST0, XMM0, XSTATE_BV = 4, 32, 160, 512
+    XSTATE_X87_SSE = 0x3          # the components the FXSAVE region holds
 
     def __init__(self, vcpu):
         self.vcpu = vcpu
@@ -23,7 +27,11 @@ class KvmRegisters:
         self.sregs = structs.kvm_sregs()
         self._have_regs = self._have_sregs = False
         self.regs_dirty = self.sregs_dirty = False
-        self._fpu: structs.kvm_fpu | None = None    # read only for a debugger
+        # x87 and SSE, read when asked for. (KVM_GET/SET_FPU would be the
+        # plain way, but the PVM host here drops MXCSR in both.)
+        self._xsave: memoryview | None = None
+        self._xsave_struct: structs.kvm_xsave | None = None
+        self.fpu_dirty = False
 
     def general(self) -> structs.kvm_regs:
         if not self._have_regs:
@@ -49,22 +57,40 @@ class KvmRegisters:
             return getattr(self.system(), name).selector
         return self._read_fpu(name)
 
-    def _read_fpu(self, name: str):
-        """x87 and SSE state (KVM_GET_FPU), as Unicorn gives it: fpN as
-        (mantissa, exponent), xmmN as one integer."""
-        if self._fpu is None:
-            self._fpu = self.vcpu.get_fpu(structs.kvm_fpu())
-        fpu = self._fpu
+    def fxsave(self) -> memoryview:
+        """The FXSAVE region of the vCPU's XSAVE area (KVM_GET_XSAVE)."""
+        if self._xsave is None:
+            self._xsave_struct = self.vcpu.get_xsave(structs.kvm_xsave())
+            self._xsave = memoryview(self._xsave_struct).cast("B")
+        return self._xsave
+
+    def _fpu_slot(self, name: str) -> tuple[int, int] | None:
+        """(offset, size) of an x87/SSE register in the FXSAVE region."""
         if name in self.FPU:
-            return getattr(fpu, self.FPU[name])
+            return self.FPU[name]
         bank = name.rstrip("0123456789")
         index = int(name[len(bank):]) if name[len(bank):] else -1
         if bank == "xmm" and 0 <= index < 16:
-            return int.from_bytes(bytes(fpu.xmm[16 * index:16 * index + 16]), "little")
+            return self.XMM0 + 16 * index, 16
         if bank == "fp" and 0 <= index < 8:
-            raw = bytes(fpu.fpr[16 * index:16 * index + 10])     # 80 bits in a 16-byte slot
+            return self.ST0 + 16 * index, 10          # 80 bits in a 16-byte slot
+        return None
+
+    def _read_fpu(self, name: str):
+        """x87 and SSE state, as Unicorn gives it: fpN as (mantissa,
+        exponent), xmmN as one integer, fptag as the full tag word (two bits
+        a register, 3 = empty; FXSAVE keeps one bit, 1 = in use)."""
+        area = self.fxsave()
+        if name == "fptag":
+            return sum((0 if area[self.FTW] >> i & 1 else 3) << 2 * i for i in range(8))
+        slot = self._fpu_slot(name)
+        if slot is None:
+            raise KeyError(f"no register named {name!r}")
+        offset, size = slot
+        raw = bytes(area[offset:offset + size])
+        if name.startswith("fp") and size == 10:
             return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
-        raise KeyError(f"no register named {name!r}")
+        return int.from_bytes(raw, "little")
 
     def write(self, name: str, value: int) -> None:
         name = self.ALIASES.get(name, name)
@@ -78,7 +104,27 @@ class KvmRegisters:
             setattr(self.system(), name, value)
             self.sregs_dirty = True
         else:
-            raise KeyError(f"no register named {name!r}")
+            self._write_fpu(name, value)
+
+    def _write_fpu(self, name: str, value) -> None:
+        """The x87 and SSE state, in the forms _read_fpu gives. The XSAVE
+        header then says the x87 and SSE components are in use, or KVM
+        would load them as their initial state."""
+        area = self.fxsave()
+        if name == "fptag":
+            area[self.FTW] = sum(1 << i for i in range(8) if value >> 2 * i & 3 != 3)
+        else:
+            slot = self._fpu_slot(name)
+            if slot is None:
+                raise KeyError(f"no register named {name!r}")
+            offset, size = slot
+            if isinstance(value, tuple):                      # (mantissa, exponent)
+                value = value[0] | value[1] << 64
+            area[offset:offset + size] = value.to_bytes(size, "little")
+        bv = int.from_bytes(area[self.XSTATE_BV:self.XSTATE_BV + 8], "little")
+        area[self.XSTATE_BV:self.XSTATE_BV + 8] = \
+            (bv | self.XSTATE_X87_SSE).to_bytes(8, "little")
+        self.fpu_dirty = True
 
     def reset(self) -> None:
         """Every general register zero (as Linux starts a process; KVM's reset
@@ -88,22 +134,23 @@ class KvmRegisters:
         self._have_regs = self.regs_dirty = True
 
     def save(self) -> tuple:
-        """The whole CPU context: general, system and FPU/SSE registers."""
+        """The whole CPU context: general, system, and the XSAVE area (x87,
+        SSE, AVX)."""
         self.sync()
         return (self.vcpu.get_regs(structs.kvm_regs()), self.vcpu.get_sregs(structs.kvm_sregs()),
-                self.vcpu.get_fpu(structs.kvm_fpu()))
+                self.vcpu.get_xsave(structs.kvm_xsave()))
 
     def restore(self, context: tuple) -> None:
         """Put back a saved context; the page-table root stays this vCPU's
         own (a context saved in another VM, as a fork's, names that VM's)."""
-        regs, sregs, fpu = context
+        regs, sregs, xsave = context
         sregs.cr3 = self.vcpu.get_sregs(structs.kvm_sregs()).cr3
         self.vcpu.set_regs(regs)
         self.vcpu.set_sregs(sregs)
-        self.vcpu.set_fpu(fpu)
-        self.regs_dirty = self.sregs_dirty = False
+        self.vcpu.set_xsave(xsave)
+        self.regs_dirty = self.sregs_dirty = self.fpu_dirty = False
         self._have_regs = self._have_sregs = False
-        self._fpu = None
+        self._xsave = self._xsave_struct = None
 
     def sync(self) -> None:
         """Hand written registers to KVM, and forget the cache."""
@@ -111,6 +158,11 @@ class KvmRegisters:
             self.vcpu.set_regs(self.regs)
         if self.sregs_dirty:
             self.vcpu.set_sregs(self.sregs)
-        self.regs_dirty = self.sregs_dirty = False
+        if self.fpu_dirty:
+            self._xsave.release()
+            self.vcpu.set_xsave(self._xsave_struct)
+        self.regs_dirty = self.sregs_dirty = self.fpu_dirty = False
         self._have_regs = self._have_sregs = False
-        self._fpu = None
+        if self._xsave is not None:
+            self._xsave.release()
+        self._xsave = self._xsave_struct = None

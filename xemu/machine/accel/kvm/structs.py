@@ -75,6 +75,12 @@ class kvm_fpu(ctypes.Structure):
                 ("xmm", u8 * 256), ("mxcsr", u32), ("pad2", u32)]
 
 
+class kvm_xsave(ctypes.Structure):
+    """The vCPU's XSAVE area: the legacy FXSAVE region (x87, SSE, MXCSR) in
+    its first 512 bytes, the header's XSTATE_BV at 512, AVX at 576."""
+    _fields_ = [("region", u32 * 1024)]
+
+
 class kvm_guest_debug(ctypes.Structure):
     """x86's: control flags, then DR0-DR7 (DR4 and DR5 unused)."""
     _fields_ = [("control", u32), ("pad", u32), ("debugreg", u64 * 8)]

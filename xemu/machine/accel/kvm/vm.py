@@ -160,6 +160,13 @@ class Vcpu:
     def set_fpu(self, fpu: structs.kvm_fpu) -> None:
         _ioctl(self.fd, ioctl.KVM_SET_FPU, fpu)
 
+    def get_xsave(self, xsave: structs.kvm_xsave) -> structs.kvm_xsave:
+        _ioctl(self.fd, ioctl.KVM_GET_XSAVE, xsave)
+        return xsave
+
+    def set_xsave(self, xsave: structs.kvm_xsave) -> None:
+        _ioctl(self.fd, ioctl.KVM_SET_XSAVE, xsave)
+
     def set_guest_debug(self, control: int) -> None:
         """KVM_GUESTDBG_* flags (single-step); debug registers unused."""
         _ioctl(self.fd, ioctl.KVM_SET_GUEST_DEBUG, structs.kvm_guest_debug(control))
