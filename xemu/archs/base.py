@@ -148,6 +148,8 @@ class SignalDelivery:
     altstack: tuple[int, int, int]    # (ss_sp, ss_flags, ss_size) for uc_stack
     trampoline: int               # where SignalFrames.trampoline is mapped (the
                                   # return path when there is no SA_RESTORER)
+    switched: bool = False        # sp is the top of the alternate stack (x86-64
+                                  # keeps its 128-byte red zone only when it is not)
 
 
 # Where in SignalFrames.trampoline the old (non-rt) sigreturn code starts
