@@ -1,4 +1,7 @@
 """32-bit big-endian PowerPC (a G4-class 7457: FPU and AltiVec)."""
+# First: importing the submodule .signal binds the name `signal` here, and
+# the standard library's module must be the one that stays bound.
+from .signal import PpcSignalFrames  # noqa: I001
 import signal
 
 from unicorn import UC_ARCH_PPC, UC_MODE_32, UC_MODE_BIG_ENDIAN
@@ -97,4 +100,5 @@ SPEC = ArchSpec(
     ),
     capstone=("PPC", ("32", "BIG_ENDIAN")),
     gdb=gdb.TARGET,
+    signal_frames=PpcSignalFrames(),
 )
