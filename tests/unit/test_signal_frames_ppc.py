@@ -383,3 +383,37 @@ def test_handler_runs_and_returns(rt):
     for name, value in values.items():
         want = {"r15": 0x77, "pc": resume + 8, "r0": 1}.get(name, value)
         assert final[name] == want, f"{name}: {final[name]:#x} != {want:#x}"
+
+
+def test_altivec_registers_survive_a_handler():
+    """Unicorn names no AltiVec register: the kept context carries them
+    across the handler (which clobbers v1 here)."""
+    memory, cpu = machine()
+    regs = cpu.regs
+    vspltisw_v1 = lambda imm: 0x10000000 | 1 << 21 | (imm & 0x1F) << 16 | 0x38C  # noqa: E731
+    stvx_v1_r9 = 0x7C2049CE                     # stvx v1, 0, r9
+    out = STACK + 0x100
+    exit_number = SPEC.linux.syscall_numbers["exit"]
+    # set v1 to {5, 5, 5, 5}
+    memory.write(CODE, ins(vspltisw_v1(5), LI(0, exit_number), SC))
+    cpu.syscall_handler = lambda number, args: Exit(0)
+    regs.write("pc", CODE)
+    assert cpu.run(timeout=5) == Exit(0)
+    # interrupted at `resume`, which stores v1 and exits
+    resume = CODE + 0x40
+    memory.write(resume, ins(0x3D200000 | out >> 16,          # lis r9, out@h
+                              0x61290000 | (out & 0xFFFF),  # ori r9, r9, out@l
+                              stvx_v1_r9, LI(0, exit_number), SC))
+    memory.write(HANDLER, ins(vspltisw_v1(-3), BLR))
+    values = interrupted_state(regs, pc=resume)
+
+    def syscalls(number, args):
+        if number == 172:
+            FRAMES.restore(regs, memory, True, {frame: kept})
+            return REGISTERS_SET
+        return Exit(args[0])
+
+    cpu.syscall_handler = syscalls
+    frame, kept = FRAMES.setup(regs, memory, delivery(SA_SIGINFO, values["r1"]))
+    assert cpu.run(timeout=5) == Exit(values["r3"])
+    assert memory.read(out, 16) == struct.pack(">4i", 5, 5, 5, 5)

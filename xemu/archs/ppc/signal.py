@@ -200,8 +200,8 @@ class PpcSignalFrames:
             # sys_sigreturn: the mask from the sigcontext (oldmask, _unused[3]),
             # the registers from where sc->regs points.
             frame = (sp + SIGNAL_FRAMESIZE) & MASK32
-            unused0, unused1, unused2, high, _signal, _handler, low, mcp = \
-                SIGCONTEXT.unpack(memory.read(frame + SF_SCTX, SIGCONTEXT_SIZE))
+            sc = SIGCONTEXT.unpack(memory.read(frame + SF_SCTX, SIGCONTEXT_SIZE))
+            high, low, mcp = sc[3], sc[6], sc[7]
         mc = memory.read(mcp, MCONTEXT_SIZE)
         saved = kept.get(frame)
         if saved is not None:
