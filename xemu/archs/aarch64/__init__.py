@@ -1,5 +1,5 @@
 """64-bit ARM (AArch64), little-endian: a Cortex-A72 with FP and Advanced SIMD."""
-import signal
+from signal import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
 
 from unicorn import UC_ARCH_ARM64, UC_MODE_ARM
 from unicorn.arm64_const import UC_CPU_ARM64_A72
@@ -44,8 +44,8 @@ SPEC = ArchSpec(
                     "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
         tls_register="tpidr_el0",
         clone=CloneABI(args=CLONE_BACKWARDS),
-        exception_signals={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
-                           EXCP_DATA_ABORT: signal.SIGBUS, EXCP_BKPT: signal.SIGTRAP},
+        exception_signals={EXCP_UDEF: SIGILL, EXCP_PREFETCH_ABORT: SIGSEGV,
+                           EXCP_DATA_ABORT: SIGBUS, EXCP_BKPT: SIGTRAP},
     ),
     tcg=TcgInfo(
         engine=(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_A72),
