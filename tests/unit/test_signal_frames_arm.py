@@ -229,3 +229,139 @@ def test_arm_fault_address_and_bad_frame():
     regs.write("sp", frame + 4)              # misaligned: the kernel's badframe
     with pytest.raises(GuestMemoryError):
         ARM_FRAMES.restore(regs, memory, True, {})
+
+
+# ------------------------------------------------------------------- AArch64
+
+A64 = by_name("aarch64")
+A64_FRAMES = A64.signal_frames
+A64_RT_SIZE = 4688                         # sizeof(struct rt_sigframe)
+A64_UC, A64_SC = 128, 128 + 176            # rt_sigframe.uc, uc.uc_mcontext
+A64_FPSIMD = A64_SC + 288                  # the first record in __reserved
+
+
+def a64_set_all(regs, sp: int, seed: int = 0) -> dict:
+    values = {f"x{i}": (0x0101010101010101 * (i + 1) + seed) & (1 << 64) - 1 for i in range(31)}
+    values["sp"], values["pc"] = sp, 0x400124 + 4 * seed
+    for i in range(32):
+        values[f"q{i}"] = (0x0123456789abcdef_fedcba9876543210 * (i + 5) + seed) & (1 << 128) - 1
+    values["nzcv"] = 0xa0000000 ^ (seed << 28 & 0x40000000)
+    values["fpsr"] = 0x08000011 if not seed else 0x1
+    values["fpcr"] = 0x03c00000 if not seed else 0
+    for name, value in values.items():
+        regs.write(name, value)
+    assert {n: regs.read(n) for n in values} == values
+    return values
+
+
+def a64_read_all(regs) -> dict:
+    names = ([f"x{i}" for i in range(31)] + ["sp", "pc", "nzcv", "fpsr", "fpcr"]
+             + [f"q{i}" for i in range(32)])
+    return {name: regs.read(name) for name in names}
+
+
+@pytest.mark.parametrize("flags", [SA_SIGINFO, 0, SA_SIGINFO | SA_RESTORER],
+                         ids=["siginfo", "plain", "restorer"])
+def test_a64_round_trip(flags):
+    memory, regs = machine("aarch64")
+    sp = STACK + 0x8008                                  # not 16-aligned: the frame is
+    original = a64_set_all(regs, sp)
+    d = delivery("aarch64", flags, 0x401000, sp, restorer=0x402000)
+    frame, kept = A64_FRAMES.setup(regs, memory, d)
+
+    record = (sp - 16) & ~15
+    assert frame == record - A64_RT_SIZE and frame % 16 == 0
+    assert regs.read("pc") == 0x401000 and regs.read("sp") == frame
+    assert regs.read("x0") == SIGUSR1
+    assert regs.read("x29") == record
+    assert memory.read(record, 16) == struct.pack("<QQ", original["x29"], original["x30"])
+    assert regs.read("x30") == (0x402000 if flags & SA_RESTORER else TRAMPOLINE)
+    if flags & SA_SIGINFO:
+        assert regs.read("x1") == frame and regs.read("x2") == frame + A64_UC
+        assert memory.read(frame, 128) == d.siginfo
+    else:                                   # the kernel leaves x1, x2 alone then
+        assert regs.read("x1") == original["x1"] and regs.read("x2") == original["x2"]
+    uc = frame + A64_UC
+    assert struct.unpack("<QQQi4xQQ", memory.read(uc, 48)) == (0, 0, *d.altstack, BLOCKED)
+    sc = struct.unpack("<Q31QQQQ", memory.read(frame + A64_SC, 280))
+    assert sc[0] == 0                                     # fault_address
+    assert list(sc[1:32]) == [original[f"x{i}"] for i in range(31)]
+    assert sc[32:] == (sp, original["pc"], original["nzcv"])
+    fp = frame + A64_FPSIMD
+    assert struct.unpack("<IIII", memory.read(fp, 16)) == (
+        0x46508001, 528, original["fpsr"], original["fpcr"])
+    vregs = memory.read(fp + 16, 512)
+    assert [int.from_bytes(vregs[16 * i:16 * i + 16], "little") for i in range(32)] == [
+        original[f"q{i}"] for i in range(32)]
+    assert memory.read(fp + 528, 8) == bytes(8)           # the terminator
+
+    a64_set_all(regs, 0xdead0000, seed=3)                 # the handler's garbage
+    regs.write("sp", frame)                               # as svc in the trampoline sees it
+    blocked = A64_FRAMES.restore(regs, memory, True, {frame: kept})
+    assert blocked == BLOCKED
+    assert a64_read_all(regs) == original
+
+
+def test_a64_handler_edits_frame():
+    memory, regs = machine("aarch64")
+    a64_set_all(regs, STACK + 0x8000)
+    frame, kept = A64_FRAMES.setup(regs, memory, delivery("aarch64", SA_SIGINFO, 0x401000,
+                                                          STACK + 0x8000))
+    memory.write(frame + A64_SC + 8 + 8 * 7, struct.pack("<Q", 0xcafe))      # regs[7]
+    memory.write(frame + A64_SC + 264, struct.pack("<Q", 0x407000))          # pc
+    memory.write(frame + A64_SC + 272, struct.pack("<Q", 0x600003c5))        # pstate: EL1h asked
+    memory.write(frame + A64_FPSIMD + 16 + 16 * 9, (1 << 127 | 9).to_bytes(16, "little"))
+    memory.write(frame + A64_UC + 40, struct.pack("<Q", 0x10))
+    regs.write("sp", frame)
+    assert A64_FRAMES.restore(regs, memory, True, {}) == 0x10
+    assert regs.read("x7") == 0xcafe and regs.read("pc") == 0x407000
+    assert regs.read("nzcv") == 0x60000000
+    assert regs.read("pstate") & 0xf == 0x5 and regs.read("pstate") & 0x3c0 == 0x3c0  # xemu's EL1h
+    assert regs.read("q9") == 1 << 127 | 9
+
+
+def test_a64_bad_frames():
+    memory, regs = machine("aarch64")
+    a64_set_all(regs, STACK + 0x8000)
+    frame, _ = A64_FRAMES.setup(regs, memory, delivery("aarch64", SA_SIGINFO, 0x401000,
+                                                       STACK + 0x8000))
+    for sp in (0x5000000, frame + 8):                     # unmapped; not 16-aligned
+        regs.write("sp", sp)
+        with pytest.raises(GuestMemoryError):
+            A64_FRAMES.restore(regs, memory, True, {})
+    memory.write(frame + A64_FPSIMD, struct.pack("<II", 0x12345678, 16))     # unknown record
+    regs.write("sp", frame)
+    with pytest.raises(GuestMemoryError):
+        A64_FRAMES.restore(regs, memory, True, {})
+
+
+def test_a64_fault_address():
+    memory, regs = machine("aarch64")
+    a64_set_all(regs, STACK + 0x8000)
+    info = siginfo(64, SIGSEGV, code=2, addr=0xdeadbeef000)
+    frame, _ = A64_FRAMES.setup(regs, memory, delivery("aarch64", SA_SIGINFO, 0x401000,
+                                                       STACK + 0x8000, signum=SIGSEGV, info=info))
+    assert struct.unpack("<Q", memory.read(frame + A64_SC, 8))[0] == 0xdeadbeef000
+
+
+def test_a64_trampoline_disassembles():
+    md = capstone.Cs(capstone.CS_ARCH_ARM64, capstone.CS_MODE_ARM)
+    code = A64_FRAMES.trampoline
+    insns = [(i.mnemonic, i.op_str) for i in md.disasm(code[:8], 0)]
+    assert insns == [("mov", "x8, #0x8b"), ("svc", "#0")]
+    assert A64.linux.syscall_numbers["rt_sigreturn"] == 0x8b
+    assert [i.mnemonic for i in md.disasm(code[8:], 8)] in ([], ["udf"] * (len(code) // 4 - 2))
+
+
+def test_a64_alternate_stack():
+    memory, regs = machine("aarch64")
+    original = a64_set_all(regs, STACK + 0x8000)
+    top = ALT + ALT_SIZE
+    d = delivery("aarch64", SA_SIGINFO | SA_ONSTACK, 0x401000, top, switched=True)
+    frame, kept = A64_FRAMES.setup(regs, memory, d)
+    assert frame == top - 16 - A64_RT_SIZE and regs.read("x29") == top - 16
+    assert struct.unpack("<Qi4xQ", memory.read(frame + A64_UC + 16, 24)) == d.altstack
+    assert struct.unpack("<Q", memory.read(frame + A64_SC + 256, 8))[0] == STACK + 0x8000
+    regs.write("sp", frame)
+    A64_FRAMES.restore(regs, memory, True, {frame: kept})
+    assert regs.read("sp") == original["sp"]

@@ -7,6 +7,7 @@ from unicorn.arm64_const import UC_CPU_ARM64_A72
 from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
                     SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
+from .signal import Aarch64SignalFrames
 from .syscalls import NUMBERS
 
 CPACR_FPEN = 3 << 20           # FP and SIMD usable at EL0 and EL1
@@ -54,4 +55,5 @@ SPEC = ArchSpec(
     ),
     capstone=("ARM64", ("ARM",)),
     gdb=gdb.TARGET,
+    signal_frames=Aarch64SignalFrames(),
 )
