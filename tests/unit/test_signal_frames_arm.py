@@ -11,7 +11,8 @@ import capstone
 import pytest
 
 from xemu.archs import by_name
-from xemu.archs.base import OLD_SIGRETURN_OFFSET, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SignalDelivery
+from xemu.archs.base import (OLD_SIGRETURN_OFFSET, SA_ONSTACK, SA_RESTORER, SA_SIGINFO,
+                             SignalDelivery)
 from xemu.errors import GuestMemoryError
 from xemu.machine.accel.tcg import TcgAccelerator
 from xemu.machine.memory import PROT_READ, PROT_WRITE, Memory
@@ -365,3 +366,75 @@ def test_a64_alternate_stack():
     regs.write("sp", frame)
     A64_FRAMES.restore(regs, memory, True, {frame: kept})
     assert regs.read("sp") == original["sp"]
+
+
+# ------------------------------------------- a handler run by the CPU, end to end
+
+CODE = 0x10000
+
+
+def run_through_handler(arch: str, interrupted: bytes, handler: bytes, thumb: bool = False,
+                        rt: bool = True):
+    """Map `interrupted` (which exits with x0/r0) and `handler` (which sets
+    register 5 and returns), deliver a signal at `interrupted`, run: the handler
+    returns into the trampoline, whose rt_sigreturn restores the frame, and the
+    interrupted code runs on to exit. Returns (exit stop, registers, originals)."""
+    from xemu.machine.accel.base import REGISTERS_SET, Exit
+    from xemu.machine.memory import PROT_EXEC
+    spec = by_name(arch)
+    memory = Memory()
+    memory.map(STACK, STACK_SIZE, PROT_READ | PROT_WRITE)
+    memory.map(CODE, 0x1000, PROT_READ | PROT_EXEC)
+    memory.map(TRAMPOLINE, 0x1000, PROT_READ | PROT_EXEC)
+    memory.write(CODE, interrupted)
+    memory.write(CODE + 0x100, handler)
+    memory.write(TRAMPOLINE, spec.signal_frames.trampoline)
+    accel = TcgAccelerator(spec, memory)
+    regs = accel.regs
+    frames = spec.signal_frames
+    if arch == "arm":
+        original = arm_set_all(regs, STACK + 0x8000, thumb=thumb)
+        regs.write("pc", CODE)
+        regs.write("cpsr", original["cpsr"] & ~0x0600fc00)          # no IT block at CODE
+    else:
+        original = a64_set_all(regs, STACK + 0x8000)
+        regs.write("pc", CODE)
+    original = {name: regs.read(name) for name in original}
+    kept: dict = {}
+    calls = []
+    sigreturn = spec.linux.syscall_numbers["rt_sigreturn" if rt else "sigreturn"]
+
+    def serve(number, args):
+        calls.append(number)
+        if number == sigreturn:
+            frames.restore(regs, memory, rt, kept)
+            return REGISTERS_SET
+        return Exit(args[0] & 0xff)
+
+    accel.syscall_handler = serve
+    frame, kept_value = frames.setup(regs, memory, delivery(
+        arch, SA_SIGINFO if rt else 0, CODE + 0x100 + thumb, STACK + 0x8000))
+    kept[frame] = kept_value
+    stop = accel.run(timeout=10)
+    assert calls == [sigreturn, calls[-1]]
+    return stop, regs, original
+
+
+@pytest.mark.parametrize("rt", [True, False], ids=["rt", "old"])
+def test_arm_handler_runs_and_returns_thumb(rt):
+    # Thumb: movs r7, #1; svc #0 | handler: movs r5, #0x55; bx lr
+    stop, regs, original = run_through_handler(
+        "arm", struct.pack("<HH", 0x2701, 0xdf00), struct.pack("<HH", 0x2555, 0x4770),
+        thumb=True, rt=rt)
+    assert stop.status == original["r0"] & 0xff
+    assert regs.read("r5") == original["r5"] and regs.read("cpsr") & PSR_T
+    assert regs.read("d9") == original["d9"]
+
+
+def test_a64_handler_runs_and_returns():
+    # mov x8, #93; svc #0 | handler: mov x5, #0x55; ret
+    stop, regs, original = run_through_handler(
+        "aarch64", struct.pack("<II", 0xd2800ba8, 0xd4000001),
+        struct.pack("<II", 0xd2800aa5, 0xd65f03c0))
+    assert stop.status == original["x0"] & 0xff
+    assert regs.read("x5") == original["x5"] and regs.read("q9") == original["q9"]
