@@ -87,7 +87,7 @@ SIGRETURN_CODES = (
 
 def _fault_address(delivery: SignalDelivery) -> int:
     """thread.address: the faulting address of a fault the kernel raised."""
-    signo, _, code, addr = struct.unpack_from("<iiiI", delivery.siginfo)
+    _, _, code, addr = struct.unpack_from("<iiiI", delivery.siginfo)
     if delivery.signum in (_signal.SIGSEGV, _signal.SIGBUS) and code > 0:
         return addr
     return 0
