@@ -1,7 +1,6 @@
 """x86-64 and i386 signal frames (archs/x86_64/signal.py, archs/i386/signal.py):
 layouts as Linux's arch/x86/kernel/signal_{32,64}.c and fpu/signal.c,
 round trips through setup and (rt_)sigreturn under TCG and (x86-64) KVM."""
-import os
 import struct
 
 import capstone
@@ -10,7 +9,8 @@ import pytest
 from xemu.archs import by_name
 from xemu.archs.base import OLD_SIGRETURN_OFFSET, SA_RESTORER, SA_SIGINFO, SignalDelivery
 from xemu.archs.i386 import GDT_BASE
-from xemu.machine.memory import PROT_READ, PROT_WRITE, Memory
+from xemu.machine.accel.base import Exit
+from xemu.machine.memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory
 
 STACK, STACK_SIZE = 0x10000000, 0x20000
 STACK_TOP = STACK + STACK_SIZE
@@ -27,13 +27,14 @@ X86_64_GPRS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
 I386_GPRS = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp")
 
 
-def kvm_available() -> bool:
-    return os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)
+def kvm_reason() -> str:
+    from tests.helpers import kvm_skip_reason
+    return kvm_skip_reason("x86_64")
 
 
 CPUS = [pytest.param(("x86_64", "tcg"), id="x86_64-tcg"),
         pytest.param(("x86_64", "kvm"), id="x86_64-kvm", marks=pytest.mark.skipif(
-            not kvm_available(), reason="no usable /dev/kvm")),
+            bool(kvm_reason()), reason=kvm_reason() or "KVM")),
         pytest.param(("i386", "tcg"), id="i386-tcg")]
 
 
@@ -362,3 +363,45 @@ def test_i386_trampoline():
     assert disassemble(code[OLD_SIGRETURN_OFFSET:OLD_SIGRETURN_OFFSET + 8],
                        capstone.CS_MODE_32) == ["pop eax", f"mov eax, 0x{old:x}", "int 0x80"]
     assert set(code[7:OLD_SIGRETURN_OFFSET]) == {0xCC}
+
+
+# -- x87 registers are physical under both accelerators --------------------
+
+@pytest.mark.parametrize("accel", ["tcg", pytest.param("kvm", marks=pytest.mark.skipif(
+    bool(kvm_reason()), reason=kvm_reason() or "KVM"))])
+def test_x87_stack_after_real_code_lands_in_stack_order(accel):
+    """finit; fld1; fldz: TOP = 6, physical 7 = 1.0, physical 6 = 0.0, under
+    TCG and KVM alike; the frame's FXSAVE has ST(0) = 0.0, ST(1) = 1.0, and
+    sigreturn puts them back."""
+    spec = by_name("x86_64")
+    memory = Memory()
+    memory.map(STACK, STACK_SIZE, PROT_READ | PROT_WRITE)
+    code = 0x600000
+    memory.map(code, 0x1000, PROT_READ | PROT_EXEC)
+    memory.write(code, b"\x9b\xdb\xe3" b"\xd9\xe8" b"\xd9\xee" b"\x0f\x05")
+    if accel == "kvm":
+        from xemu.machine.accel.kvm import KvmAccelerator
+        machine = KvmAccelerator(spec, memory)
+    else:
+        from xemu.machine.accel.tcg import TcgAccelerator
+        machine = TcgAccelerator(spec, memory)
+    try:
+        regs = machine.regs
+        regs.write("rip", code)
+        regs.write("rsp", STACK_TOP - 0x100)
+        machine.syscall_handler = lambda number, args: Exit(0)
+        assert machine.run() == Exit(0)
+        one, zero = (1 << 63, 0x3FFF), (0, 0)
+        assert regs.read("fpsw") >> 11 & 7 == 6
+        assert (regs.read("fp7"), regs.read("fp6")) == (one, zero)
+        frame, kept = spec.signal_frames.setup(regs, memory, delivery(spec, regs))
+        fpstate = u64(memory, frame + 8 + 40 + 184)
+        assert memory.read(fpstate + 32, 10) == bytes(10)                       # ST(0)
+        assert memory.read(fpstate + 48, 10) == (1 << 63 | 0x3FFF << 64).to_bytes(10, "little")
+        assert memory.read(fpstate + 4, 1) == b"\xc0"                           # abridged tags
+        regs.write("rsp", frame + 8)
+        spec.signal_frames.restore(regs, memory, True, {frame: kept})
+        assert regs.read("fpsw") >> 11 & 7 == 6
+        assert (regs.read("fp7"), regs.read("fp6")) == (one, zero)
+    finally:
+        machine.close()
