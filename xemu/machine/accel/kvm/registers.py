@@ -75,7 +75,7 @@ class KvmRegisters:
         if bank == "fp" and 0 <= index < 8:
             # fpN is physical register N, as Unicorn names it; FXSAVE keeps
             # the registers in stack order, ST(i) = physical (TOP + i) & 7
-            return self.ST0 + 16 * ((index - self._top()) & 7), 10   # 80 bits in 16 bytes
+            return self.ST0 + 16 * ((index - self._top()) & 7), 10     # 80 of 16 bytes
         return None
 
     def _top(self) -> int:
@@ -84,8 +84,9 @@ class KvmRegisters:
 
     def _read_fpu(self, name: str):
         """x87 and SSE state, as Unicorn gives it: fpN (physical register
-        N, not ST(N)) as (mantissa, exponent), xmmN as one integer, fptag as the full tag word (two bits
-        a register, 3 = empty; FXSAVE keeps one bit, 1 = in use)."""
+        N, not ST(N)) as (mantissa, exponent), xmmN as one integer, fptag as
+        the full tag word (two bits a register, 3 = empty; FXSAVE keeps one
+        bit, 1 = in use)."""
         area = self.fxsave()
         if name == "fptag":
             return sum((0 if area[self.FTW] >> i & 1 else 3) << 2 * i for i in range(8))
