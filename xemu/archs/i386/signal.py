@@ -241,7 +241,8 @@ class I386SignalFrames:
     @staticmethod
     def _fsave_header(fx: bytes) -> bytes:
         """struct fregs_state + status/magic, from the FXSAVE image (the
-        kernel's convert_from_fxsr): the full tag word, CS with the opcode."""
+        native i386 kernel's convert_from_fxsr): the full tag word, CS with the
+        opcode above it, FOS as FXSAVE's FDS."""
         fcw, fsw, abridged, fop, fip, fcs, fdp, fds = struct.unpack_from("<HHBxHIHxxIHxx", fx, 0)
         top = fsw >> 11 & 7
         tag = 0
@@ -260,7 +261,7 @@ class I386SignalFrames:
             tag |= t << 2 * phys
         st = b"".join(bytes(fx[32 + 16 * i:42 + 16 * i]) for i in range(8))
         return (struct.pack("<7I", fcw | 0xFFFF0000, fsw | 0xFFFF0000, tag | 0xFFFF0000,
-                            fip, fcs | (fop & 0x7FF) << 16, fdp, fds | 0xFFFF0000)
+                            fip, fcs | (fop & 0x7FF) << 16, fdp, fds)
                 + st + struct.pack("<HH", fsw, X86_FXSR_MAGIC))
 
     # -- sigreturn --
