@@ -110,7 +110,7 @@ def delivery(spec, regs, *, flags=SA_SIGINFO, switched=False, signum=10) -> Sign
     sp = ALT + ALT_SIZE if switched else regs.read(spec.sp)
     return SignalDelivery(signum=signum, handler=HANDLER, flags=flags, restorer=RESTORER,
                           siginfo=SIGINFO, blocked=BLOCKED, sp=sp,
-                          altstack=(ALT, 1 if not switched else 1, ALT_SIZE),
+                          altstack=(ALT, 1 if switched else 0, ALT_SIZE),   # SS_ONSTACK
                           trampoline=TRAMPOLINE, switched=switched)
 
 
@@ -164,7 +164,7 @@ def test_x86_64_round_trip(cpu, flags):
     assert memory.read(frame + 312, 128) == SIGINFO
     uc = frame + 8
     assert u64(memory, uc) == 0x7 and u64(memory, uc + 8) == 0      # uc_flags, uc_link
-    assert struct.unpack("<QixxxxQ", memory.read(uc + 16, 24)) == (ALT, 1, ALT_SIZE)
+    assert struct.unpack("<QixxxxQ", memory.read(uc + 16, 24)) == (ALT, 0, ALT_SIZE)
     assert u64(memory, uc + 296) == BLOCKED                           # uc_sigmask
     sc = uc + 40
     assert u64(memory, sc + 13 * 8) == original["rax"]                # sc.ax
@@ -272,7 +272,7 @@ def test_i386_round_trip(cpu, flags):
         assert (u32(memory, frame + 8), u32(memory, frame + 12)) == (info, uc)
         assert (regs.read("edx"), regs.read("ecx")) == (info, uc)
         assert memory.read(info, 128) == SIGINFO
-        assert struct.unpack("<5I", memory.read(uc, 20)) == (1, 0, ALT, 1, ALT_SIZE)
+        assert struct.unpack("<5I", memory.read(uc, 20)) == (1, 0, ALT, 0, ALT_SIZE)
         assert struct.unpack("<II", memory.read(uc + 108, 8)) == (BLOCKED & 0xFFFFFFFF,
                                                                    BLOCKED >> 32)
         sc = uc + 20
