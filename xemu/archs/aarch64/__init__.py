@@ -1,5 +1,5 @@
 """64-bit ARM (AArch64), little-endian: a Cortex-A72 with FP and Advanced SIMD."""
-import signal
+from signal import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
 
 from unicorn import UC_ARCH_ARM64, UC_MODE_ARM
 from unicorn.arm64_const import UC_CPU_ARM64_A72
@@ -7,6 +7,7 @@ from unicorn.arm64_const import UC_CPU_ARM64_A72
 from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
                     SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
+from .signal import Aarch64SignalFrames
 from .syscalls import NUMBERS
 
 CPACR_FPEN = 3 << 20           # FP and SIMD usable at EL0 and EL1
@@ -44,8 +45,8 @@ SPEC = ArchSpec(
                     "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
         tls_register="tpidr_el0",
         clone=CloneABI(args=CLONE_BACKWARDS),
-        exception_signals={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
-                           EXCP_DATA_ABORT: signal.SIGBUS, EXCP_BKPT: signal.SIGTRAP},
+        exception_signals={EXCP_UDEF: SIGILL, EXCP_PREFETCH_ABORT: SIGSEGV,
+                           EXCP_DATA_ABORT: SIGBUS, EXCP_BKPT: SIGTRAP},
     ),
     tcg=TcgInfo(
         engine=(UC_ARCH_ARM64, UC_MODE_ARM, UC_CPU_ARM64_A72),
@@ -54,4 +55,5 @@ SPEC = ArchSpec(
     ),
     capstone=("ARM64", ("ARM",)),
     gdb=gdb.TARGET,
+    signal_frames=Aarch64SignalFrames(),
 )

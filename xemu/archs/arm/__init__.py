@@ -1,6 +1,6 @@
 """32-bit ARM, EABI hard-float (armhf): a Cortex-A15 with VFPv4 and NEON.
 Programs may start in Thumb state (entry address with bit 0 set)."""
-import signal
+from signal import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
 
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
@@ -8,6 +8,7 @@ from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, IsaSwitch, LinuxABI,
                     Registers, SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
+from .signal import ArmSignalFrames
 from .syscalls import NUMBERS
 
 CPACR_CP10_CP11_FULL = 0xF << 20     # let user code use VFP/NEON
@@ -61,8 +62,8 @@ SPEC = ArchSpec(
         tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
         clone=CloneABI(args=CLONE_BACKWARDS),
         syscall_handlers={"ARM_set_tls": set_tls},
-        exception_signals={EXCP_UDEF: signal.SIGILL, EXCP_PREFETCH_ABORT: signal.SIGSEGV,
-                           EXCP_DATA_ABORT: signal.SIGBUS, EXCP_BKPT: signal.SIGTRAP},
+        exception_signals={EXCP_UDEF: SIGILL, EXCP_PREFETCH_ABORT: SIGSEGV,
+                           EXCP_DATA_ABORT: SIGBUS, EXCP_BKPT: SIGTRAP},
     ),
     tcg=TcgInfo(
         engine=(UC_ARCH_ARM, UC_MODE_ARM, UC_CPU_ARM_CORTEX_A15),
@@ -72,4 +73,5 @@ SPEC = ArchSpec(
     capstone=("ARM", ("ARM",)),
     isa_switch=IsaSwitch("cpsr", CPSR_T, ("THUMB",)),
     gdb=gdb.TARGET,
+    signal_frames=ArmSignalFrames(),
 )

@@ -5,7 +5,7 @@ GDT entry and loads its selector into %gs. xemu keeps a GDT in a page of
 the guest's kernel half (above stack_top) for that.
 """
 import errno
-import signal
+import signal as host_signal   # the name `signal` is this package's signal.py
 import struct
 
 from unicorn import UC_ARCH_X86, UC_MODE_32
@@ -13,6 +13,7 @@ from unicorn import UC_ARCH_X86, UC_MODE_32
 from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
                     SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
+from .signal import FRAMES as SIGNAL_FRAMES
 from .syscalls import NUMBERS
 
 GDT_BASE = 0xFFFFE000            # one page, beyond the user address space
@@ -24,10 +25,10 @@ SEG_32BIT, SEG_CODE, LIMIT_IN_PAGES, USEABLE = 1 << 0, 2 << 1, 1 << 4, 1 << 6
 GDT_ENTRY_TLS_MIN = 6            # i386's three TLS slots: 6, 7, 8
 GDT_ENTRY_TLS_COUNT = 3
 HWCAP_CPUID_EDX = 0x078BFBFF     # fpu..sse2, as a Pentium 4-class CPU reports
-X86_INTERRUPT_SIGNALS = {0: signal.SIGFPE, 1: signal.SIGTRAP, 3: signal.SIGTRAP,
-                         4: signal.SIGSEGV, 5: signal.SIGSEGV, 6: signal.SIGILL,
-                         13: signal.SIGSEGV, 14: signal.SIGSEGV, 16: signal.SIGFPE,
-                         17: signal.SIGBUS, 19: signal.SIGFPE}
+X86_INTERRUPT_SIGNALS = {0: host_signal.SIGFPE, 1: host_signal.SIGTRAP, 3: host_signal.SIGTRAP,
+                         4: host_signal.SIGSEGV, 5: host_signal.SIGSEGV, 6: host_signal.SIGILL,
+                         13: host_signal.SIGSEGV, 14: host_signal.SIGSEGV, 16: host_signal.SIGFPE,
+                         17: host_signal.SIGBUS, 19: host_signal.SIGFPE}
 
 
 FPU_CONTROL_DEFAULT = 0x37F       # what `finit` (and Linux) give: 64-bit mantissa
@@ -127,4 +128,5 @@ SPEC = ArchSpec(
     capstone=("X86", ("32",)),
     gdb=gdb.TARGET,
     kvm_mode="compat",
+    signal_frames=SIGNAL_FRAMES,
 )

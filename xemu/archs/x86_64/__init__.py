@@ -7,7 +7,7 @@ from unicorn.x86_const import UC_X86_INS_SYSCALL
 
 from ..base import ArchSpec, ElfInfo, LinuxABI, Registers, SyscallABI, TcgInfo, Trap
 from ..i386 import HWCAP_CPUID_EDX, X86_INTERRUPT_SIGNALS, reset_fpu
-from . import gdb, structs
+from . import gdb, signal, structs
 from .syscalls import NUMBERS
 
 ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS = 0x1001, 0x1002, 0x1003, 0x1004
@@ -65,4 +65,5 @@ SPEC = ArchSpec(
     capstone=("X86", ("64",)),
     gdb=gdb.TARGET,
     kvm_mode="long",
+    signal_frames=signal.FRAMES,
 )

@@ -73,13 +73,20 @@ class KvmRegisters:
         if bank == "xmm" and 0 <= index < 16:
             return self.XMM0 + 16 * index, 16
         if bank == "fp" and 0 <= index < 8:
-            return self.ST0 + 16 * index, 10          # 80 bits in a 16-byte slot
+            # fpN is physical register N, as Unicorn names it; FXSAVE keeps
+            # the registers in stack order, ST(i) = physical (TOP + i) & 7
+            return self.ST0 + 16 * ((index - self._top()) & 7), 10     # 80 of 16 bytes
         return None
 
+    def _top(self) -> int:
+        """The x87 stack top (FSW bits 11-13)."""
+        return self.fxsave()[3] >> 3 & 7
+
     def _read_fpu(self, name: str):
-        """x87 and SSE state, as Unicorn gives it: fpN as (mantissa,
-        exponent), xmmN as one integer, fptag as the full tag word (two bits
-        a register, 3 = empty; FXSAVE keeps one bit, 1 = in use)."""
+        """x87 and SSE state, as Unicorn gives it: fpN (physical register
+        N, not ST(N)) as (mantissa, exponent), xmmN as one integer, fptag as
+        the full tag word (two bits a register, 3 = empty; FXSAVE keeps one
+        bit, 1 = in use)."""
         area = self.fxsave()
         if name == "fptag":
             return sum((0 if area[self.FTW] >> i & 1 else 3) << 2 * i for i in range(8))
@@ -113,6 +120,15 @@ class KvmRegisters:
         area = self.fxsave()
         if name == "fptag":
             area[self.FTW] = sum(1 << i for i in range(8) if value >> 2 * i & 3 != 3)
+        elif name == "fpsw":
+            # a new TOP leaves the physical registers where they are: their
+            # stack-order slots rotate, as fpN stays physical register N
+            physical = [bytes(area[self.ST0 + 16 * ((i - self._top()) & 7):][:16])
+                        for i in range(8)]
+            area[2:4] = (value & 0xFFFF).to_bytes(2, "little")
+            for i, raw in enumerate(physical):
+                offset = self.ST0 + 16 * ((i - self._top()) & 7)
+                area[offset:offset + 16] = raw
         else:
             slot = self._fpu_slot(name)
             if slot is None:

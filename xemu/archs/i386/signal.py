@@ -1,0 +1,323 @@
+"""i386 signal frames, as Linux's arch/x86/kernel/signal_32.c builds them
+(struct sigframe and struct rt_sigframe of arch/x86/include/asm/sigframe.h),
+and the x87/SSE state both x86 arches keep in a frame (arch/x86/kernel/
+fpu/signal.c): an FXSAVE image with the XSAVE software-reserved bytes, the
+XSAVE header (x87 and SSE only) and FP_XSTATE_MAGIC2 after it; i386 puts
+the old FSAVE-format header before it.
+
+Registers fpN are physical x87 registers (Unicorn's naming, and KVM's in
+xemu); FXSAVE and FSAVE keep them in stack order, ST(i) = fp[(TOP + i) & 7].
+"""
+import struct
+
+from ..base import OLD_SIGRETURN_OFFSET, SA_RESTORER, SA_SIGINFO, SignalDelivery
+
+# --- the x87/SSE state (shared with x86_64) ---------------------------------
+
+FXSAVE_SIZE = 512
+XSAVE_HEADER_SIZE = 64
+XSTATE_SIZE = FXSAVE_SIZE + XSAVE_HEADER_SIZE       # x87 and SSE: 576
+FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2 = 0x46505853, 0x46505845
+FP_XSTATE_MAGIC2_SIZE = 4
+SW_RESERVED = 464                                   # struct _fpx_sw_bytes in FXSAVE
+XFEATURES_X87_SSE = 0x3
+MXCSR_MASK = 0xFFFF                                 # what the kernel reports (DAZ too)
+X86_FXSR_MAGIC = 0x0000                             # _fpstate_32.magic: FXSR data follows
+FREGS_STATE_SIZE = 112                              # struct fregs_state (FSAVE), i386 only
+FPU_CONTROL_DEFAULT, MXCSR_DEFAULT = 0x37F, 0x1F80
+
+# eflags bits sigreturn takes from the frame (FIX_EFLAGS in signal.c)
+X86_EFLAGS_CF, X86_EFLAGS_PF, X86_EFLAGS_AF, X86_EFLAGS_ZF = 0x1, 0x4, 0x10, 0x40
+X86_EFLAGS_SF, X86_EFLAGS_TF, X86_EFLAGS_DF, X86_EFLAGS_OF = 0x80, 0x100, 0x400, 0x800
+X86_EFLAGS_RF, X86_EFLAGS_AC = 0x10000, 0x40000
+FIX_EFLAGS = (X86_EFLAGS_AC | X86_EFLAGS_OF | X86_EFLAGS_DF | X86_EFLAGS_TF | X86_EFLAGS_SF
+              | X86_EFLAGS_ZF | X86_EFLAGS_AF | X86_EFLAGS_PF | X86_EFLAGS_CF | X86_EFLAGS_RF)
+# what handle_signal clears before the handler runs
+HANDLER_CLEARS = X86_EFLAGS_DF | X86_EFLAGS_RF | X86_EFLAGS_TF
+
+UC_FP_XSTATE, UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS = 0x1, 0x2, 0x4
+FRAME_ALIGNMENT = 16
+
+
+def _optional(regs, name: str) -> int:
+    """A register one accelerator may not name (fcs, fds under KVM): 0."""
+    try:
+        return regs.read(name)
+    except KeyError:
+        return 0
+
+
+def _fp80(value) -> bytes:
+    """An x87 register as its 10 bytes, from (mantissa, exponent) or an int."""
+    if isinstance(value, tuple):
+        value = value[0] | value[1] << 64
+    return (value & (1 << 80) - 1).to_bytes(10, "little")
+
+
+def _fp_tuple(raw: bytes) -> tuple[int, int]:
+    return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:10], "little")
+
+
+def save_fxsave(regs, bits: int) -> bytearray:
+    """The FXSAVE image of the thread's x87/SSE state (64-bit format for
+    x86_64, 32-bit with FCS/FDS for i386), software-reserved bytes filled as
+    the kernel's save_sw_bytes does for an x87+SSE XSAVE area."""
+    area = bytearray(FXSAVE_SIZE)
+    fsw = regs.read("fpsw") & 0xFFFF
+    top = fsw >> 11 & 7
+    tags = regs.read("fptag")
+    abridged = sum(1 << i for i in range(8) if tags >> 2 * i & 3 != 3)
+    struct.pack_into("<HHBxH", area, 0, regs.read("fpcw") & 0xFFFF, fsw, abridged,
+                     regs.read("fop") & 0x7FF)
+    if bits == 64:
+        struct.pack_into("<QQ", area, 8, regs.read("fip") & (1 << 64) - 1,
+                         regs.read("fdp") & (1 << 64) - 1)
+    else:
+        struct.pack_into("<IHxxIHxx", area, 8, regs.read("fip") & 0xFFFFFFFF,
+                         _optional(regs, "fcs") & 0xFFFF, regs.read("fdp") & 0xFFFFFFFF,
+                         _optional(regs, "fds") & 0xFFFF)
+    struct.pack_into("<II", area, 24, regs.read("mxcsr") & 0xFFFFFFFF, MXCSR_MASK)
+    for i in range(8):
+        area[32 + 16 * i:32 + 16 * i + 10] = _fp80(regs.read(f"fp{(top + i) & 7}"))
+    for i in range(16 if bits == 64 else 8):
+        area[160 + 16 * i:176 + 16 * i] = (regs.read(f"xmm{i}") & (1 << 128) - 1).to_bytes(
+            16, "little")
+    struct.pack_into("<IIQI", area, SW_RESERVED, FP_XSTATE_MAGIC1,
+                     XSTATE_SIZE + FP_XSTATE_MAGIC2_SIZE, XFEATURES_X87_SSE, XSTATE_SIZE)
+    return area
+
+
+def load_fxsave(regs, area: bytes, bits: int) -> None:
+    """Put an FXSAVE image back in the registers (FSW first: its TOP maps
+    the image's stack-order slots to physical registers)."""
+    fcw, fsw, abridged, fop = struct.unpack_from("<HHBxH", area, 0)
+    regs.write("fpsw", fsw)
+    regs.write("fpcw", fcw)
+    regs.write("fptag", sum((0 if abridged >> i & 1 else 3) << 2 * i for i in range(8)))
+    regs.write("fop", fop & 0x7FF)
+    if bits == 64:
+        fip, fdp = struct.unpack_from("<QQ", area, 8)
+    else:
+        fip, fcs, fdp, fds = struct.unpack_from("<IHxxIHxx", area, 8)
+        for name, value in (("fcs", fcs), ("fds", fds)):
+            try:
+                regs.write(name, value)
+            except KeyError:
+                pass
+    regs.write("fip", fip)
+    regs.write("fdp", fdp)
+    regs.write("mxcsr", struct.unpack_from("<I", area, 24)[0] & MXCSR_MASK)
+    top = fsw >> 11 & 7
+    for i in range(8):
+        regs.write(f"fp{(top + i) & 7}", _fp_tuple(area[32 + 16 * i:42 + 16 * i]))
+    for i in range(16 if bits == 64 else 8):
+        regs.write(f"xmm{i}", int.from_bytes(area[160 + 16 * i:176 + 16 * i], "little"))
+
+
+def xstate_image(regs, bits: int) -> bytes:
+    """The XSAVE-format state the kernel copies to a frame's buf_fx: the
+    FXSAVE image, the XSAVE header (x87 and SSE in use), FP_XSTATE_MAGIC2."""
+    header = struct.pack("<QQ", XFEATURES_X87_SSE, 0).ljust(XSAVE_HEADER_SIZE, b"\0")
+    return (bytes(save_fxsave(regs, bits)) + header
+            + struct.pack("<I", FP_XSTATE_MAGIC2))
+
+
+def clear_fpu(regs, bits: int) -> None:
+    """The initial x87/SSE state the handler starts with (the kernel's
+    fpu__clear_user_states), as a null fpstate in sigreturn also gives."""
+    area = bytearray(FXSAVE_SIZE)
+    struct.pack_into("<H", area, 0, FPU_CONTROL_DEFAULT)
+    struct.pack_into("<I", area, 24, MXCSR_DEFAULT)
+    load_fxsave(regs, area, bits)
+
+
+def fix_eflags(current: int, saved: int) -> int:
+    return (current & ~FIX_EFLAGS) | (saved & FIX_EFLAGS)
+
+
+# --- i386 frames ------------------------------------------------------------
+
+# struct sigcontext_32
+SIGCONTEXT = struct.Struct("<HxxHxxHxxHxx" "8I" "II" "I" "Hxx" "I" "I" "Hxx" "I" "I" "I")
+SIGCONTEXT_SIZE = SIGCONTEXT.size                   # 88
+SC_GPRS = ("edi", "esi", "ebp", "esp", "ebx", "edx", "ecx", "eax")
+SC_EIP, SC_FPSTATE, SC_OLDMASK = 56, 76, 80         # offsets of sc.ip, sc.fpstate, sc.oldmask
+FPSTATE_32_SIZE = 624                               # sizeof(struct _fpstate_32)
+
+# struct sigframe: pretcode, sig, sc, fpstate_unused, extramask[1], retcode[8]
+OLD_SC = 8
+OLD_EXTRAMASK = OLD_SC + SIGCONTEXT_SIZE + FPSTATE_32_SIZE     # 720
+OLD_RETCODE = OLD_EXTRAMASK + 4
+OLD_FRAME_SIZE = OLD_RETCODE + 8                               # 732
+
+# struct rt_sigframe: pretcode, sig, pinfo, puc, info, uc, retcode[8]
+RT_INFO = 16
+RT_UC = RT_INFO + 128                                           # 144
+UC_STACK, UC_MCONTEXT = 8, 20                       # in struct ucontext (ia32)
+UC_SIGMASK = UC_MCONTEXT + SIGCONTEXT_SIZE          # 108
+UC_SIZE = UC_SIGMASK + 8                            # 116
+RT_RETCODE = RT_UC + UC_SIZE                        # 260
+RT_FRAME_SIZE = RT_RETCODE + 8                      # 268
+
+
+def _numbers():
+    from . import syscalls
+    return syscalls.NUMBERS["sigreturn"], syscalls.NUMBERS["rt_sigreturn"]
+
+
+class I386SignalFrames:
+    """struct sigframe / struct rt_sigframe with the FP state after them."""
+
+    def __init__(self):
+        nr_sigreturn, nr_rt_sigreturn = _numbers()
+        self.nr_sigreturn, self.nr_rt_sigreturn = nr_sigreturn, nr_rt_sigreturn
+        rt = b"\xb8" + struct.pack("<I", nr_rt_sigreturn) + b"\xcd\x80"     # mov eax; int 0x80
+        old = b"\x58\xb8" + struct.pack("<I", nr_sigreturn) + b"\xcd\x80"   # pop eax; mov; int
+        # padding: int3, which faults (SIGTRAP) if anything runs into it
+        self.trampoline = (rt.ljust(OLD_SIGRETURN_OFFSET, b"\xcc") + old).ljust(0x40, b"\xcc")
+
+    # -- setup --
+
+    def setup(self, regs, memory, delivery: SignalDelivery):
+        rt = bool(delivery.flags & SA_SIGINFO)
+        frame_size = RT_FRAME_SIZE if rt else OLD_FRAME_SIZE
+        sp = delivery.sp
+        # fpu__alloc_mathframe: the XSAVE buffer 64-byte aligned, the FSAVE
+        # header below it
+        buf_fx = (sp - (XSTATE_SIZE + FP_XSTATE_MAGIC2_SIZE)) & ~63
+        fpstate = buf_fx - FREGS_STATE_SIZE
+        frame = ((fpstate - frame_size + 4) & ~(FRAME_ALIGNMENT - 1)) - 4
+
+        fx = save_fxsave(regs, 32)
+        memory.write(fpstate, self._fsave_header(fx))
+        memory.write(buf_fx, xstate_image(regs, 32))
+
+        blocked = delivery.blocked & (1 << 64) - 1
+        if delivery.flags & SA_RESTORER:
+            restorer = delivery.restorer
+        else:
+            restorer = delivery.trampoline + (0 if rt else OLD_SIGRETURN_OFFSET)
+        if rt:
+            info, uc = frame + RT_INFO, frame + RT_UC
+            ss_sp, ss_flags, ss_size = delivery.altstack
+            head = struct.pack("<IiII", restorer, delivery.signum, info, uc)
+            ucontext = (struct.pack("<II", UC_FP_XSTATE, 0)
+                        + struct.pack("<IiI", ss_sp & 0xFFFFFFFF, ss_flags, ss_size & 0xFFFFFFFF)
+                        + self._sigcontext(regs, fpstate, blocked & 0xFFFFFFFF)
+                        + struct.pack("<II", blocked & 0xFFFFFFFF, blocked >> 32))
+            retcode = (b"\xb8" + struct.pack("<I", self.nr_rt_sigreturn) + b"\xcd\x80\0")
+            memory.write(frame, head + bytes(delivery.siginfo[:128]).ljust(128, b"\0")
+                         + ucontext + retcode)
+            dx, cx = info, uc
+        else:
+            memory.write(frame, struct.pack("<Ii", restorer, delivery.signum)
+                         + self._sigcontext(regs, fpstate, blocked & 0xFFFFFFFF)
+                         + bytes(FPSTATE_32_SIZE)
+                         + struct.pack("<I", blocked >> 32)
+                         + b"\x58\xb8" + struct.pack("<I", self.nr_sigreturn) + b"\xcd\x80")
+            dx = cx = 0
+
+        regs.write("esp", frame)
+        regs.write("eip", delivery.handler)
+        regs.write("eax", delivery.signum)
+        regs.write("edx", dx)
+        regs.write("ecx", cx)
+        regs.write("eflags", regs.read("eflags") & ~HANDLER_CLEARS)
+        clear_fpu(regs, 32)
+        return frame, None
+
+    @staticmethod
+    def _sigcontext(regs, fpstate: int, oldmask: int) -> bytes:
+        def seg(name):
+            return _optional(regs, name) & 0xFFFF
+        return SIGCONTEXT.pack(
+            seg("gs"), seg("fs"), seg("es"), seg("ds"),
+            *(regs.read(name) & 0xFFFFFFFF for name in SC_GPRS),
+            0, 0,                                   # trapno, err
+            regs.read("eip") & 0xFFFFFFFF, seg("cs"), regs.read("eflags") & 0xFFFFFFFF,
+            regs.read("esp") & 0xFFFFFFFF,          # sp_at_signal
+            seg("ss"), fpstate, oldmask, 0)         # ..., cr2
+
+    @staticmethod
+    def _fsave_header(fx: bytes) -> bytes:
+        """struct fregs_state + status/magic, from the FXSAVE image (the
+        native i386 kernel's convert_from_fxsr): the full tag word, CS with the
+        opcode above it, FOS as FXSAVE's FDS."""
+        fcw, fsw, abridged, fop, fip, fcs, fdp, fds = struct.unpack_from("<HHBxHIHxxIHxx", fx, 0)
+        top = fsw >> 11 & 7
+        tag = 0
+        for phys in range(8):
+            slot = (phys - top) & 7
+            mantissa, exponent = _fp_tuple(fx[32 + 16 * slot:42 + 16 * slot])
+            exponent &= 0x7FFF
+            if not abridged >> phys & 1:
+                t = 3                               # empty
+            elif exponent == 0x7FFF:
+                t = 2                               # NaN, infinity
+            elif exponent == 0:
+                t = 1 if mantissa == 0 else 2       # zero, denormal
+            else:
+                t = 0 if mantissa >> 63 else 2      # valid, unnormal
+            tag |= t << 2 * phys
+        st = b"".join(bytes(fx[32 + 16 * i:42 + 16 * i]) for i in range(8))
+        return (struct.pack("<7I", fcw | 0xFFFF0000, fsw | 0xFFFF0000, tag | 0xFFFF0000,
+                            fip, fcs | (fop & 0x7FF) << 16, fdp, fds)
+                + st + struct.pack("<HH", fsw, X86_FXSR_MAGIC))
+
+    # -- sigreturn --
+
+    def restore(self, regs, memory, rt: bool, kept) -> int:
+        sp = regs.read("esp") & 0xFFFFFFFF
+        if rt:
+            frame = sp - 4                         # `ret` popped pretcode
+            uc = frame + RT_UC
+            raw = memory.read(uc + UC_MCONTEXT, SIGCONTEXT_SIZE + 8)
+            low, high = struct.unpack_from("<II", raw, SIGCONTEXT_SIZE)
+            blocked = low | high << 32
+            self._restore_sigcontext(regs, memory, raw[:SIGCONTEXT_SIZE])
+        else:
+            frame = sp - 8                          # and __kernel_sigreturn popped sig
+            raw = memory.read(frame + OLD_SC, OLD_EXTRAMASK + 4 - OLD_SC)
+            oldmask = struct.unpack_from("<I", raw, SC_OLDMASK)[0]
+            extramask = struct.unpack_from("<I", raw, OLD_EXTRAMASK - OLD_SC)[0]
+            blocked = oldmask | extramask << 32
+            self._restore_sigcontext(regs, memory, raw[:SIGCONTEXT_SIZE])
+        return blocked
+
+    def _restore_sigcontext(self, regs, memory, raw: bytes) -> None:
+        (gs, fs, es, ds, *gprs, _trapno, _err, eip, _cs, eflags, _sp_at_signal, _ss,
+         fpstate, _oldmask, _cr2) = SIGCONTEXT.unpack(raw)
+        fx = None
+        if fpstate:
+            header = memory.read(fpstate, FREGS_STATE_SIZE)
+            fx = bytearray(memory.read(fpstate + FREGS_STATE_SIZE, FXSAVE_SIZE))
+            self._fsave_into_fxsave(header, fx)
+        for name, value in zip(SC_GPRS, gprs):
+            regs.write(name, value)
+        regs.write("eip", eip)
+        regs.write("eflags", fix_eflags(regs.read("eflags"), eflags))
+        # cs and ss stay xemu's own flat segments; the data segments come back
+        for name, value in (("ds", ds), ("es", es), ("fs", fs), ("gs", gs)):
+            try:
+                if regs.read(name) & 0xFFFF != value:
+                    regs.write(name, value)
+            except Exception:                       # a selector the CPU refuses
+                pass
+        if fx is None:
+            clear_fpu(regs, 32)
+        else:
+            load_fxsave(regs, fx, 32)
+
+    @staticmethod
+    def _fsave_into_fxsave(header: bytes, fx: bytearray) -> None:
+        """The kernel's convert_to_fxsr: the x87 state comes from the FSAVE
+        header (a handler may have edited it there), SSE from the FXSAVE part."""
+        cwd, swd, twd, fip, fcs, foo, fos = struct.unpack_from("<7I", header, 0)
+        abridged = sum(1 << i for i in range(8) if twd >> 2 * i & 3 != 3)
+        struct.pack_into("<HHBxHIHxxIHxx", fx, 0, cwd & 0xFFFF, swd & 0xFFFF, abridged,
+                         fcs >> 16 & 0x7FF, fip, fcs & 0xFFFF, foo, fos & 0xFFFF)
+        for i in range(8):
+            fx[32 + 16 * i:48 + 16 * i] = header[28 + 10 * i:38 + 10 * i] + bytes(6)
+
+
+FRAMES = I386SignalFrames()
