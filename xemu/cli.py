@@ -134,7 +134,9 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
         load, entry, rootfs, strace, trace, trace_mode, stats, stats_json, gdb_port, verbose,
         quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
+    from .machine.accel.base import Fault
     from .run import RunRequest, run as run_image
+    from .run.drive import end_by_signal
     ctx.find_root().meta["verbose"] = verbose
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),
@@ -149,6 +151,10 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(result.status)
+    if isinstance(result.stop, Fault) and result.process is not None:
+        # Killed by a signal: end by the same one, as the guest would have,
+        # so the parent's wait sees WIFSIGNALED (no core dump of xemu).
+        end_by_signal(result.stop.signal)
     sys.exit(result.status)
 
 

@@ -48,6 +48,9 @@ class SyscallABI:
     args: tuple[str, ...]
     result: str
     error_flag: tuple[str, int] | None = None
+    # Bytes of the syscall instruction: a restarted call (SA_RESTART) goes
+    # back this far.
+    instruction_size: int = 4
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,7 @@ class IsaSwitch(NamedTuple):
     register: str
     bit: int
     capstone_modes: tuple[str, ...]
+    syscall_size: int = 2          # the syscall instruction's bytes while it is set
 
 
 @dataclass(frozen=True)

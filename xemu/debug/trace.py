@@ -36,7 +36,7 @@ class Disassembler:
         """Is the CPU in its other instruction set (ARM's Thumb) now?"""
         if self.spec.isa_switch is None or regs is None:
             return False
-        register, bit, _ = self.spec.isa_switch
+        register, bit = self.spec.isa_switch.register, self.spec.isa_switch.bit
         return bool(regs.read(register) & bit)
 
     def decode(self, code: bytes, address: int, alternate: bool = False,

@@ -196,6 +196,7 @@ def commit_exec(thread, stop: Exec):
             pass
     process.replace_image(spec, memory, stop.exe, start.brk_start, start.auxv)
     thread.accel, thread.sigaltstack, thread.clear_child_tid = accel, None, 0
+    thread.kept_frames = {}
     process.machine.bind(thread)
     old.close()
     return None

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ..errors import GuestMemoryError
 from ..machine.accel.base import Stop
 from .process import FdTable
+from .signals import host_fork
 from .thread import Thread
 
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
@@ -50,7 +51,7 @@ class VforkParent:
     """A parent a vfork child runs in place of: what it gets back."""
     context: object               # its CPU, as the vfork call left it
     fds: FdTable
-    sigmask: bytes
+    blocked: int
     cwd: bytes                    # the host's cwd, or the guest's under --rootfs
 
 
@@ -78,7 +79,7 @@ def _fork(thread: Thread, stop: Clone) -> Stop | None:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        pid = os.fork()
+        pid = host_fork(process)
     except OSError as e:
         thread.accel.set_syscall_result(-(e.errno or errno.EAGAIN))
         return None
@@ -129,7 +130,7 @@ def _put_tid(thread: Thread, address: int, tid: int) -> None:
 def _start_vfork_child(thread: Thread, stop: Clone) -> None:
     process = thread.process
     process.vfork_parents.append(VforkParent(
-        thread.regs.save(), process.fds, thread.sigmask, _cwd(process)))
+        thread.regs.save(), process.fds, thread.blocked, _cwd(process)))
     process.fds = process.fds.copy()
     _child_side(thread, stop)
     return None
@@ -148,7 +149,7 @@ def leave_vfork_child(thread: Thread, child_goes_on) -> Stop | None:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        pid = os.fork()
+        pid = host_fork(process)
     except OSError as e:
         _resume_parent(thread, parent, -(e.errno or errno.EAGAIN))
         return None
@@ -169,7 +170,7 @@ def _resume_parent(thread: Thread, parent: VforkParent, result: int) -> None:
     process.vfork_parents.pop()
     process.fds.close_all()                       # the child's copy
     process.fds = parent.fds
-    thread.sigmask = parent.sigmask
+    thread.blocked = parent.blocked
     _set_cwd(process, parent.cwd)
     thread.regs.restore(parent.context)
     thread.accel.set_syscall_result(result)

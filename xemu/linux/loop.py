@@ -12,16 +12,23 @@ from __future__ import annotations
 from typing import Callable
 
 from ..errors import GuestMemoryError
-from ..machine.accel.base import Exit, Fault, Stop
+from ..machine.accel.base import Exit, Fault, Stop, Woken
 from .exec import Exec, commit_exec
 from .fork import Clone, clone, in_vfork_child, leave_vfork_child
+from .signals import SignalReturn, SignalsPending, deliver, fault_signal, sigreturn
 from .thread import Thread, ThreadExit
 
 
 def run_thread(thread: Thread, resume: Callable[[], Stop]) -> Stop:
     """Run thread to the Stop that ends it: resume() runs its guest code from
-    its current registers to the next Stop."""
+    its current registers to the next Stop. Signals due are delivered
+    before each resume, as the kernel does on its way back to user mode."""
     while True:
+        if thread.signals_due:
+            final = deliver(thread)
+            if final is not None:
+                return process_end(thread, final)
+            continue
         stop = resume()
         handler = STOP_HANDLERS.get(type(stop))
         final = stop if handler is None else handler(thread, stop)
@@ -45,10 +52,29 @@ def thread_exit(thread: Thread, stop: ThreadExit) -> Stop | None:
 
 
 def fault(thread: Thread, stop: Fault) -> Stop | None:
-    """A fault's signal takes its default action, which for every fault
-    signal ends the process. (Delivering it to a guest handler needs the
-    arch's signal frame: ArchSpec.signal_frames.)"""
-    return process_end(thread, stop)
+    """A CPU fault: the guest's handler for its signal runs, or (no handler,
+    or the signal blocked) the process ends."""
+    final = fault_signal(thread, stop)
+    return None if final is None else process_end(thread, final)
+
+
+def signals_pending(thread: Thread, stop: SignalsPending) -> Stop | None:
+    """A system call found signals due: its result (or its restart), then
+    the signals."""
+    final = deliver(thread, stop)
+    return None if final is None else process_end(thread, final)
+
+
+def signal_return(thread: Thread, stop: SignalReturn) -> Stop | None:
+    """(rt_)sigreturn: back to where the signal interrupted the thread."""
+    final = sigreturn(thread, stop.rt)
+    return None if final is None else process_end(thread, final)
+
+
+def woken(thread: Thread, stop: Woken) -> Stop | None:
+    """A host signal or a timer stopped the guest: resume, delivering."""
+    thread.signals_due = True
+    return None
 
 
 def process_end(thread: Thread, stop: Stop) -> Stop | None:
@@ -75,4 +101,7 @@ STOP_HANDLERS: dict[type, Callable[[Thread, Stop], Stop | None]] = {
     Fault: fault,
     Clone: clone,
     Exec: execute,
+    SignalsPending: signals_pending,
+    SignalReturn: signal_return,
+    Woken: woken,
 }

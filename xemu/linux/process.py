@@ -10,6 +10,7 @@ import os
 import re
 import struct
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -18,9 +19,9 @@ from ..archs.base import ArchSpec
 from ..machine.memory import Memory
 from . import structs
 from .rootfs import RootFs
+from .signals import SIG_IGN, SignalQueue
 
 AT_FDCWD = -100
-SIG_IGN = 1
 PATH_MAX = 4096
 # /proc/self/fd/N names the guest's descriptor N, never one of xemu's
 PROC_FD = re.compile(rb"^/proc/(?:self|thread-self|(\d+))/fd/(\d+)(/.*)?$")
@@ -40,6 +41,9 @@ class OpenFile:
     # fit in 32 bits; the host's ext4 hashes do not).
     listing: list | None = None
     position: int = 0
+    # Whether a read may block (a pipe, terminal or socket): then it waits
+    # through linux/signals.py, so a signal interrupts it. Found at first read.
+    may_block: bool | None = None
 
 
 class FdTable:
@@ -114,8 +118,14 @@ class Process:
     fds: FdTable = field(default_factory=FdTable)
     brk: int = 0
     umask: int = 0o022
-    # signal number -> the raw struct sigaction bytes the guest installed
-    sigactions: dict[int, bytes] = field(default_factory=dict)
+    # signal number -> the disposition the guest set (signals.SigAction)
+    sigactions: dict = field(default_factory=dict)
+    # signals sent to the process as a whole (signals.SignalQueue)
+    pending: object = field(default_factory=lambda: SignalQueue())
+    # host signals and timer expiries not yet queued (signals.HostSignals)
+    incoming: deque = field(default_factory=deque)
+    trampoline: int | None = None    # the sigreturn page (signals.trampoline)
+    real_timer: object | None = None     # ITIMER_REAL and alarm (signals.RealTimer)
     quiet: bool = False
     warned: set = field(default_factory=set)
     rootfs: RootFs | None = None
@@ -273,10 +283,9 @@ class Process:
         self.brk_start = self.brk = brk_start
         self.word_mask = (1 << spec.bits) - 1
         self.fds.close_on_exec()
-        word = spec.word_size
-        self.sigactions = {signum: raw for signum, raw in self.sigactions.items()
-                           if int.from_bytes(raw[:word], "big" if spec.big_endian
-                                             else "little") == SIG_IGN}
+        self.sigactions = {signum: action for signum, action in self.sigactions.items()
+                           if action.handler == SIG_IGN}
+        self.trampoline = None
 
     def warn(self, message: str) -> None:
         if not self.quiet and message not in self.warned:

@@ -8,12 +8,13 @@ alternate stack, and the address the kernel clears when it exits
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..archs.base import ArchSpec, Registers
 from ..machine.memory import Memory
 from .process import Process
+from .signals import SignalQueue
 
 
 @dataclass
@@ -21,9 +22,17 @@ class Thread:
     process: Process
     tid: int
     accel: object | None = None      # the accelerator running this thread's CPU
-    sigmask: bytes = bytes(8)
-    sigaltstack: bytes | None = None
+    blocked: int = 0                 # the signal mask (bit n-1: signal n)
+    pending: SignalQueue = field(default_factory=SignalQueue)   # sent to this thread
+    # (ss_sp, ss_flags, ss_size), or None: never set
+    sigaltstack: tuple[int, int, int] | None = None
     clear_child_tid: int = 0        # guest address zeroed (and woken) at exit
+    # True when a signal may be deliverable: tested after every system call
+    signals_due: bool = False
+    # The mask sigsuspend replaced, which the handler's frame saves
+    saved_mask: int | None = None
+    # What signal frames could not hold, by frame address (SignalFrames)
+    kept_frames: dict = field(default_factory=dict)
 
     @property
     def regs(self) -> Registers | None:

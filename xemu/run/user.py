@@ -5,6 +5,7 @@ choosing accelerators itself."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..linux.exec import program_image, start_program
 from ..linux.loop import run_thread
 from ..linux.process import Process
 from ..linux.rootfs import open_rootfs
+from ..linux.signals import HostSignals
 from ..linux.syscalls import Dispatcher
 from ..linux.thread import Thread
 from ..loader.image import OpenedImage
@@ -90,11 +92,14 @@ def run_program(request: RunRequest, opened: OpenedImage,
         thread = Thread(process, tid=os.getpid(), accel=accel)
         process.threads[thread.tid] = thread
         machine.bind(thread)
+        # SIGALRM stays xemu's own while --timeout uses it
+        forwarding = HostSignals(process, skip=(signal.SIGALRM,) if request.timeout else ())
         try:
-            try:
-                stop = run_thread(thread, lambda: driver.resume(thread.accel))
-            except GuestTimeout:          # --timeout between two runs of the guest
-                stop = Timeout(request.timeout)
+            with forwarding:
+                try:
+                    stop = run_thread(thread, lambda: driver.resume(thread.accel))
+                except GuestTimeout:          # --timeout between two runs of the guest
+                    stop = Timeout(request.timeout)
             driver.end(stop)
         finally:
             process.fds.close_all()

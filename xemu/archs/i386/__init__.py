@@ -103,7 +103,7 @@ SPEC = ArchSpec(
                 cpp_defines=("-D__i386__",)),
     linux=LinuxABI(
         syscall=SyscallABI(number="eax", args=("ebx", "ecx", "edx", "esi", "edi", "ebp"),
-                           result="eax"),
+                           result="eax", instruction_size=2),       # int 0x80
         syscall_numbers=NUMBERS,
         uname_machine="i686",
         platform="i686",
@@ -116,7 +116,7 @@ SPEC = ArchSpec(
         syscall_handlers={"set_thread_area": set_thread_area},
         # syscall 90 takes a pointer to its six arguments (glibc uses mmap2,
         # older code and hand-written assembly still call it)
-        syscall_entry_points={"mmap": "old_mmap"},
+        syscall_entry_points={"mmap": "old_mmap", "select": "old_select"},
         exception_signals=X86_INTERRUPT_SIGNALS,
         reserved=((GDT_BASE, 0x1000),),
     ),

@@ -45,7 +45,7 @@ SPEC = ArchSpec(
                 cpp_defines=("-D__x86_64__", "-D__LP64__")),
     linux=LinuxABI(
         syscall=SyscallABI(number="rax", args=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
-                           result="rax"),
+                           result="rax", instruction_size=2),       # syscall
         syscall_numbers=NUMBERS,
         uname_machine="x86_64",
         platform="x86_64",

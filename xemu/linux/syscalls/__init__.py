@@ -14,7 +14,13 @@ when the calls are bound, not per call.
 Besides an int, a handler may return a Stop (the accelerator ends its run
 and the OS loop, loop.py, handles it) or REGISTERS_SET (it has set the
 registers itself, as sigreturn, exec and clone's child do: no result is
-written).
+written). A call that blocks (read of a pipe, wait4, poll, nanosleep) waits
+through linux/signals.py, so a signal interrupts it; it then answers
+-ERESTARTSYS or a kin, and delivery restarts it or makes it -EINTR.
+
+After each call the dispatcher tests one flag of the thread: signals due
+turn the result into a SignalsPending Stop, and the OS loop writes the
+result and delivers them before the guest runs on.
 
 Arguments that are 64 bits wide (file offsets) are named in `wide=`: on a
 32-bit arch they arrive in a register pair, which the dispatcher joins.
@@ -24,13 +30,16 @@ from __future__ import annotations
 import errno
 import functools
 import inspect
+import os
+import signal
 from collections import Counter
 from typing import Callable
 
 from ...errors import GuestMemoryError
 from ...machine.accel.base import Stop
+from ..signals import SI_USER, Siginfo, SignalsPending, send
 from ..thread import Thread
-from . import fs, mm, proc, signals, time  # noqa: F401  (they register their handlers)
+from . import fs, mm, poll, proc, signals, time  # noqa: F401  (they register their handlers)
 from .registry import HANDLERS, WIDE
 
 
@@ -42,6 +51,7 @@ class Dispatcher:
         counts: calls by name (--stats). The calls are wrapped only then, so
         a plain run pays nothing."""
         process = self.process = thread.process
+        self.thread = thread
         spec = process.spec
         linux = spec.linux
         handlers = {**HANDLERS, **linux.syscall_handlers}
@@ -70,12 +80,18 @@ class Dispatcher:
             self.process.warn(f"unsupported syscall {name} ({number}) returns ENOSYS")
             return -errno.ENOSYS
         try:
-            return call(args)
+            result = call(args)
         except OSError as e:
             error = e.errno or errno.EIO
-            return -self.errno_map.get(error, error)
+            if error == errno.EPIPE:        # a write to a pipe nobody reads
+                send(self.process, Siginfo(signal.SIGPIPE, SI_USER, os.getpid(), os.getuid()),
+                     self.thread)
+            result = -self.errno_map.get(error, error)
         except GuestMemoryError:
-            return -errno.EFAULT
+            result = -errno.EFAULT
+        if self.thread.signals_due and type(result) is int:
+            return SignalsPending(result, number, args)
+        return result
 
 
 @functools.lru_cache(maxsize=None)

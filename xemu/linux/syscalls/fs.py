@@ -9,6 +9,8 @@ import struct
 import termios
 
 from ..process import AT_FDCWD, Process
+from ..signals import ERESTARTSYS, may_block, wait_readable
+from ..thread import Thread
 from .registry import syscall
 
 IOV_MAX = 1024
@@ -176,11 +178,25 @@ def _guest_buffer(p: Process, address: int, count: int) -> memoryview:
     return p.mem.view(address, min(count, region.end - address))
 
 
+def _readable(thread: Thread, fd: int) -> int | None:
+    """The host fd to read, once it has data (a read that may block waits
+    here, where a signal can interrupt it: None then)."""
+    entry = thread.process.fds.get(thread.process.int32(fd))
+    if entry.may_block is None:
+        entry.may_block = may_block(entry.host_fd)
+    if entry.may_block and not wait_readable(thread, entry.host_fd):
+        return None
+    return entry.host_fd
+
+
 @syscall("read")
-def read(p: Process, fd: int, buf: int, count: int) -> int:
+def read(thread: Thread, fd: int, buf: int, count: int) -> int:
+    p = thread.process
     if count == 0:
         return 0
-    return os.readv(p.fds.host(p.int32(fd)), [_guest_buffer(p, buf, count)])
+    view = _guest_buffer(p, buf, count)
+    host = _readable(thread, fd)
+    return -ERESTARTSYS if host is None else os.readv(host, [view])
 
 
 @syscall("write")
@@ -216,8 +232,10 @@ def _iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
 
 
 @syscall("readv")
-def readv(p: Process, fd: int, iov: int, count: int) -> int:
-    return os.readv(p.fds.host(p.int32(fd)), _iovecs(p, iov, count))
+def readv(thread: Thread, fd: int, iov: int, count: int) -> int:
+    views = _iovecs(thread.process, iov, count)
+    host = _readable(thread, fd)
+    return -ERESTARTSYS if host is None else os.readv(host, views)
 
 
 @syscall("writev")

@@ -11,6 +11,7 @@ from ...machine.accel.base import Exit
 from ..exec import prepare_exec, read_string_array
 from ..fork import CLONE_VFORK, CLONE_VM, clone_request
 from ..process import AT_FDCWD, Process
+from ..signals import ERESTARTSYS, host_signals, wait_for
 from ..thread import Thread, ThreadExit
 from .registry import syscall
 
@@ -248,11 +249,16 @@ WAIT_OPTIONS = 0x1 | 0x2 | 0x4 | 0x8 | 0x01000000 | 0x20000000 | 0x40000000 | 0x
 
 
 @syscall("wait4")
-def wait4(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
+def wait4(thread: Thread, pid: int, status: int, options: int, rusage: int) -> int:
+    p = thread.process
     options = p.int32(options)
     if options & ~WAIT_OPTIONS & 0xFFFFFFFF:
         return -errno.EINVAL
-    found, code, usage = os.wait4(p.int32(pid), options)
+    waited = _wait_child(thread, lambda flags: os.wait4(p.int32(pid), flags),
+                         options, lambda result: result[0])
+    if waited is None:
+        return -ERESTARTSYS
+    found, code, usage = waited
     if found and status:
         p.mem.write(status, struct.pack(p.spec.endian + "i", code))
     if rusage:
@@ -261,8 +267,22 @@ def wait4(p: Process, pid: int, status: int, options: int, rusage: int) -> int:
 
 
 @syscall("waitpid")
-def waitpid(p: Process, pid: int, status: int, options: int) -> int:
-    return wait4(p, pid, status, options, 0)
+def waitpid(thread: Thread, pid: int, status: int, options: int) -> int:
+    return wait4(thread, pid, status, options, 0)
+
+
+def _wait_child(thread: Thread, call, options: int, found):
+    """A wait that blocks, interruptible: poll the host's wait with WNOHANG
+    between wake-ups (SIGCHLD and every other signal ring the wake pipe).
+    None if a signal the guest takes came first."""
+    if options & os.WNOHANG or host_signals() is None:
+        return call(options)
+    while True:
+        result = call(options | os.WNOHANG)
+        if result is not None and found(result):
+            return result
+        if wait_for(thread, [], None, wake_returns=True) is None:
+            return None
 
 
 CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 4, 5, 6
@@ -270,9 +290,15 @@ SIGINFO_SIZE = 128
 
 
 @syscall("waitid")
-def waitid(p: Process, idtype: int, ident: int, infop: int, options: int,
+def waitid(thread: Thread, idtype: int, ident: int, infop: int, options: int,
            rusage: int) -> int:
-    result = os.waitid(p.int32(idtype), p.int32(ident), p.int32(options))
+    p = thread.process
+    options = p.int32(options)
+    result = _wait_child(thread, lambda flags: os.waitid(p.int32(idtype), p.int32(ident),
+                                                         flags),
+                         options, lambda found: found is not None)
+    if result is None and not options & os.WNOHANG:
+        return -ERESTARTSYS
     if infop:
         p.mem.write(infop, child_siginfo(p, result))
     if rusage:

@@ -1,36 +1,42 @@
-"""Signals: dispositions and masks are recorded so the guest reads back what
-it set; signals it raises at itself end it as the default action would.
-(Delivering a signal to a guest handler needs per-arch signal frames, which
-xemu does not build yet: such a signal is reported, not delivered.)"""
+"""Signal system calls: dispositions, masks, sending, waiting, sigreturn,
+and the timers that send SIGALRM. The state and delivery are in
+linux/signals.py; the frames in each arch's signal.py."""
 from __future__ import annotations
 
 import errno
+import math
 import os
 import signal as host_signal
 import struct
 
-from ...machine.accel.base import Fault
 from ..process import Process
+from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINFO_SIZE,
+                       SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, RealTimer,
+                       SigAction, Siginfo, SignalReturn, bit, lowest, on_altstack, recalc,
+                       send, set_blocked, sigset_bytes, sigset_value,
+                       take_incoming, valid, wait_for)
 from ..thread import Thread
 from .registry import syscall
 
-SIG_DFL, SIG_IGN = 0, 1
-IGNORED_BY_DEFAULT = {host_signal.SIGCHLD, host_signal.SIGURG, host_signal.SIGWINCH,
-                      host_signal.SIGCONT}
-SS_DISABLE = 2
-NSIG = 64
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
+MINSIGSTKSZ = 2048
+SIGSET_SIZE = 8
 
 
 @syscall("rt_sigaction")
 def rt_sigaction(p: Process, signum: int, act: int, oldact: int, setsize: int) -> int:
     signum = p.int32(signum)
-    if not 1 <= signum <= NSIG or signum in (host_signal.SIGKILL, host_signal.SIGSTOP) and act:
+    if setsize != SIGSET_SIZE or not valid(signum) or signum in (SIGKILL, SIGSTOP) and act:
         return -errno.EINVAL
-    size = 3 * p.spec.word_size + setsize      # handler, flags, restorer, mask
+    new = SigAction.unpack(p.spec, p.mem.read(act, SigAction.size(p.spec))) if act else None
     if oldact:
-        p.mem.write(oldact, p.sigactions.get(signum, bytes(size)))
-    if act:
-        p.sigactions[signum] = p.mem.read(act, size)
+        p.mem.write(oldact, p.sigactions.get(signum, SigAction()).pack(p.spec))
+    if new is not None:
+        p.sigactions[signum] = new
+        if new.handler == 1 or new.handler == 0 and signum in (17, 23, 28):
+            p.pending.discard(signum)       # now ignored: what was pending goes
+            for thread in p.threads.values():
+                thread.pending.discard(signum)
     return 0
 
 
@@ -38,23 +44,18 @@ def rt_sigaction(p: Process, signum: int, act: int, oldact: int, setsize: int) -
 def rt_sigprocmask(thread: Thread, how: int, new: int, old: int, setsize: int) -> int:
     """The calling thread's signal mask."""
     p = thread.process
-    if setsize != 8:
+    if setsize != SIGSET_SIZE:
+        return -errno.EINVAL
+    given = sigset_value(p.spec, p.mem.read(new, SIGSET_SIZE)) if new else None
+    how = p.int32(how)
+    if given is not None and how not in (SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK):
         return -errno.EINVAL
     if old:
-        p.mem.write(old, thread.sigmask)
-    if new:
-        current = int.from_bytes(thread.sigmask, "little")
-        given = int.from_bytes(p.mem.read(new, 8), "little")
-        how = p.int32(how)
-        if how == 0:
-            current |= given
-        elif how == 1:
-            current &= ~given
-        elif how == 2:
-            current = given
-        else:
-            return -errno.EINVAL
-        thread.sigmask = current.to_bytes(8, "little")
+        p.mem.write(old, sigset_bytes(p.spec, thread.blocked))
+    if given is not None:
+        mask = {SIG_BLOCK: thread.blocked | given, SIG_UNBLOCK: thread.blocked & ~given,
+                SIG_SETMASK: given}[how]
+        set_blocked(thread, mask)
     return 0
 
 
@@ -63,58 +64,254 @@ def sigaltstack(thread: Thread, new: int, old: int) -> int:
     """The calling thread's alternate signal stack."""
     p = thread.process
     layout = p.layout("stack_t")
-    if old:
-        p.mem.write(old, thread.sigaltstack or layout.pack(ss_flags=SS_DISABLE))
+    sp = thread.regs.read(p.spec.sp)
     if new:
-        thread.sigaltstack = p.mem.read(new, layout.size)
+        fields = layout.unpack(p.mem.read(new, layout.size))
+        flags = fields["ss_flags"] & 0xFFFFFFFF
+        if on_altstack(thread, sp):
+            return -errno.EPERM
+        if flags & ~(SS_DISABLE | SS_AUTODISARM | SS_ONSTACK):
+            return -errno.EINVAL
+    if old:
+        current = thread.sigaltstack or (0, SS_DISABLE, 0)
+        reported = current[1] | SS_ONSTACK if on_altstack(thread, sp) else current[1]
+        p.mem.write(old, layout.pack(ss_sp=current[0], ss_flags=reported, ss_size=current[2]))
+    if new:
+        if flags & SS_DISABLE:
+            thread.sigaltstack = (0, SS_DISABLE, 0)
+        else:
+            if fields["ss_size"] < MINSIGSTKSZ:
+                return -errno.ENOMEM
+            thread.sigaltstack = (fields["ss_sp"], flags & SS_AUTODISARM, fields["ss_size"])
     return 0
 
 
-def _handler(p: Process, signum: int) -> int:
-    raw = p.sigactions.get(signum)
-    if not raw:
-        return SIG_DFL
-    code = "Q" if p.spec.bits == 64 else "I"
-    return struct.unpack(p.spec.endian + code, raw[:p.spec.word_size])[0]
-
-
-def _raise(thread: Thread, signum: int) -> int | Fault:
+@syscall("rt_sigpending")
+def rt_sigpending(thread: Thread, address: int, setsize: int) -> int:
     p = thread.process
-    if signum == 0:
-        return 0
-    handler = _handler(p, signum)
-    if handler == SIG_IGN or handler == SIG_DFL and signum in IGNORED_BY_DEFAULT:
-        return 0
-    if handler != SIG_DFL:
-        p.warn(f"signal {signum} has a guest handler; xemu does not deliver signals "
-               "to guest handlers yet, so it takes the default action")
-    pc = thread.regs.read(p.spec.pc) if thread.regs else 0
-    return Fault(signum, pc, None, "", "raised by the guest", raised=True)
+    if setsize > SIGSET_SIZE:
+        return -errno.EINVAL
+    take_incoming(p)
+    pending = (thread.pending.mask | p.pending.mask) & thread.blocked
+    p.mem.write(address, sigset_bytes(p.spec, pending)[:setsize])
+    return 0
+
+
+@syscall("rt_sigreturn")
+def rt_sigreturn(thread: Thread) -> SignalReturn:
+    """Done by the OS loop (the registers are set outside the accelerator's
+    trap, where Unicorn would still move the pc or write registers after)."""
+    return SignalReturn(rt=True)
+
+
+@syscall("sigreturn")
+def old_sigreturn(thread: Thread) -> SignalReturn:
+    return SignalReturn(rt=False)
+
+
+# -- sending --------------------------------------------------------------------
+
+def _sender(signum: int, code: int = SI_USER) -> Siginfo:
+    return Siginfo(signum, code, os.getpid(), os.getuid())
 
 
 @syscall("kill")
-def kill(thread: Thread, pid: int, signum: int) -> int | Fault:
-    """Guest processes are host processes, with the same pids and signal
-    numbers: a signal for another process (or process group) is the host's
-    kill. One for this process itself takes its action here."""
+def kill(thread: Thread, pid: int, signum: int) -> int:
+    """Guest processes are host processes with the same pids and (on these
+    arches) the same signal numbers: a signal for another process or a group
+    is the host's kill; one for this process is queued here."""
     p = thread.process
     pid, signum = p.int32(pid), p.int32(signum)
     if not 0 <= signum <= NSIG:
         return -errno.EINVAL
     if pid == os.getpid():
-        return _raise(thread, signum)
+        if signum:
+            send(p, _sender(signum))
+        return 0
     os.kill(pid, signum)
     return 0
 
 
 @syscall("tgkill")
-def tgkill(thread: Thread, tgid: int, tid: int, signum: int) -> int | Fault:
+def tgkill(thread: Thread, tgid: int, tid: int, signum: int) -> int:
     p = thread.process
-    if p.int32(tid) != thread.tid:
+    tgid, tid, signum = p.int32(tgid), p.int32(tid), p.int32(signum)
+    if not 0 <= signum <= NSIG or tid <= 0:
+        return -errno.EINVAL
+    target = p.threads.get(tid)
+    if target is None or tgid not in (-1, os.getpid()):
+        if tgid == -1 or tgid == tid:            # another single-threaded process
+            os.kill(tid, signum)
+            return 0
         return -errno.ESRCH
-    return _raise(thread, p.int32(signum))
+    if signum:
+        send(p, _sender(signum, SI_TKILL), target)
+    return 0
 
 
 @syscall("tkill")
-def tkill(thread: Thread, tid: int, signum: int) -> int | Fault:
-    return tgkill(thread, tid, tid, signum)
+def tkill(thread: Thread, tid: int, signum: int) -> int:
+    return tgkill(thread, -1, tid, signum)
+
+
+@syscall("rt_sigqueueinfo")
+def rt_sigqueueinfo(thread: Thread, pid: int, signum: int, info: int) -> int:
+    return rt_tgsigqueueinfo(thread, pid, pid, signum, info)
+
+
+@syscall("rt_tgsigqueueinfo")
+def rt_tgsigqueueinfo(thread: Thread, tgid: int, tid: int, signum: int, info: int) -> int:
+    """sigqueue: the guest's own siginfo (its value) goes with the signal.
+    To another process only the signal number reaches it (the host's kill)."""
+    p = thread.process
+    tgid, tid, signum = p.int32(tgid), p.int32(tid), p.int32(signum)
+    if not valid(signum):
+        return -errno.EINVAL
+    raw = p.mem.read(info, SIGINFO_SIZE)
+    code = struct.unpack_from(p.spec.endian + "i", raw, 8)[0]
+    if tgid != os.getpid():
+        os.kill(tgid, signum)
+        return 0
+    if code >= 0 and code != SI_QUEUE:           # only the kernel may claim those
+        return -errno.EPERM
+    target = p.threads.get(tid) if tid != tgid else None
+    send(p, Siginfo(signum, code, raw=raw), target)
+    return 0
+
+
+# -- waiting --------------------------------------------------------------------
+
+@syscall("pause")
+def pause(thread: Thread) -> int:
+    while wait_for(thread, [], None) is not None:
+        pass
+    return -ERESTARTNOHAND
+
+
+@syscall("rt_sigsuspend")
+def rt_sigsuspend(thread: Thread, mask: int, setsize: int) -> int:
+    """Wait with a temporary mask; the handler's frame saves the old one,
+    which sigreturn puts back."""
+    p = thread.process
+    if setsize != SIGSET_SIZE:
+        return -errno.EINVAL
+    temporary = sigset_value(p.spec, p.mem.read(mask, SIGSET_SIZE))
+    thread.saved_mask = thread.blocked
+    set_blocked(thread, temporary)
+    while wait_for(thread, [], None) is not None:
+        pass
+    return -ERESTARTNOHAND
+
+
+@syscall("rt_sigtimedwait")
+def rt_sigtimedwait(thread: Thread, wanted: int, info: int, timeout: int, setsize: int) -> int:
+    return _sigtimedwait(thread, wanted, info, timeout, setsize, "timespec")
+
+
+@syscall("rt_sigtimedwait_time64")
+def rt_sigtimedwait_time64(thread: Thread, wanted: int, info: int, timeout: int,
+                           setsize: int) -> int:
+    return _sigtimedwait(thread, wanted, info, timeout, setsize, "timespec64")
+
+
+def _sigtimedwait(thread: Thread, wanted: int, info: int, timeout: int, setsize: int,
+                  layout: str) -> int:
+    p = thread.process
+    if setsize != SIGSET_SIZE:
+        return -errno.EINVAL
+    waited = sigset_value(p.spec, p.mem.read(wanted, SIGSET_SIZE)) & ~(bit(SIGKILL) | bit(SIGSTOP))
+    seconds = None
+    if timeout:
+        t = p.read_struct(timeout, layout)
+        if t["tv_nsec"] < 0 or t["tv_nsec"] >= 1_000_000_000 or t["tv_sec"] < 0:
+            return -errno.EINVAL
+        seconds = t["tv_sec"] + t["tv_nsec"] / 1e9
+    # The waited-for signals count as unblocked while we wait (so one that
+    # arrives wakes us), and are taken here instead of by a handler.
+    saved = thread.blocked
+    thread.blocked = saved | waited
+    try:
+        import time
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            take_incoming(p)
+            ready = (thread.pending.mask | p.pending.mask) & waited
+            if ready:
+                signum = lowest(ready)
+                queue = thread.pending if thread.pending.mask & bit(signum) else p.pending
+                found = queue.take(signum)
+                if info:
+                    p.mem.write(info, found.pack(p.spec))
+                return signum
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return -errno.EAGAIN
+            if wait_for(thread, [], left) is None:
+                return -errno.EINTR
+    finally:
+        thread.blocked = saved
+        recalc(thread)
+
+
+# -- timers ------------------------------------------------------------------------
+
+ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF = 0, 1, 2
+HOST_ITIMERS = {ITIMER_VIRTUAL: host_signal.ITIMER_VIRTUAL, ITIMER_PROF: host_signal.ITIMER_PROF}
+
+
+def _real_timer(p: Process) -> RealTimer:
+    if p.real_timer is None:
+        p.real_timer = RealTimer(p)
+    return p.real_timer
+
+
+@syscall("alarm")
+def alarm(p: Process, seconds: int) -> int:
+    left, _ = _real_timer(p).set(float(seconds & 0xFFFFFFFF), 0.0)
+    return math.ceil(left) if left else 0
+
+
+@syscall("setitimer")
+def setitimer(p: Process, which: int, new: int, old: int) -> int:
+    which = p.int32(which)
+    if which not in (ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF):
+        return -errno.EINVAL
+    value = interval = 0.0
+    if new:
+        fields = p.read_struct(new, "itimerval")
+        for prefix in ("it_value", "it_interval"):
+            if not 0 <= fields[f"{prefix}_usec"] < 1_000_000 or fields[f"{prefix}_sec"] < 0:
+                return -errno.EINVAL
+        value = fields["it_value_sec"] + fields["it_value_usec"] / 1e6
+        interval = fields["it_interval_sec"] + fields["it_interval_usec"] / 1e6
+    if which == ITIMER_REAL:
+        if new:
+            previous = _real_timer(p).set(value, interval)
+        else:
+            timer = _real_timer(p)
+            previous = timer.left(), timer.interval
+    else:
+        # Virtual and profiling time: the host's timers on xemu's own CPU
+        # time, whose SIGVTALRM and SIGPROF are forwarded to the guest.
+        previous = host_signal.setitimer(HOST_ITIMERS[which], value, interval) if new \
+            else host_signal.getitimer(HOST_ITIMERS[which])
+    if old:
+        _write_itimerval(p, old, *previous)
+    return 0
+
+
+@syscall("getitimer")
+def getitimer(p: Process, which: int, address: int) -> int:
+    return setitimer(p, which, 0, address)
+
+
+def _write_itimerval(p: Process, address: int, value: float, interval: float) -> None:
+    def split(seconds: float) -> tuple[int, int]:
+        whole = int(seconds)
+        micro = int(round((seconds - whole) * 1e6))
+        if value and not whole and not micro:
+            micro = 1                 # still armed: Linux never reports 0 then
+        return whole, min(micro, 999_999)
+    (value_s, value_us), (interval_s, interval_us) = split(value), split(interval)
+    p.write_struct(address, "itimerval", it_interval_sec=interval_s,
+                   it_interval_usec=interval_us, it_value_sec=value_s, it_value_usec=value_us)

@@ -5,6 +5,8 @@ import errno
 import time as host_time
 
 from ..process import Process
+from ..signals import ERESTART_RESTARTBLOCK, sleep
+from ..thread import Thread
 from .registry import syscall
 
 TIMER_ABSTIME = 1
@@ -75,31 +77,41 @@ def time(p: Process, tloc: int) -> int:
     return now
 
 
-def _sleep_until(clock_id: int, deadline_ns: int) -> None:
-    while True:
-        left = deadline_ns - host_time.clock_gettime_ns(clock_id)
-        if left <= 0:
-            return
-        host_time.sleep(left / 1e9)
-
-
 @syscall("nanosleep")
-def nanosleep(p: Process, req: int, rem: int) -> int:
-    return _nanosleep(p, host_time.CLOCK_MONOTONIC, 0, _read_time(p, req, "timespec"))
+def nanosleep(thread: Thread, req: int, rem: int) -> int:
+    p = thread.process
+    return _nanosleep(thread, host_time.CLOCK_MONOTONIC, 0, _read_time(p, req, "timespec"),
+                      rem, "timespec")
 
 
 @syscall("clock_nanosleep")
-def clock_nanosleep(p: Process, clock_id: int, flags: int, req: int, rem: int) -> int:
-    return _nanosleep(p, _clock(clock_id), flags, _read_time(p, req, "timespec"))
+def clock_nanosleep(thread: Thread, clock_id: int, flags: int, req: int, rem: int) -> int:
+    p = thread.process
+    return _nanosleep(thread, _clock(clock_id), flags, _read_time(p, req, "timespec"),
+                      rem, "timespec")
 
 
 @syscall("clock_nanosleep_time64")
-def clock_nanosleep_time64(p: Process, clock_id: int, flags: int, req: int,
+def clock_nanosleep_time64(thread: Thread, clock_id: int, flags: int, req: int,
                            rem: int) -> int:
-    return _nanosleep(p, _clock(clock_id), flags, _read_time(p, req, "timespec64"))
+    p = thread.process
+    return _nanosleep(thread, _clock(clock_id), flags, _read_time(p, req, "timespec64"),
+                      rem, "timespec64")
 
 
-def _nanosleep(p: Process, clock_id: int, flags: int, ns: int) -> int:
+def _nanosleep(thread: Thread, clock_id: int, flags: int, ns: int, rem: int,
+               layout: str) -> int:
+    """Sleep on the host's clock; a signal ends it early with the time
+    left in rem (not for an absolute deadline, as Linux)."""
     now = host_time.clock_gettime_ns(clock_id)
-    _sleep_until(clock_id, ns if flags & TIMER_ABSTIME else now + ns)
-    return 0
+    deadline_ns = ns if flags & TIMER_ABSTIME else now + ns
+    while True:
+        left = deadline_ns - host_time.clock_gettime_ns(clock_id)
+        if left <= 0:
+            return 0
+        if not sleep(thread, left / 1e9):
+            left = max(0, deadline_ns - host_time.clock_gettime_ns(clock_id))
+            if rem and not flags & TIMER_ABSTIME:
+                thread.process.write_struct(rem, layout, tv_sec=left // 10**9,
+                                            tv_nsec=left % 10**9)
+            return -ERESTART_RESTARTBLOCK

@@ -55,6 +55,12 @@ class Interrupted:
 
 
 @dataclass(frozen=True)
+class Woken:
+    """Something outside the guest needs the OS loop (a host signal, a
+    timer): the accelerator stopped the guest between two instructions."""
+
+
+@dataclass(frozen=True)
 class Killed:
     """A debugger ended the guest."""
     by: str
@@ -65,7 +71,7 @@ class Timeout:
     seconds: float
 
 
-Stop = Union[Exit, Fault, Breakpoint, Watchpoint, Interrupted, Killed, Timeout]
+Stop = Union[Exit, Fault, Breakpoint, Watchpoint, Interrupted, Woken, Killed, Timeout]
 
 FAULT_REASONS = {signal.SIGILL: "illegal instruction", signal.SIGFPE: "arithmetic exception",
                  signal.SIGTRAP: "trap", signal.SIGBUS: "misaligned access"}
@@ -76,15 +82,18 @@ def cpu_exception(sig: int, pc: int, number: int) -> Fault:
     return Fault(sig, pc, None, "", FAULT_REASONS.get(sig, f"CPU exception {number}"))
 
 # The signal that ends a run of the vCPU thread early (KVM_RUN returns
-# EINTR) when a debugger interrupts the guest from another thread.
+# EINTR) when a debugger or a timer interrupts the guest from another
+# thread. (A SIGUSR1 sent to xemu from outside still reaches the guest:
+# linux/signals.py counts the kicks it sent.)
 KICK_SIGNAL = signal.SIGUSR1
 
 
 
 class RegistersSet:
-    """A system call's answer when its handler has set the registers itself
-    (sigreturn restores a whole context, exec starts a new program): the
-    accelerator writes no result."""
+    """A system call's answer when its handler has set the registers itself:
+    the accelerator writes no result. (Unicorn still moves the pc and, on
+    x86-64, writes rcx and r11 after a `syscall` trap: a call that restores
+    a whole context, as sigreturn, returns a Stop and the OS loop does it.)"""
 
     def __repr__(self) -> str:
         return "REGISTERS_SET"

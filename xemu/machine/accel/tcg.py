@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import signal
+import threading
 import time
 from typing import Callable
 
@@ -33,7 +34,7 @@ from ..devices import PortBus
 from ..memory import PAGE, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
 from .debugging import Debugging, watched_pages
 from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler,
-                   Timeout, Watchpoint, cpu_exception)
+                   Timeout, Watchpoint, Woken, cpu_exception)
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -105,6 +106,9 @@ class UnicornRegisters:
 
 class TcgAccelerator(Debugging):
     name = "tcg"
+    # A host signal cannot interrupt translated code (Python's handler runs
+    # only once emu_start returns): the signal watcher thread calls wake().
+    stops_from_watcher = True
 
     def __init__(self, spec: ArchSpec, memory: Memory, linux: bool = True):
         """linux: set the CPU up as Linux leaves a process (False for boards)."""
@@ -131,6 +135,8 @@ class TcgAccelerator(Debugging):
         self._watches: list[tuple[str, int, int]] = []  # (access, address, length)
         self._stepping = False
         self._interrupt = False                         # set by another thread
+        self._woken = False                             # wake(): a signal or timer
+        self._thread = threading.get_ident()
         self._prepare_syscall_registers()
         for region in memory.regions():
             self.region_added(region)
@@ -176,6 +182,9 @@ class TcgAccelerator(Debugging):
         self._stop = None
         until = (1 << self.spec.bits) - 1 if self.spec.bits == 32 else 1 << 63
         while True:
+            if self._woken and not count:
+                self._woken = False
+                return Woken()
             left = deadline - time.monotonic() if deadline else 0
             try:
                 self.uc.emu_start(start, until, count=count,
@@ -206,6 +215,13 @@ class TcgAccelerator(Debugging):
             if self._stop is None and self._interrupt:
                 self._interrupt = False
                 self._stop = Interrupted(self.regs.read(self.spec.pc))
+            if self._stop is None and self._woken and not count:
+                self._woken = False
+                self._stop = Woken()
+            if self._stop is None and not count and \
+                    not (deadline and time.monotonic() >= deadline):
+                start = self._resume_address()       # a stray emu_stop (a late wake())
+                continue
             return self._stop
 
     def _raise_hook_error(self) -> None:
@@ -217,7 +233,7 @@ class TcgAccelerator(Debugging):
         """The pc to restart at, with ARM's Thumb bit where it is set."""
         pc = self.regs.read(self.spec.pc)
         if self.spec.isa_switch:
-            register, bit, _ = self.spec.isa_switch
+            register, bit = self.spec.isa_switch.register, self.spec.isa_switch.bit
             if self.regs.read(register) & bit:
                 pc |= 1
         return pc
@@ -358,6 +374,21 @@ class TcgAccelerator(Debugging):
         self._interrupt = True
         self.uc.emu_stop()
 
+    def wake(self) -> bool:
+        """From a signal handler, the watcher or a timer thread: end the run
+        soon with Woken. From another thread the guest may be just about to
+        start: stop it again until it has seen the flag (a few ms at most).
+        Returns whether a KICK_SIGNAL was sent (never, here)."""
+        self._woken = True
+        self.uc.emu_stop()
+        if threading.get_ident() != self._thread:
+            for _ in range(25):
+                time.sleep(0.002)
+                if not self._woken:
+                    break
+                self.uc.emu_stop()
+        return False
+
     def step(self) -> Stop | None:
         """Run one instruction; None when it simply ran."""
         self._stepping = True
@@ -458,6 +489,7 @@ class TcgAccelerator(Debugging):
         self._uch = self.uc._uch
         trap = self.spec.tcg.trap
         self._syscall_interrupt = trap.number if trap.kind == "interrupt" else None
+        self._pc_advances_after_hook = trap.kind == "instruction"
 
     def set_syscall_result(self, result: int) -> None:
         """Write a system call's result as the arch returns it (after a Stop
@@ -482,6 +514,11 @@ class TcgAccelerator(Debugging):
         if not isinstance(result, int):
             if result is not REGISTERS_SET:
                 self.stop(result)
+            elif self._pc_advances_after_hook:
+                # Unicorn moves the pc past `syscall` once the hook returns:
+                # a pc the handler set (sigreturn) must not move
+                pc = self.regs.read(self.spec.pc)
+                self.regs.write(self.spec.pc, pc - self.spec.linux.syscall.instruction_size)
             return
         written = self._write_values
         if self._error_bit is None:

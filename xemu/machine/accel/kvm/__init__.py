@@ -18,7 +18,7 @@ from ....archs.base import PAGE, ArchSpec
 from ....errors import GuestMemoryError
 from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, page_down
 from ..base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop,
-                    SyscallHandler, Watchpoint, cpu_exception)
+                    SyscallHandler, Watchpoint, Woken, cpu_exception)
 from ..debugging import Debugging, watched_pages
 from . import structs
 from .exits import (SYSCALL_EXIT, DebugTrap, GuestException, Unexpected, classify_exit,
@@ -91,6 +91,7 @@ class KvmAccelerator(Debugging):
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
         self.exit_counts: Counter[str] = Counter()         # VM exits by reason (--stats)
         self._thread = threading.get_ident()                # the one that runs the vCPU
+        self._interrupted = self._woken = False   # interrupt() (gdb), wake() (signals)
         self._breakpoints: dict[int, bytes] = {}           # address -> the byte int3 hides
         self._watches: list[tuple[str, int, int]] = []     # (access, address, length)
         self._set_up_cpu()
@@ -138,17 +139,22 @@ class KvmAccelerator(Debugging):
                 self._generation = space.generation
             regs.sync()
             page = None if self.vcpu.kicked else self.vcpu.run()
-            if page is None:                   # interrupt() from a debugger
+            if page is None:                   # interrupt() from a debugger, or wake()
                 self.vcpu.kicked = False
-                return Interrupted(regs.read(self.spec.pc))
+                if self._interrupted or not self._woken:
+                    self._interrupted = False
+                    return Interrupted(regs.read(self.spec.pc))
+                self._woken = False
+                return Woken()
             kind = classify_exit(decode_exit(page), mode)
             self.exit_counts[exit_reason(kind)] += 1
             if kind is SYSCALL_EXIT:
-                stop = self._serve_syscall()
+                stop, registers_set = self._serve_syscall()
                 if self._syscall_stays_in_user is None:
                     self._syscall_stays_in_user = regs.system().cs.selector & 3 == 3
-                if self._syscall_stays_in_user:       # the call is complete either way,
-                    mode.return_to_user(regs.general())    # so a Stop can be resumed
+                if self._syscall_stays_in_user and not registers_set:
+                    # the call is complete either way, so a Stop can be resumed
+                    mode.return_to_user(regs.general())
                     regs.regs_dirty = True
                 if stop is not None:
                     return stop
@@ -179,8 +185,14 @@ class KvmAccelerator(Debugging):
                     return watched
             if vector != mode.INVALID_OPCODE or not self._at_syscall_instruction():
                 return self._fault(vector)
-            stop = self._serve_syscall()               # a syscall that raised #UD
-            mode.skip_syscall_instruction(self.kernel, regs.general())
+            stop, registers_set = self._serve_syscall()     # a syscall that raised #UD
+            if registers_set:            # leave the #UD frame for the state set
+                general = regs.general()
+                rip, rsp, rflags = general.rip, general.rsp, general.rflags
+                self._unwind(rip)
+                general.rsp, general.rflags = rsp, rflags
+            else:
+                mode.skip_syscall_instruction(self.kernel, regs.general())
             regs.regs_dirty = True
             if stop is not None:
                 return stop
@@ -201,7 +213,20 @@ class KvmAccelerator(Debugging):
 
     def interrupt(self) -> None:
         """From another thread: stop the running guest (it returns Interrupted)."""
+        self._interrupted = True
         self.vcpu.kick(self._thread)
+
+    def wake(self) -> bool:
+        """A host signal or a timer needs the OS loop: end the run with
+        Woken. In the vCPU's own thread (a signal handler, while KVM_RUN
+        returned EINTR) a flag does it; from another thread KICK_SIGNAL
+        interrupts KVM_RUN. Returns whether KICK_SIGNAL was sent."""
+        self._woken = True
+        if threading.get_ident() == self._thread:
+            self.vcpu.kicked = True
+            return False
+        self.vcpu.kick(self._thread)
+        return True
 
     def step(self) -> Stop | None:
         """One instruction under KVM's single step; None when it simply ran.
@@ -298,17 +323,20 @@ class KvmAccelerator(Debugging):
             return dataclasses.replace(hit, pc=self.regs.read(self.spec.pc))
         return None if stepping else True
 
-    def _serve_syscall(self) -> Stop | None:
-        """Serve the call in the registers; None to resume, or the Stop."""
+    def _serve_syscall(self) -> tuple[Stop | None, bool]:
+        """Serve the call in the registers: (None to resume, or the Stop;
+        whether the handler set the registers itself, as sigreturn does)."""
         general = self.regs.general()
         mask = self._mask
         number, *args = self._syscall_args(general)
         result = self.syscall_handler(number & mask, tuple(a & mask for a in args))
         if not isinstance(result, int):
-            return None if result is REGISTERS_SET else result
+            if result is REGISTERS_SET:
+                return None, True
+            return result, False
         setattr(general, self._result_field, result & mask)
         self.regs.regs_dirty = True
-        return None
+        return None, False
 
     def set_syscall_result(self, result: int) -> None:
         """Write a system call's result as the arch returns it (after a Stop
@@ -324,7 +352,10 @@ class KvmAccelerator(Debugging):
             and self.memory.read(pc, len(instruction)) == instruction
 
     def _fault(self, vector: int) -> Fault:
+        """The Fault, with the vCPU back in the user's state at the faulting
+        instruction (a guest handler gets that context in its frame)."""
         error, pc = self.mode.fault_frame(self.kernel, vector)
+        self._unwind(pc)
         sig = self.spec.linux.exception_signals.get(vector, signal.SIGSEGV)
         if vector == 14:                               # page fault
             address = self.regs.read("cr2")

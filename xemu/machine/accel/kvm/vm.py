@@ -42,6 +42,9 @@ def _ioctl(fd: int, request: int, arg=None, kicked=lambda: False) -> int:
         error = ctypes.get_errno()
         if error != errno.EINTR:
             raise OSError(error, os.strerror(error))
+        # Python's handler for the signal runs now (not at some later
+        # bytecode), so what it sets is seen by kicked().
+        ctypes.pythonapi.PyErr_CheckSignals()
         if kicked():
             raise InterruptedError(error, os.strerror(error))
 

@@ -1,0 +1,789 @@
+"""Signals as Linux keeps them: dispositions (per process), masks and
+pending sets (per thread and per process), siginfo, default actions, and
+delivery to a guest handler through the arch's signal frames.
+
+Where signals come from:
+- the guest itself (kill, tgkill, rt_sigqueueinfo, a CPU fault, SIGPIPE on
+  a write to a closed pipe), queued by the system-call layer;
+- outside: a host signal sent to xemu's process (the guest process *is* a
+  host process: SIGINT from a terminal, SIGCHLD when a child ends, another
+  guest's kill). `HostSignals` catches them and queues them for the guest;
+- timers (alarm, setitimer), from a timer thread.
+
+Delivery happens in the OS loop (loop.py) before the guest resumes: after a
+system call that found signals due (the Dispatcher returns SignalsPending),
+after the accelerator was woken (a host signal while guest code ran), after
+a fault. A blocking call (read, wait4, poll, nanosleep, pause) waits on its
+file descriptors and the wake pipe together, so a signal interrupts it:
+it returns -ERESTARTSYS (or one of its kin) and delivery decides, as the
+kernel's signal code does, whether it restarts or fails with EINTR.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import select
+import signal as host_signal
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..archs.base import (SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO,
+                          ArchSpec, SignalDelivery)
+from ..errors import GuestMemoryError
+from ..machine.accel.base import KICK_SIGNAL, Fault, Stop
+from ..machine.memory import PAGE, PROT_EXEC, PROT_READ
+
+NSIG = 64
+SIG_DFL, SIG_IGN = 0, 1
+SIGKILL, SIGSTOP, SIGCONT = 9, 19, 18
+SIGRTMIN = 32                    # the kernel's: glibc keeps 32 and 33 for itself
+SIGINFO_SIZE = 128
+SS_ONSTACK, SS_DISABLE = 1, 2
+SS_AUTODISARM = 1 << 31
+
+# si_code values (include/uapi/asm-generic/siginfo.h)
+SI_USER, SI_KERNEL, SI_QUEUE, SI_TIMER, SI_TKILL = 0, 0x80, -1, -2, -6
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
+FAULT_CODES = {host_signal.SIGILL: 1, host_signal.SIGFPE: 1, host_signal.SIGBUS: 1,
+               host_signal.SIGTRAP: 1}       # ILL_ILLOPC, FPE_INTDIV, BUS_ADRALN, TRAP_BRKPT
+
+# What a blocking system call answers when a signal interrupts it (the
+# kernel's include/linux/errno.h): delivery turns it into a restart or EINTR.
+ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK = 512, 513, 514, 516
+RESTARTS = {-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK}
+
+
+def bit(signum: int) -> int:
+    return 1 << (signum - 1)
+
+
+UNBLOCKABLE = bit(SIGKILL) | bit(SIGSTOP)
+# Faults the CPU raises: delivered before any other pending signal.
+SYNCHRONOUS = sum(bit(s) for s in (host_signal.SIGSEGV, host_signal.SIGBUS, host_signal.SIGILL,
+                                   host_signal.SIGTRAP, host_signal.SIGFPE, host_signal.SIGSYS))
+
+# Default actions (signal(7)); every real-time signal terminates.
+DEFAULT_ACTIONS = {
+    **{s: "core" for s in (3, 4, 5, 6, 7, 8, 11, 24, 25, 31)},   # QUIT ILL TRAP ABRT BUS FPE SEGV XCPU XFSZ SYS
+    **{s: "ignore" for s in (17, 23, 28)},                       # CHLD URG WINCH
+    SIGCONT: "continue",
+    **{s: "stop" for s in (19, 20, 21, 22)},                     # STOP TSTP TTIN TTOU
+}
+
+
+def default_action(signum: int) -> str:
+    return DEFAULT_ACTIONS.get(signum, "terminate")
+
+
+def valid(signum: int) -> bool:
+    return 1 <= signum <= NSIG
+
+
+# -- the guest's own layouts ----------------------------------------------
+
+def sigset_value(spec: ArchSpec, data: bytes) -> int:
+    """A guest sigset_t (64 signals) as an int: one 64-bit word on 64-bit
+    arches; two 32-bit words, low word first, on 32-bit ones."""
+    if spec.bits == 64:
+        return struct.unpack(spec.endian + "Q", data[:8])[0]
+    low, high = struct.unpack(spec.endian + "II", data[:8])
+    return low | high << 32
+
+
+def sigset_bytes(spec: ArchSpec, value: int) -> bytes:
+    value &= (1 << NSIG) - 1
+    if spec.bits == 64:
+        return struct.pack(spec.endian + "Q", value)
+    return struct.pack(spec.endian + "II", value & 0xFFFFFFFF, value >> 32)
+
+
+@dataclass(frozen=True)
+class SigAction:
+    """A disposition, as rt_sigaction's struct sigaction holds it: handler,
+    flags, restorer, mask (the same order on every arch here)."""
+
+    handler: int = SIG_DFL
+    flags: int = 0
+    restorer: int = 0
+    mask: int = 0
+
+    @staticmethod
+    def size(spec: ArchSpec) -> int:
+        return 3 * spec.word_size + 8
+
+    @classmethod
+    def unpack(cls, spec: ArchSpec, raw: bytes) -> SigAction:
+        word = "Q" if spec.bits == 64 else "I"
+        handler, flags, restorer = struct.unpack(spec.endian + word * 3, raw[:3 * spec.word_size])
+        return cls(handler, flags & 0xFFFFFFFF, restorer,
+                   sigset_value(spec, raw[3 * spec.word_size:]))
+
+    def pack(self, spec: ArchSpec) -> bytes:
+        word = "Q" if spec.bits == 64 else "I"
+        return struct.pack(spec.endian + word * 3, self.handler, self.flags,
+                           self.restorer) + sigset_bytes(spec, self.mask)
+
+
+@dataclass(frozen=True)
+class Siginfo:
+    """One signal's siginfo_t, arch-neutral until packed."""
+
+    signo: int
+    code: int = SI_USER
+    pid: int = 0
+    uid: int = 0
+    value: int = 0               # sigqueue's sigval, a timer's
+    address: int | None = None   # si_addr of a fault
+    status: int = 0              # SIGCHLD's si_status
+    raw: bytes | None = None     # as the guest gave it (rt_sigqueueinfo)
+
+    def pack(self, spec: ArchSpec) -> bytes:
+        """128 bytes: signo, errno, code, then the union at the next word
+        boundary (offset 12 on 32-bit arches, 16 on 64-bit)."""
+        if self.raw is not None:
+            info = bytearray(self.raw[:SIGINFO_SIZE].ljust(SIGINFO_SIZE, b"\0"))
+            struct.pack_into(spec.endian + "i", info, 0, self.signo)
+            return bytes(info)
+        info = bytearray(SIGINFO_SIZE)
+        endian, word = spec.endian, "Q" if spec.bits == 64 else "I"
+        struct.pack_into(endian + "iii", info, 0, self.signo, 0, self.code)
+        union = 16 if spec.bits == 64 else 12
+        if self.address is not None:
+            struct.pack_into(endian + word, info, union, self.address & ((1 << spec.bits) - 1))
+        elif self.signo == host_signal.SIGCHLD and self.code > 0:
+            struct.pack_into(endian + "iIi", info, union, self.pid, self.uid, self.status)
+        else:
+            struct.pack_into(endian + "iI", info, union, self.pid, self.uid)
+            struct.pack_into(endian + word, info, union + 8, self.value)
+        return bytes(info)
+
+
+class SignalQueue:
+    """Pending signals: a standard signal is pending once (a second send
+    while it waits is lost, as on Linux); real-time ones queue, in order."""
+
+    def __init__(self) -> None:
+        self._queued: dict[int, deque[Siginfo]] = {}
+        self.mask = 0
+
+    def add(self, info: Siginfo) -> None:
+        queued = self._queued.setdefault(info.signo, deque())
+        if queued and info.signo < SIGRTMIN:
+            return
+        queued.append(info)
+        self.mask |= bit(info.signo)
+
+    def take(self, signum: int) -> Siginfo:
+        queued = self._queued[signum]
+        info = queued.popleft()
+        if not queued:
+            del self._queued[signum]
+            self.mask &= ~bit(signum)
+        return info
+
+    def discard(self, signum: int) -> None:
+        self._queued.pop(signum, None)
+        self.mask &= ~bit(signum)
+
+
+def lowest(mask: int) -> int:
+    """The signal to deliver first among mask: a fault first, then the
+    lowest number (the kernel's next_signal)."""
+    urgent = mask & SYNCHRONOUS
+    chosen = urgent or mask
+    return (chosen & -chosen).bit_length()
+
+
+# -- sending ----------------------------------------------------------------
+
+def ignored(process, signum: int) -> bool:
+    action = process.sigactions.get(signum, SigAction())
+    return action.handler == SIG_IGN or \
+        action.handler == SIG_DFL and default_action(signum) in ("ignore",)
+
+
+def send(process, info: Siginfo, thread=None) -> None:
+    """Queue a signal for the process (any thread may take it) or for one
+    thread. An ignored signal is dropped at once unless it is blocked (it
+    may be unignored before it is unblocked, as Linux allows)."""
+    signum = info.signo
+    target_threads = [thread] if thread is not None else list(process.threads.values())
+    blocked_everywhere = all(t.blocked & bit(signum) for t in target_threads) \
+        if target_threads else False
+    if ignored(process, signum) and not blocked_everywhere:
+        return
+    if signum == SIGCONT:       # SIGCONT discards pending stop signals, and vice versa
+        for stop in (19, 20, 21, 22):
+            _discard_everywhere(process, stop)
+    elif default_action(signum) == "stop":
+        _discard_everywhere(process, SIGCONT)
+    (thread.pending if thread is not None else process.pending).add(info)
+    for each in target_threads:
+        recalc(each)
+
+
+def _discard_everywhere(process, signum: int) -> None:
+    process.pending.discard(signum)
+    for thread in process.threads.values():
+        thread.pending.discard(signum)
+
+
+def deliverable(thread) -> int:
+    """The pending signals this thread could take now."""
+    return (thread.pending.mask | thread.process.pending.mask) & ~thread.blocked
+
+
+def recalc(thread) -> None:
+    """Set the thread's cheap 'signals due' flag, which the dispatcher tests
+    after every system call."""
+    thread.signals_due = bool(deliverable(thread)) or bool(thread.process.incoming)
+
+
+def set_blocked(thread, mask: int) -> None:
+    thread.blocked = mask & ~UNBLOCKABLE & ((1 << NSIG) - 1)
+    recalc(thread)
+
+
+# -- delivery ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SignalsPending:
+    """A Stop: a system call is done and signals are due. result is what
+    the call returned (a RESTARTS code if a signal interrupted it); number
+    and args let delivery restart it."""
+
+    result: int
+    number: int
+    args: tuple
+
+
+def deliver(thread, syscall: SignalsPending | None = None) -> Stop | None:
+    """Deliver what is due to this thread before it resumes: handlers get
+    frames, default actions happen; None to resume, or the Stop that ends
+    the process (a fatal signal). A system call that was interrupted
+    restarts or fails with EINTR, as its code and the handler's SA_RESTART
+    say."""
+    process = thread.process
+    take_incoming(process)
+    pending_result = syscall
+    try:
+        while True:
+            due = deliverable(thread)
+            if not due:
+                break
+            signum = lowest(due)
+            queue = thread.pending if thread.pending.mask & bit(signum) else process.pending
+            info = queue.take(signum)
+            action = process.sigactions.get(signum, SigAction())
+            if action.handler == SIG_IGN:
+                continue
+            if action.handler == SIG_DFL:
+                stop = _default(thread, info)
+                if stop is not None:
+                    return stop
+                continue
+            if pending_result is not None:
+                _finish_syscall(thread, pending_result, action)
+                pending_result = None
+            stop = enter_handler(thread, info, action)
+            if stop is not None:
+                return stop
+    finally:
+        recalc(thread)
+    if pending_result is not None:
+        _finish_syscall(thread, pending_result, None)
+    if thread.saved_mask is not None:      # sigsuspend/ppoll woken, no handler ran
+        set_blocked(thread, thread.saved_mask)
+        thread.saved_mask = None
+    return None
+
+
+def _finish_syscall(thread, call: SignalsPending, action: SigAction | None) -> None:
+    """Write an interrupted call's answer: restart it (the registers as
+    they were at the call, the pc back on the instruction), or -EINTR."""
+    accel = thread.accel
+    if call.result not in RESTARTS:
+        accel.set_syscall_result(call.result)
+        return
+    restart = action is None or call.result == -ERESTARTNOINTR or \
+        call.result == -ERESTARTSYS and action.flags & SA_RESTART
+    if not restart:
+        accel.set_syscall_result(-errno.EINTR)
+        return
+    spec, regs = thread.process.spec, thread.regs
+    abi = spec.linux.syscall
+    regs.write(abi.number, call.number)
+    for name, value in zip(abi.args, call.args):
+        regs.write(name, value)
+    size, alternate = abi.instruction_size, 0
+    if spec.isa_switch and regs.read(spec.isa_switch.register) & spec.isa_switch.bit:
+        # Thumb: a 2-byte svc, and the pc written with bit 0 set, as bx
+        # does, keeps the instruction set
+        size, alternate = spec.isa_switch.syscall_size, 1
+    regs.write(spec.pc, (regs.read(spec.pc) - size) | alternate)
+
+
+def _default(thread, info: Siginfo) -> Stop | None:
+    kind = default_action(info.signo)
+    if kind in ("ignore", "continue"):
+        return None
+    if kind == "stop":
+        os.kill(os.getpid(), SIGSTOP)       # the host process stops; SIGCONT resumes it
+        return None
+    return fatal(thread, info)
+
+
+def fatal(thread, info: Siginfo, fault: Fault | None = None) -> Fault:
+    """The Stop of a process killed by a signal."""
+    if fault is not None:
+        return fault
+    pc = thread.regs.read(thread.process.spec.pc) if thread.regs else 0
+    sender = "raised by the guest itself" if info.pid == os.getpid() \
+        else f"sent by pid {info.pid}" if info.pid else "sent from outside"
+    return Fault(info.signo, pc, None, "", sender, raised=True)
+
+
+def enter_handler(thread, info: Siginfo, action: SigAction) -> Stop | None:
+    """Build the arch's frame and point the thread at the handler; a frame
+    that cannot be written (a bad stack) kills with SIGSEGV, as Linux's
+    force_sigsegv."""
+    process = thread.process
+    spec = process.spec
+    frames = spec.signal_frames
+    regs = thread.regs
+    sp = regs.read(spec.sp)
+    switched = False
+    altstack = thread.sigaltstack
+    if action.flags & SA_ONSTACK and altstack and not altstack[1] & SS_DISABLE \
+            and not on_altstack(thread, sp):
+        sp, switched = altstack[0] + altstack[2], True
+    saved_mask = thread.saved_mask if thread.saved_mask is not None else thread.blocked
+    thread.saved_mask = None
+    delivery = SignalDelivery(
+        signum=info.signo, handler=action.handler, flags=action.flags,
+        restorer=action.restorer, siginfo=info.pack(spec), blocked=saved_mask, sp=sp,
+        altstack=altstack_view(thread, regs.read(spec.sp)),
+        trampoline=trampoline(process), switched=switched)
+    try:
+        frame, kept = frames.setup(regs, process.mem, delivery)
+    except GuestMemoryError:
+        return fatal(thread, Siginfo(host_signal.SIGSEGV, SI_KERNEL),
+                     Fault(host_signal.SIGSEGV, regs.read(spec.pc), sp, "write",
+                           "no room for a signal frame on its stack"))
+    if kept is not None:
+        thread.kept_frames[frame] = kept
+    if switched and altstack[1] & SS_AUTODISARM:
+        thread.sigaltstack = (0, SS_DISABLE, 0)
+    blocked = thread.blocked | action.mask
+    if not action.flags & SA_NODEFER:
+        blocked |= bit(info.signo)
+    set_blocked(thread, blocked)
+    if action.flags & SA_RESETHAND:
+        process.sigactions[info.signo] = SigAction()
+    return None
+
+
+def on_altstack(thread, sp: int) -> bool:
+    altstack = thread.sigaltstack
+    return bool(altstack) and not altstack[1] & SS_DISABLE and \
+        altstack[0] < sp <= altstack[0] + altstack[2]
+
+
+def altstack_view(thread, sp: int) -> tuple[int, int, int]:
+    """stack_t as sigaltstack reports it now: SS_ONSTACK while on it."""
+    altstack = thread.sigaltstack
+    if not altstack or altstack[1] & SS_DISABLE:
+        return (0, SS_DISABLE, 0)
+    flags = altstack[1] & SS_AUTODISARM
+    return (altstack[0], flags | (SS_ONSTACK if on_altstack(thread, sp) else 0), altstack[2])
+
+
+def trampoline(process) -> int:
+    """The page holding the arch's sigreturn code (the kernel's vDSO or
+    sigpage): mapped once per program, the first time a handler runs."""
+    memory = process.mem
+    address = process.trampoline
+    if address is not None and memory.region_at(address) is not None:
+        return address
+    linux = process.spec.linux
+    address = memory.find_free(PAGE, linux.mmap_base, linux.mmap_top)
+    if address is None:
+        raise GuestMemoryError("no room for the signal trampoline")
+    memory.map(address, PAGE, PROT_READ | PROT_EXEC, name="[sigpage]")
+    memory.write(address, process.spec.signal_frames.trampoline)
+    process.trampoline = address
+    return address
+
+
+@dataclass(frozen=True)
+class SignalReturn:
+    """A Stop: the guest called (rt_)sigreturn; the OS loop restores."""
+
+    rt: bool
+
+
+def sigreturn(thread, rt: bool) -> Stop | None:
+    """(rt_)sigreturn: the registers and mask the frame saved; then, as the
+    kernel's return to user, whatever became deliverable."""
+    process = thread.process
+    spec = process.spec
+    frames = spec.signal_frames
+    try:
+        blocked = frames.restore(thread.regs, process.mem, rt, thread.kept_frames)
+    except GuestMemoryError:
+        return fatal(thread, Siginfo(host_signal.SIGSEGV, SI_KERNEL),
+                     Fault(host_signal.SIGSEGV, thread.regs.read(spec.pc), None, "",
+                           "sigreturn with no signal frame on the stack"))
+    _forget_frames_above(thread, thread.regs.read(spec.sp))
+    set_blocked(thread, blocked)
+    return None
+
+
+def _forget_frames_above(thread, sp: int) -> None:
+    """Frames a handler left by siglongjmp are dead once the stack is back
+    above them."""
+    kept = thread.kept_frames
+    for address in [a for a in kept if a < sp]:
+        del kept[address]
+
+
+def fault_signal(thread, fault: Fault) -> Stop | None:
+    """A CPU fault: to the guest's handler if it has one that is neither
+    blocked nor ignored (Linux's force_sig_fault), else the process ends."""
+    process = thread.process
+    signum = fault.signal
+    action = process.sigactions.get(signum, SigAction())
+    if action.handler in (SIG_DFL, SIG_IGN) or thread.blocked & bit(signum) \
+            or process.spec.signal_frames is None:
+        return fault
+    if fault.access:
+        code = SEGV_ACCERR if fault.reason == "protection" else SEGV_MAPERR
+        address = fault.address
+    else:
+        code, address = FAULT_CODES.get(signum, SI_KERNEL), fault.pc
+    thread.regs.write(process.spec.pc, fault.pc)
+    stop = enter_handler(thread, Siginfo(signum, code, address=address), action)
+    recalc(thread)
+    return stop
+
+
+# -- from outside: host signals and timers ------------------------------------
+
+# Host signals forwarded to the guest. Not: SIGKILL and SIGSTOP (cannot be
+# caught), the fault signals (xemu's own crash), SIGALRM while --timeout
+# uses it, glibc's 32 and 33.
+FORWARDED = tuple(s for s in range(1, NSIG + 1)
+                  if s not in (9, 19, 4, 7, 8, 11, 32, 33))
+
+
+def take_incoming(process) -> None:
+    """Queue what the host signal handlers and timers recorded."""
+    _run_python_signal_handlers()
+    incoming = process.incoming
+    while incoming:
+        info = incoming.popleft()
+        send(process, _with_child_details(info) if info.signo == host_signal.SIGCHLD else info)
+
+
+def _run_python_signal_handlers() -> None:
+    """Python runs a signal's handler between bytecodes; run any now, so a
+    signal that stopped the guest is queued before delivery looks."""
+    if threading.current_thread() is threading.main_thread():
+        ctypes.pythonapi.PyErr_CheckSignals()
+
+
+def _with_child_details(info: Siginfo) -> Siginfo:
+    """A host SIGCHLD carries no siginfo through Python: the child that
+    changed state tells it (waitid with WNOWAIT leaves it to be waited for)."""
+    try:
+        found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        found = None
+    if found is None:
+        return info
+    return Siginfo(host_signal.SIGCHLD, found.si_code, found.si_pid, found.si_uid,
+                   status=found.si_status)
+
+
+class HostSignals:
+    """Catches the host signals sent to xemu for the guest process. The
+    handler (Python's, in the main thread) records the signal, writes the
+    wake pipe (a blocking call polls it) and wakes the running CPU; a
+    watcher thread stops a translating CPU, whose C loop Python's handler
+    cannot interrupt (it reads the wakeup fd the C-level handler writes)."""
+
+    current: HostSignals | None = None
+
+    def __init__(self, process, skip: tuple[int, ...] = ()):
+        self.process = process
+        self.skip = skip
+        self.kicks = 0               # KICK_SIGNALs xemu sent itself, not for the guest
+        self.previous: dict[int, object] = {}
+        self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.old_wakeup_fd = None
+        self.closed = threading.Event()
+        self.watcher: threading.Thread | None = None
+
+    def install(self) -> HostSignals:
+        try:
+            self.old_wakeup_fd = host_signal.set_wakeup_fd(self.signal_write,
+                                                           warn_on_full_buffer=False)
+        except ValueError:           # not the main thread (an embedding test): no forwarding
+            return self
+        for signum in FORWARDED:
+            if signum in self.skip:
+                continue
+            try:
+                self.previous[signum] = host_signal.signal(signum, self._caught)
+            except (OSError, ValueError):
+                pass
+        HostSignals.current = self
+        self._start_watcher()
+        return self
+
+    def uninstall(self) -> None:
+        for signum, previous in self.previous.items():
+            host_signal.signal(signum, previous)
+        if self.old_wakeup_fd is not None:
+            host_signal.set_wakeup_fd(self.old_wakeup_fd)
+        self._stop_watcher()
+        for fd in (self.wake_read, self.wake_write, self.signal_read, self.signal_write):
+            os.close(fd)
+        if HostSignals.current is self:
+            HostSignals.current = None
+
+    def _start_watcher(self) -> None:
+        self.closed = threading.Event()
+        self.watcher = threading.Thread(target=self._watch, name="xemu-signals", daemon=True)
+        self.watcher.start()
+
+    def _stop_watcher(self) -> None:
+        if self.watcher is not None:
+            self.closed.set()
+            os.write(self.signal_write, b"\0")
+            self.watcher.join(1.0)
+            self.watcher = None
+
+    def __enter__(self) -> HostSignals:
+        return self.install()
+
+    def __exit__(self, *exc) -> None:
+        self.uninstall()
+
+    def _caught(self, signum: int, frame) -> None:
+        if signum == KICK_SIGNAL and self.kicks:
+            self.kicks -= 1
+            return
+        self.record(Siginfo(signum, SI_USER))
+
+    def record(self, info: Siginfo) -> None:
+        """From a handler or a timer thread: queue for the guest and wake it."""
+        process = self.process
+        process.incoming.append(info)
+        for thread in list(process.threads.values()):
+            thread.signals_due = True
+        self.ring()
+
+    def ring(self) -> None:
+        try:
+            os.write(self.wake_write, b"!")
+        except BlockingIOError:
+            pass
+        for thread in list(self.process.threads.values()):
+            accel = thread.accel
+            if accel is not None and hasattr(accel, "wake"):
+                if accel.wake():             # it had to kick its thread with KICK_SIGNAL
+                    self.kicks += 1
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.wake_read, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _watch(self) -> None:
+        """The watcher thread: a host signal arrived (C level); stop a
+        translating CPU so Python's handler runs."""
+        host_signal.pthread_sigmask(host_signal.SIG_BLOCK, host_signal.valid_signals())
+        poller = select.poll()
+        poller.register(self.signal_read, select.POLLIN)
+        while not self.closed.is_set():
+            poller.poll()
+            try:
+                data = os.read(self.signal_read, 512)
+            except BlockingIOError:
+                continue
+            if self.closed.is_set():
+                break
+            for thread in list(self.process.threads.values()):
+                accel = thread.accel
+                if accel is not None and getattr(accel, "stops_from_watcher", False) \
+                        and any(b != KICK_SIGNAL for b in data):
+                    accel.wake()
+
+    def after_fork(self) -> None:
+        """In a forked child: its own pipes and watcher (threads and the
+        wake pipe's readers are not shared)."""
+        for fd in (self.wake_read, self.wake_write, self.signal_read, self.signal_write):
+            os.close(fd)
+        self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.kicks = 0
+        self.watcher = None                  # the parent's: not in this process
+        if self.old_wakeup_fd is None:
+            return
+        host_signal.set_wakeup_fd(self.signal_write, warn_on_full_buffer=False)
+        self._start_watcher()
+
+
+def host_signals() -> HostSignals | None:
+    return HostSignals.current
+
+
+def host_fork(process) -> int:
+    """os.fork() for a guest fork: host signals held across it, so one sent
+    to the new child before it has its own forwarding is not lost (it waits
+    in the kernel until the child takes it)."""
+    held = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, FORWARDED)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            after_fork(process)
+    finally:
+        host_signal.pthread_sigmask(host_signal.SIG_SETMASK, held)
+    return pid
+
+
+def after_fork(process) -> None:
+    """In a forked child: no pending signals and no timers are inherited
+    (fork(2)); host signal forwarding gets its own pipes and watcher."""
+    process.pending = SignalQueue()
+    process.incoming.clear()
+    process.real_timer = None
+    for thread in process.threads.values():
+        thread.pending = SignalQueue()
+        recalc(thread)
+    if HostSignals.current is not None:
+        HostSignals.current.after_fork()
+
+
+# -- waiting --------------------------------------------------------------------
+
+def wait_for(thread, fds: list[tuple[int, int]], timeout: float | None,
+             wake_returns: bool = False) -> list[tuple[int, int]] | None:
+    """poll(2) on host fds [(fd, events)], woken by signals: the ready list
+    (empty on timeout, or on any wake-up with wake_returns: a caller that
+    polls something else, as wait4 does), or None when a signal the thread
+    takes arrived."""
+    forwarding = host_signals()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    poller = select.poll()
+    for fd, events in fds:
+        poller.register(fd, events)
+    if forwarding is not None:
+        poller.register(forwarding.wake_read, select.POLLIN)
+    while True:
+        take_incoming(thread.process)
+        recalc(thread)
+        if deliverable(thread):
+            return None
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready = poller.poll(None if left is None else int(left * 1000 + 0.999))
+        if forwarding is not None and any(fd == forwarding.wake_read for fd, _ in ready):
+            forwarding.drain()
+            ready = [r for r in ready if r[0] != forwarding.wake_read]
+            if not ready:
+                if wake_returns:
+                    take_incoming(thread.process)
+                    return None if deliverable(thread) else []
+                continue
+        if ready or (left is not None and left <= 0):
+            return ready
+        if deadline is not None and time.monotonic() >= deadline:
+            return []
+
+
+def may_block(host_fd: int) -> bool:
+    """Pipes, terminals and sockets can block a read; files never do."""
+    try:
+        mode = os.fstat(host_fd).st_mode
+    except OSError:
+        return False
+    import stat
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+def is_nonblocking(host_fd: int) -> bool:
+    import fcntl
+    try:
+        return bool(fcntl.fcntl(host_fd, fcntl.F_GETFL) & os.O_NONBLOCK)
+    except OSError:
+        return True
+
+
+def wait_readable(thread, host_fd: int, events: int = select.POLLIN) -> bool:
+    """Before a read that could block: False if a signal came first."""
+    if is_nonblocking(host_fd) or not may_block(host_fd):
+        return True
+    return wait_for(thread, [(host_fd, events)], None) is not None
+
+
+def sleep(thread, seconds: float) -> bool:
+    """Sleep, woken early by a signal: True if the whole time passed."""
+    if seconds <= 0:
+        return True
+    return wait_for(thread, [], seconds) is not None
+
+
+# -- timers -----------------------------------------------------------------------
+
+@dataclass
+class RealTimer:
+    """ITIMER_REAL (and alarm): SIGALRM from a timer thread, so xemu's own
+    SIGALRM (--timeout) stays its own."""
+
+    process: object
+    deadline: float | None = None
+    interval: float = 0.0
+    generation: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set(self, seconds: float, interval: float) -> tuple[float, float]:
+        """Arm (0: disarm); returns what was left and the old interval."""
+        with self.lock:
+            old = self.left(), self.interval
+            self.generation += 1
+            self.deadline = time.monotonic() + seconds if seconds > 0 else None
+            self.interval = interval if seconds > 0 else 0.0
+            if self.deadline is not None:
+                self._start(self.generation, self.deadline)
+        return old
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic()) if self.deadline else 0.0
+
+    def _start(self, generation: int, deadline: float) -> None:
+        threading.Thread(target=self._run, args=(generation, deadline),
+                         name="xemu-itimer", daemon=True).start()
+
+    def _run(self, generation: int, deadline: float) -> None:
+        host_signal.pthread_sigmask(host_signal.SIG_BLOCK, host_signal.valid_signals())
+        while True:
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            with self.lock:
+                if generation != self.generation:
+                    return
+                forwarding = host_signals()
+                if forwarding is not None:
+                    forwarding.record(Siginfo(host_signal.SIGALRM, SI_KERNEL))
+                if not self.interval:
+                    self.deadline = None
+                    return
+                deadline += self.interval
+                self.deadline = deadline
