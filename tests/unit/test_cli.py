@@ -1,4 +1,6 @@
 """The command line a user sees: messages, statuses, argument passing."""
+import signal
+
 from tests.guests.cases import binary
 from tests.helpers import run_xemu
 
@@ -51,7 +53,7 @@ def test_missing_and_non_elf_images(tmp_path):
 
 def test_segfault_report_names_signal_address_and_instruction(guest_env):
     result = run_xemu("run", str(binary("ppc")), "segv", env=guest_env)
-    assert result.returncode == 139
+    assert result.returncode == -signal.SIGSEGV
     line = result.stderr.decode().strip().splitlines()[-1]
     assert "SIGSEGV" in line and "write at 0x0" in line and "stw" in line
 
