@@ -194,7 +194,8 @@ def commit_exec(thread, stop: Exec):
             process.mem.write(thread.clear_child_tid, bytes(4))
         except GuestMemoryError:
             pass
-    process.replace_image(spec, memory, stop.exe, start.brk_start, start.auxv)
+    process.replace_image(spec, memory, stop.exe, start.brk_start, start.auxv,
+                          stop.argv, stop.envp)
     thread.accel, thread.sigaltstack, thread.clear_child_tid = accel, None, 0
     process.machine.bind(thread)
     old.close()

@@ -8,6 +8,7 @@ import stat as statmod
 import struct
 import termios
 
+from .. import procfs
 from ..process import AT_FDCWD, Process
 from .registry import syscall
 
@@ -285,7 +286,10 @@ def _stat_at(p: Process, dirfd: int, path: int, flags: int) -> os.stat_result:
         finally:
             os.close(cwd)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    with p.path_at(dirfd, path, follow) as (name, dir_fd):
+    found = p.locate(dirfd, p.guest_path(path), follow)
+    if found.proc is not None:
+        return procfs.stat_entry(p, found.proc, follow)
+    with p.host_path(dirfd, found, follow) as (name, dir_fd):
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=follow)
 
 
@@ -348,7 +352,10 @@ def faccessat(p: Process, dirfd: int, path: int, mode: int) -> int:
 def faccessat2(p: Process, dirfd: int, path: int, mode: int, flags: int) -> int:
     flags = p.int32(flags)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    with p.path_at(dirfd, path, follow) as (name, dir_fd):
+    found = p.locate(dirfd, p.guest_path(path), follow)
+    if found.proc is not None:
+        return 0 if procfs.access_entry(p, found.proc, mode & 7) else -errno.EACCES
+    with p.host_path(dirfd, found, follow) as (name, dir_fd):
         # os.access hides why it failed; a stat tells a missing file apart.
         os.stat(name, dir_fd=dir_fd, follow_symlinks=follow)
         ok = os.access(name, mode, dir_fd=dir_fd, effective_ids=bool(flags & AT_EACCESS),
@@ -363,10 +370,11 @@ def readlink(p: Process, path: int, buf: int, size: int) -> int:
 
 @syscall("readlinkat")
 def readlinkat(p: Process, dirfd: int, path: int, buf: int, size: int) -> int:
-    if p.guest_path(path) in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
-        target = p.exe_path()
+    found = p.locate(dirfd, p.guest_path(path), follow=False)
+    if found.proc is not None:
+        target = procfs.readlink_entry(p, found.proc)
     else:
-        with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+        with p.host_path(dirfd, found, follow=False) as (name, dir_fd):
             target = os.fsencode(os.readlink(name, dir_fd=dir_fd))
     target = target[:p.int32(size)]
     p.mem.write(buf, target)
@@ -542,7 +550,9 @@ def getdents64(p: Process, fd: int, buf: int, count: int) -> int:
     readdir rejects with EOVERFLOW)."""
     entry = p.fds.get(p.int32(fd))
     if entry.listing is None:
-        entry.listing = _list_directory(entry.host_fd)
+        virtual = p.proc_dir_of(entry.host_fd)
+        entry.listing = (_list_directory(entry.host_fd) if virtual is None
+                         else procfs.directory_entries(p, virtual))
     header = p.layout("dirent64")
     out = bytearray()
     while entry.position < len(entry.listing):
