@@ -110,7 +110,11 @@ def resolve(path: bytes, base: bytes, readlink: Callable[[bytes], bytes | None],
             continue
         done.append(name)
         if len(done) == 2 and done[0] == b"proc" and done[1] in ours:
-            continue                 # /proc/self, ... : ours, never looked up
+            # /proc/self, ...: ours, never looked up; spelled out as the
+            # kernel's symlinks say, so `..` after them goes where it would
+            me = str(pid).encode()
+            done[1:] = [me, b"task", me] if name == b"thread-self" else [me]
+            continue
         if last and not follow and not trailing_slash:
             break
         try:
