@@ -2,6 +2,6 @@
  * like busybox, so one static binary per arch carries them all. */
 #define PROGRAMS(X) X(hello) X(argv0) X(fileio) X(dirs) X(cat) X(floats) \
     X(strings) X(memory) X(timing) X(proc) X(segv) X(abort) X(badsys) X(simd) X(trap) X(divzero) X(jump0) X(rowrite) X(unaligned) X(hog) X(recurse) X(bigio) X(spin) X(jail) \
-    X(forkwait) X(pipes) X(execself) X(script) X(noexec) X(vfork) X(groups) X(chain) X(waitid) X(runprog) X(procself)
+    X(forkwait) X(pipes) X(execself) X(script) X(noexec) X(vfork) X(groups) X(chain) X(waitid) X(runprog) X(procself) X(modes)
 #define DECLARE(name) int name##_main(int argc, char **argv);
 PROGRAMS(DECLARE)

@@ -25,6 +25,15 @@ RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 DT_UNKNOWN, DT_DIR, DT_REG, DT_LNK = 0, 4, 8, 10
 DIRENT_HEADER = 19           # d_ino, d_off, d_reclen, d_type; d_name follows
 STATX_BASIC_STATS = 0x7FF
+# Mode bits a guest may set (issue 20, finding 5): never set-user-ID or
+# set-group-ID (xemu may run as root, and a descriptor the guest inherited
+# may name a host file it does not own); the sticky bit on directories only.
+FILE_MODE_BITS, DIR_MODE_BITS = 0o777, 0o1777
+
+
+def allowed_mode(mode: int, directory: bool) -> int:
+    """The permission bits of a guest's mode that xemu passes on."""
+    return mode & (DIR_MODE_BITS if directory else FILE_MODE_BITS)
 
 
 # -- flag translation ------------------------------------------------------
@@ -71,7 +80,7 @@ def creat(p: Process, path: int, mode: int) -> int:
 def openat(p: Process, dirfd: int, path: int, flags: int, mode: int) -> int:
     flags = p.int32(flags)
     host_flags = open_flags_to_host(p.spec, flags) | os.O_CLOEXEC
-    host_fd = p.open_at(dirfd, path, host_flags, mode & 0o7777 & ~p.umask)
+    host_fd = p.open_at(dirfd, path, host_flags, allowed_mode(mode, False) & ~p.umask)
     return p.fds.add(host_fd, cloexec=bool(flags & O_CLOEXEC))
 
 
@@ -388,14 +397,16 @@ def chmod(p: Process, path: int, mode: int) -> int:
 
 @syscall("fchmod")
 def fchmod(p: Process, fd: int, mode: int) -> int:
-    os.chmod(p.fds.host(p.int32(fd)), mode & 0o7777)
+    host = p.fds.host(p.int32(fd))
+    os.chmod(host, allowed_mode(mode, statmod.S_ISDIR(os.fstat(host).st_mode)))
     return 0
 
 
 @syscall("fchmodat")
 def fchmodat(p: Process, dirfd: int, path: int, mode: int) -> int:
     with p.path_at(dirfd, path) as (name, dir_fd):
-        os.chmod(name, mode & 0o7777, dir_fd=dir_fd)
+        directory = statmod.S_ISDIR(os.stat(name, dir_fd=dir_fd).st_mode)
+        os.chmod(name, allowed_mode(mode, directory), dir_fd=dir_fd)
     return 0
 
 
@@ -457,7 +468,28 @@ def mkdir(p: Process, path: int, mode: int) -> int:
 @syscall("mkdirat")
 def mkdirat(p: Process, dirfd: int, path: int, mode: int) -> int:
     with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
-        os.mkdir(name, mode & 0o7777 & ~p.umask, dir_fd=dir_fd)
+        os.mkdir(name, allowed_mode(mode, True) & ~p.umask, dir_fd=dir_fd)
+    return 0
+
+
+@syscall("mknod")
+def mknod(p: Process, path: int, mode: int, dev: int) -> int:
+    return mknodat(p, AT_FDCWD, path, mode, dev)
+
+
+@syscall("mknodat")
+def mknodat(p: Process, dirfd: int, path: int, mode: int, dev: int) -> int:
+    """Files, FIFOs and sockets; device nodes are refused (EPERM), as for a
+    process without CAP_MKNOD."""
+    kind = mode & 0o170000             # S_IFMT
+    if kind == 0:
+        kind = statmod.S_IFREG
+    if kind in (statmod.S_IFCHR, statmod.S_IFBLK):
+        return -errno.EPERM
+    if kind not in (statmod.S_IFREG, statmod.S_IFIFO, statmod.S_IFSOCK):
+        return -errno.EINVAL
+    with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+        os.mknod(name, kind | allowed_mode(mode, False) & ~p.umask, 0, dir_fd=dir_fd)
     return 0
 
 
