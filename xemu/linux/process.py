@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..archs.base import ArchSpec
+from ..errors import one_line
 from ..machine.memory import Memory
 from . import procfs, structs
 from .rootfs import RootFs
@@ -349,4 +350,4 @@ class Process:
     def warn(self, message: str) -> None:
         if not self.quiet and message not in self.warned:
             self.warned.add(message)
-            print(f"xemu: warning: {message}", file=sys.stderr, flush=True)
+            print(f"xemu: warning: {one_line(message)}", file=sys.stderr, flush=True)
