@@ -82,6 +82,12 @@ int procself_main(int argc, char **argv) {
     printf("openat(/proc/self, maps): guest-only %d\n", n > 0 && !strstr(buf, "python"));
     if (fd >= 0) close(fd);
     printf("openat(/proc/self, mem): %s\n", err(dir < 0 ? -1 : openat(dir, "mem", O_RDWR)));
+    if (dir >= 0 && fchdir(dir) == 0) {
+        maps("fchdir(/proc/self), maps", "maps");
+        printf("fchdir(/proc/self), mem: %s\n", err(open("mem", O_RDWR)));
+        if (chdir(cwd) != 0) return 1;
+    }
+    if (dir >= 0) close(dir);
     /* a symlink the guest makes to /proc/self */
     char link[128];
     snprintf(link, sizeof link, "/tmp/xemu-procself-%d", pid);

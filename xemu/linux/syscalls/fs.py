@@ -556,6 +556,14 @@ def chdir(p: Process, path: int) -> int:
 @syscall("fchdir")
 def fchdir(p: Process, fd: int) -> int:
     host = p.fds.host(p.int32(fd))
+    virtual = p.proc_dir_of(host)
+    if virtual is not None:             # one of our /proc directories: its path
+        path = b"/proc/%d/" % os.getpid() + b"/".join(virtual)
+        if p.rootfs is None:
+            os.chdir(path)
+        else:
+            p.rootfs.cwd = path
+        return 0
     if p.rootfs is None:
         os.chdir(host)
     else:
