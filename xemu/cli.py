@@ -8,7 +8,7 @@ import traceback
 import click
 
 from . import __version__
-from .errors import EXIT_INTERNAL, XemuError
+from .errors import EXIT_INTERNAL, XemuError, one_line
 
 
 class XemuGroup(click.Group):
@@ -19,7 +19,7 @@ class XemuGroup(click.Group):
         try:
             status = super().main(*args, standalone_mode=False, **kwargs)
         except click.ClickException as e:
-            click.echo(f"xemu: error: {e.format_message()}", err=True)
+            click.echo(f"xemu: error: {one_line(e.format_message())}", err=True)
             sys.exit(e.exit_code)
         except click.Abort:
             click.echo("xemu: interrupted", err=True)
@@ -30,7 +30,7 @@ class XemuGroup(click.Group):
         try:
             return super().invoke(ctx)
         except XemuError as e:
-            click.echo(f"xemu: error: {e}", err=True)
+            click.echo(f"xemu: error: {one_line(str(e))}", err=True)
             sys.exit(e.exit_status)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -41,7 +41,7 @@ class XemuGroup(click.Group):
             if ctx.meta.get("verbose"):
                 traceback.print_exc()
             else:
-                click.echo(f"xemu: internal error: {type(e).__name__}: {e} "
+                click.echo(f"xemu: internal error: {type(e).__name__}: {one_line(str(e))} "
                            "(run with -v for the traceback)", err=True)
             sys.exit(EXIT_INTERNAL)
 

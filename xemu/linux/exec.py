@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..archs.base import PAGE
-from ..errors import ArchError, GuestMemoryError, ImageError
+from ..errors import ArchError, GuestMemoryError, ImageError, shown
 from ..loader.elf import PF_R, PF_W, PF_X, Image
 from ..loader.image import OpenedImage, open_image
 from ..loader.stack import ProcessInfo, layout_stack
@@ -42,13 +42,13 @@ def program_image(opened: OpenedImage) -> Image:
     """The opened file's ELF image, if xemu can run it as a Linux program."""
     image, path = opened.elf, opened.path
     if image is None:
-        raise ImageError(f"{path} is not an ELF program")
+        raise ImageError(f"{shown(path)} is not an ELF program")
     if image.interpreter:
         if not os.path.exists(image.interpreter):
-            raise ImageError(f"{path} is dynamically linked and its interpreter "
-                             f"{image.interpreter} is missing; xemu runs static programs")
-        raise ImageError(f"{path} is dynamically linked (interpreter "
-                         f"{image.interpreter}); xemu runs static programs")
+            raise ImageError(f"{shown(path)} is dynamically linked and its interpreter "
+                             f"{shown(image.interpreter)} is missing; xemu runs static programs")
+        raise ImageError(f"{shown(path)} is dynamically linked (interpreter "
+                         f"{shown(image.interpreter)}); xemu runs static programs")
     return image
 
 
@@ -81,7 +81,7 @@ def start_program(memory: Memory, image: Image, argv: list[bytes], envp: list[by
     try:
         map_segments(memory, image)
     except MemoryError:
-        raise ImageError(f"{image.path} needs more memory than --memory allows") from None
+        raise ImageError(f"{shown(image.path)} needs more memory than --memory allows") from None
     memory.map(spec.linux.stack_top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE,
                "[stack]")
     for start, size in spec.linux.reserved:
@@ -154,7 +154,7 @@ def prepare_exec(process, dirfd: int, path: bytes, argv: list[bytes], envp: list
                 image = program_image(open_image(f"/proc/self/fd/{fd}", None))
             except (ImageError, ArchError) as e:
                 if head.startswith(b"\x7fELF"):
-                    process.warn(f"cannot exec {os.fsdecode(path)}: {e}")
+                    process.warn(f"cannot exec {shown(path)}: {e}")
                 raise OSError(errno.ENOEXEC, "exec format error") from None
             image.path = host_path
             return Exec(image, argv, envp, execfn, host_path)
@@ -183,7 +183,7 @@ def commit_exec(thread, stop: Exec):
     try:
         start = start_program(memory, stop.image, stop.argv, stop.envp, stop.execfn)
     except (ImageError, MemoryError) as e:
-        return Fault(signal.SIGKILL, 0, None, "", f"exec of {stop.exe} failed: {e}")
+        return Fault(signal.SIGKILL, 0, None, "", f"exec of {shown(stop.exe)} failed: {e}")
     spec = stop.image.arch
     old = thread.accel
     accel = process.machine.new_cpu(spec, memory, stop.argv)
@@ -194,7 +194,8 @@ def commit_exec(thread, stop: Exec):
             process.mem.write(thread.clear_child_tid, bytes(4))
         except GuestMemoryError:
             pass
-    process.replace_image(spec, memory, stop.exe, start.brk_start, start.auxv)
+    process.replace_image(spec, memory, stop.exe, start.brk_start, start.auxv,
+                          stop.argv, stop.envp)
     thread.accel, thread.sigaltstack, thread.clear_child_tid = accel, None, 0
     thread.kept_frames = {}
     process.machine.bind(thread)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import re
+import stat as statmod
 import struct
 import sys
 from collections import deque
@@ -16,18 +16,14 @@ from pathlib import Path
 from typing import Iterator
 
 from ..archs.base import ArchSpec
+from ..errors import one_line
 from ..machine.memory import Memory
-from . import structs
+from . import procfs, structs
 from .rootfs import RootFs
 from .signals import SIG_IGN, SignalQueue
 
 AT_FDCWD = -100
 PATH_MAX = 4096
-# /proc/self/fd/N names the guest's descriptor N, never one of xemu's
-PROC_FD = re.compile(rb"^/proc/(?:self|thread-self|(\d+))/fd/(\d+)(/.*)?$")
-# Files of /proc/self that show the guest, not xemu: path -> Process method
-PROC_SELF = {b"/proc/self/exe": "view_exe", b"/proc/self/maps": "view_maps",
-             b"/proc/self/auxv": "view_auxv"}
 
 
 @dataclass
@@ -82,6 +78,9 @@ class FdTable:
     def host(self, fd: int) -> int:
         return self.get(fd).host_fd
 
+    def numbers(self) -> list[int]:
+        return sorted(self._files)
+
     def close(self, fd: int) -> None:
         found = self._files.pop(fd, None)
         if found is None:
@@ -134,6 +133,10 @@ class Process:
     machine: object | None = None    # the composition root's Machine (thread.py)
     # The parents a vfork child runs in place of, innermost last (fork.py).
     vfork_parents: list = field(default_factory=list)
+    argv: list = field(default_factory=list)      # /proc/self/cmdline
+    envp: list = field(default_factory=list)      # /proc/self/environ
+    # (st_dev, st_ino) of the placeholder directories of our /proc -> components
+    proc_dirs: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.brk = self.brk_start
@@ -181,16 +184,90 @@ class Process:
             raise OSError(errno.ENAMETOOLONG, "path too long")
         return path
 
+    def locate(self, dirfd: int, path: bytes, follow: bool = True) -> procfs.Resolved:
+        """Where the guest's path leads: one of our /proc entries, or a path
+        for the host (procfs.py)."""
+        fd = self.int32(dirfd)
+        virtual = None if fd == AT_FDCWD or path.startswith(b"/") else \
+            self.proc_dir_of(self.fds.host(fd))
+        if virtual is not None:
+            base = b"/proc/%d/" % os.getpid() + b"/".join(virtual)
+        elif path.startswith(b"/"):
+            base = b"/"
+        else:
+            base = self._guest_base_or_none(fd)
+            if base is None:        # not a directory we can name: the host decides
+                return procfs.Resolved(path=path)
+        return procfs.resolve(path, base, self._guest_readlink, os.getpid(),
+                              tuple(self.threads), follow, self._magic_target,
+                              rewrite=virtual is not None)
+
+    def _guest_base_or_none(self, fd: int) -> bytes | None:
+        if fd == AT_FDCWD:
+            return self.rootfs.cwd if self.rootfs is not None else os.getcwdb()
+        host = self.fds.host(fd)
+        if self.rootfs is not None:
+            try:
+                return self.rootfs.guest_path_of(host)
+            except OSError:
+                return None
+        try:
+            where = os.readlink(f"/proc/self/fd/{host}").encode()
+        except OSError:
+            return None
+        return where if where.startswith(b"/") and not where.endswith(b" (deleted)") else None
+
+    def _guest_readlink(self, guest: bytes) -> bytes | None:
+        """A symlink's target in the guest's tree; None if not a symlink."""
+        host = guest if self.rootfs is None else self.rootfs.host_root.encode() + guest
+        try:
+            return os.readlink(host)
+        except OSError as e:
+            if e.errno == errno.EINVAL:
+                return None
+            raise
+
+    def _magic_target(self, parts: tuple) -> bytes | None:
+        """The guest path behind our cwd, root or fd/N link (None: not a path)."""
+        if parts[0] == b"cwd":
+            return self.rootfs.cwd if self.rootfs is not None else os.getcwdb()
+        if parts[0] == b"root":
+            return b"/"
+        try:
+            number = int(parts[1])
+            host = self.fds.host(number)
+        except (OSError, ValueError):
+            return None
+        virtual = self.proc_dir_of(host)
+        if virtual is not None:
+            return b"/proc/%d/" % os.getpid() + b"/".join(virtual)
+        if not statmod.S_ISDIR(os.fstat(host).st_mode):
+            return None
+        return self._guest_base_or_none(number)
+
     @contextlib.contextmanager
     def path_at(self, dirfd: int, address: int, follow: bool = True) -> Iterator[tuple]:
         """(name, dir_fd) for an os function, naming what the guest's path
         names: in the host's tree, or inside --rootfs. With follow=False the
-        last component is not followed (lstat, unlink, rename, mkdir...)."""
-        path = self.guest_path(address)
+        last component is not followed (lstat, unlink, rename, mkdir...).
+        Our own /proc entries cannot be changed this way (EACCES)."""
+        found = self.locate(dirfd, self.guest_path(address), follow)
+        if found.proc is not None:
+            raise OSError(errno.EACCES if procfs.kind_of(found.proc, self.fds.numbers(),
+                                                         self.threads) else errno.ENOENT,
+                          "the guest's /proc")
+        with self.host_path(dirfd, found, follow) as named:
+            yield named
+
+    @contextlib.contextmanager
+    def host_path(self, dirfd: int, found: procfs.Resolved,
+                  follow: bool = True) -> Iterator[tuple]:
+        """(name, dir_fd) for a path locate() gave to the host."""
+        path = found.path
         if self.rootfs is None:
-            yield self._through_guest_fds(path), self.dir_fd(dirfd)
+            yield path, None if found.rewritten else self.dir_fd(dirfd)
             return
-        guest = self.rootfs.absolute(path, self._guest_base(dirfd))
+        guest = path if found.rewritten else self.rootfs.absolute(path, self._guest_base(dirfd))
         if follow:
             fd = self.rootfs.open_path(guest)
             try:
@@ -210,29 +287,28 @@ class Process:
 
     def open_path(self, dirfd: int, path: bytes, flags: int, mode: int = 0) -> int:
         """A host fd for the guest path (as open_at, the path already read)."""
-        view = PROC_SELF.get(path)
-        if view is not None:
-            return getattr(self, view)()
+        found = self.locate(dirfd, path, follow=not flags & os.O_NOFOLLOW)
+        if found.proc is not None:
+            return procfs.open_entry(self, found.proc, flags)
         if self.rootfs is None:
-            return os.open(self._through_guest_fds(path), flags, mode,
-                           dir_fd=self.dir_fd(dirfd))
-        return self.rootfs.open(self.rootfs.absolute(path, self._guest_base(dirfd)),
-                                flags, mode)
-
-    def _through_guest_fds(self, path: bytes) -> bytes:
-        """/proc/self/fd/N as the guest means it: its own descriptor N."""
-        match = PROC_FD.match(path)
-        if match is None or match[1] and int(match[1]) != os.getpid():
-            return path
-        try:
-            host = self.fds.host(int(match[2]))
-        except OSError:
-            raise OSError(errno.ENOENT, "no such descriptor") from None
-        return f"/proc/self/fd/{host}".encode() + (match[3] or b"")
+            fd = os.open(found.path, flags, mode,
+                         dir_fd=None if found.rewritten else self.dir_fd(dirfd))
+        else:
+            guest = found.path if found.rewritten else \
+                self.rootfs.absolute(found.path, self._guest_base(dirfd))
+            fd = self.rootfs.open(guest, flags, mode)
+        procfs.refuse_host_fd(fd, {os.getpid(), *self.threads})
+        return fd
 
     def _guest_base(self, dirfd: int) -> bytes | None:
         fd = self.int32(dirfd)
-        return None if fd == AT_FDCWD else self.rootfs.guest_path_of(self.fds.host(fd))
+        if fd == AT_FDCWD:
+            return None
+        host = self.fds.host(fd)
+        virtual = self.proc_dir_of(host)
+        if virtual is not None:
+            return b"/proc/%d/" % os.getpid() + b"/".join(virtual)
+        return self.rootfs.guest_path_of(host)
 
     def dir_fd(self, value: int) -> int | None:
         """dirfd argument of an *at() call -> host dir_fd for os functions."""
@@ -248,38 +324,31 @@ class Process:
                 return exe[len(root):]
         return exe
 
-    # -- /proc/self as the guest would see it -------------------------------
+    def cwd_path(self) -> bytes:
+        return self.rootfs.cwd if self.rootfs is not None else os.getcwdb()
 
-    def _view(self, name: str, content: bytes) -> int:
-        fd = os.memfd_create(name, os.MFD_CLOEXEC)
-        os.write(fd, content)
-        os.lseek(fd, 0, os.SEEK_SET)
-        return fd
+    # -- our /proc directories: empty host directories the guest reads as ours
 
-    def view_exe(self) -> int:
-        return os.open(self.exe, os.O_RDONLY | os.O_CLOEXEC)
-
-    def view_maps(self) -> int:
-        """Guest mappings in /proc/PID/maps format."""
-        width = self.spec.bits // 4
-        lines = []
-        for region in self.mem.regions():
-            rights = "".join(c if region.perms & bit else "-"
-                             for c, bit in (("r", 1), ("w", 2), ("x", 4)))
-            name = os.fsdecode(self.exe_path()) if region.name == self.exe.name else region.name
-            lines.append(f"{region.start:0{width}x}-{region.end:0{width}x} {rights}p "
-                         f"00000000 00:00 0 {name}".rstrip())
-        return self._view("maps", ("\n".join(lines) + "\n").encode())
-
-    def view_auxv(self) -> int:
-        return self._view("auxv", self.auxv)
+    def proc_dir_of(self, host_fd: int) -> tuple | None:
+        """The /proc/<pid> components a host descriptor stands for, if it is
+        one of the directories procfs.py served (None: a real file)."""
+        if not self.proc_dirs:
+            return None
+        try:
+            st = os.fstat(host_fd)
+        except OSError:
+            return None
+        if st.st_nlink:
+            return None
+        return self.proc_dirs.get((st.st_dev, st.st_ino))
 
     def replace_image(self, spec: ArchSpec, memory: Memory, exe: Path, brk_start: int,
-                      auxv: bytes) -> None:
+                      auxv: bytes, argv: list | None = None, envp: list | None = None) -> None:
         """exec: the process runs a new program. Descriptors marked
         close-on-exec close; handled signals go back to their default action
         (ignored ones stay ignored), as execve(2) says."""
         self.spec, self.mem, self.exe, self.auxv = spec, memory, exe, auxv
+        self.argv, self.envp = list(argv or []), list(envp or [])
         self.brk_start = self.brk = brk_start
         self.word_mask = (1 << spec.bits) - 1
         self.fds.close_on_exec()
@@ -290,4 +359,4 @@ class Process:
     def warn(self, message: str) -> None:
         if not self.quiet and message not in self.warned:
             self.warned.add(message)
-            print(f"xemu: warning: {message}", file=sys.stderr, flush=True)
+            print(f"xemu: warning: {one_line(message)}", file=sys.stderr, flush=True)

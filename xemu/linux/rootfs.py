@@ -15,7 +15,7 @@ import errno
 import os
 import posixpath
 
-from ..errors import XemuError
+from ..errors import XemuError, shown
 
 SYS_OPENAT2 = 437                        # x86-64 (the host) numbering
 RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
@@ -91,5 +91,5 @@ def open_rootfs(directory: str | None) -> RootFs | None:
     if directory is None:
         return None
     if not os.path.isdir(directory):
-        raise XemuError(f"--rootfs {directory} is not a directory")
+        raise XemuError(f"--rootfs {shown(directory)} is not a directory")
     return RootFs(directory)

@@ -1,6 +1,7 @@
 """ELF executable -> Image: what to map where, and where to start."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from elftools.elf.elffile import ELFFile
 
 from ..archs import by_elf
 from ..archs.base import ArchSpec
-from ..errors import ArchError, ImageError
+from ..errors import ArchError, ImageError, shown
 
 PF_X, PF_W, PF_R = 1, 2, 4
 # Where a position-independent executable (ET_DYN) is placed, as Linux does
@@ -57,7 +58,7 @@ def load_elf(path: Path) -> Image:
         with open(path, "rb") as f:
             return parse_elf(path, f)
     except OSError as e:
-        raise ImageError(f"cannot read {path}: {e.strerror}") from None
+        raise ImageError(f"cannot read {shown(path)}: {e.strerror}") from None
 
 
 def parse_elf(path: Path, f) -> Image:
@@ -70,7 +71,7 @@ def parse_elf(path: Path, f) -> Image:
         raise
     except Exception as e:      # any parser failure on untrusted bytes
         detail = str(e) or type(e).__name__
-        raise ImageError(f"{path}: malformed ELF file ({detail})") from None
+        raise ImageError(f"{shown(path)}: malformed ELF file ({shown(detail)})") from None
     validate(image)
     return image
 
@@ -83,18 +84,18 @@ def validate(image: Image) -> None:
     previous = None
     for segment in sorted(image.segments, key=lambda s: s.vaddr):
         if segment.end > limit:
-            raise ImageError(f"{path}: segment at {segment.vaddr:#x} (+{segment.memsz:#x}) "
+            raise ImageError(f"{shown(path)}: segment at {segment.vaddr:#x} (+{segment.memsz:#x}) "
                              f"lies outside the {spec.name} user address space")
         if previous is not None and segment.vaddr < previous.end:
-            raise ImageError(f"{path}: segments at {previous.vaddr:#x} and "
+            raise ImageError(f"{shown(path)}: segments at {previous.vaddr:#x} and "
                              f"{segment.vaddr:#x} overlap")
         total += segment.memsz
         previous = segment
     if total > MAX_IMAGE_MEMORY:
-        raise ImageError(f"{path}: segments ask for {total} bytes, more than the "
+        raise ImageError(f"{shown(path)}: segments ask for {total} bytes, more than the "
                          f"{MAX_IMAGE_MEMORY} xemu maps for a program image")
     if not any(s.flags & PF_X and s.vaddr <= image.entry < s.end for s in image.segments):
-        raise ImageError(f"{path}: entry point {image.entry:#x} is not in any "
+        raise ImageError(f"{shown(path)}: entry point {image.entry:#x} is not in any "
                          "executable segment")
 
 
@@ -103,24 +104,24 @@ def _parse(path: Path, f) -> Image:
     header = elf.header
     spec = by_elf(header["e_machine"], elf.elfclass, not elf.little_endian)
     if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
-        raise ImageError(f"{path}: not an executable (ELF type {header['e_type']})")
+        raise ImageError(f"{shown(path)}: not an executable (ELF type {header['e_type']})")
     bias = PIE_BASE[spec.bits] if header["e_type"] == "ET_DYN" else 0
     segments, phdr, interpreter = [], 0, None
     loads = [p for p in elf.iter_segments() if p["p_type"] == "PT_LOAD"]
     if not loads:
-        raise ImageError(f"{path}: no loadable segments")
+        raise ImageError(f"{shown(path)}: no loadable segments")
     for p in elf.iter_segments():
         if p["p_type"] == "PT_INTERP":
-            interpreter = p.data().rstrip(b"\0").decode(errors="replace")
+            interpreter = os.fsdecode(p.data().rstrip(b"\0"))
         elif p["p_type"] == "PT_PHDR":
             phdr = p["p_vaddr"] + bias
     for p in loads:
         if p["p_filesz"] > p["p_memsz"]:
-            raise ImageError(f"{path}: segment at {p['p_vaddr']:#x} has more file "
+            raise ImageError(f"{shown(path)}: segment at {p['p_vaddr']:#x} has more file "
                              "bytes than memory bytes")
         data = p.data()
         if len(data) != p["p_filesz"]:
-            raise ImageError(f"{path}: segment at {p['p_vaddr']:#x} is truncated")
+            raise ImageError(f"{shown(path)}: segment at {p['p_vaddr']:#x} is truncated")
         segments.append(Segment(p["p_vaddr"] + bias, p["p_memsz"], data, p["p_flags"]))
     if not phdr:
         # No PT_PHDR: the headers are in the segment that maps file offset e_phoff.

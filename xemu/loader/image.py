@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..archs import by_name
 from ..archs.base import ArchSpec
-from ..errors import ArchError, ImageError
+from ..errors import ArchError, ImageError, shown
 from .elf import Image, is_elf, parse_elf
 
 HEADER_BYTES = 64
@@ -31,22 +31,22 @@ def open_image(path: str | Path, arch: str | None) -> OpenedImage:
         with open(path, "rb") as f:
             head = f.read(HEADER_BYTES)
             if not head:
-                raise ImageError(f"{path} is empty")
+                raise ImageError(f"{shown(path)} is empty")
             if is_elf(head):
                 f.seek(0)
                 image = parse_elf(path, f)
                 check_arch(arch, image.arch, path)
                 return OpenedImage(path, image.arch, elf=image)
             if arch is None:
-                raise ImageError(f"{path} is not an ELF program (to run it as a raw "
+                raise ImageError(f"{shown(path)} is not an ELF program (to run it as a raw "
                                  "image on a bare-metal board, give --arch)")
             return OpenedImage(path, by_name(arch), raw=head + f.read())
     except OSError as e:
-        raise ImageError(f"cannot read {path}: {e.strerror}") from None
+        raise ImageError(f"cannot read {shown(path)}: {e.strerror}") from None
 
 
 def check_arch(wanted: str | None, found: ArchSpec, path: Path) -> None:
     """--arch, when given, must name the arch the header names."""
     if wanted is not None and by_name(wanted) is not found:
-        raise ArchError(f"--arch {wanted} does not match {path}, which is a "
+        raise ArchError(f"--arch {shown(wanted)} does not match {shown(path)}, which is a "
                         f"{found.name} program")

@@ -11,7 +11,7 @@ import time
 
 from ..debug.stats import RunStats
 from ..debug.trace import disassemble_one
-from ..errors import EXIT_TIMEOUT, GuestTimeout
+from ..errors import EXIT_TIMEOUT, GuestTimeout, one_line
 from ..machine.accel.base import Exit, Fault, Killed, Stop, Timeout
 from ..machine.memory import Memory
 from .request import RunRequest
@@ -102,7 +102,7 @@ def report(stop: Stop, accel, memory: Memory, quiet_signals: bool = False) -> in
         status = stop.status
     elif isinstance(stop, Fault):
         if not (quiet_signals and stop.raised):
-            print(describe_fault(stop, accel, memory), file=sys.stderr, flush=True)
+            print(one_line(describe_fault(stop, accel, memory)), file=sys.stderr, flush=True)
         status = 128 + stop.signal
     elif isinstance(stop, Killed):
         print(f"xemu: guest killed by SIGKILL (from {stop.by})", file=sys.stderr, flush=True)

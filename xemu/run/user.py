@@ -78,8 +78,8 @@ def run_program(request: RunRequest, opened: OpenedImage,
     spec = image.arch
     memory = Memory(limit=request.memory or default_memory_limit())
     argv = [request.image.encode(), *(os.fsencode(a) for a in request.args)]
-    start = start_program(memory, image, argv, guest_environment(request.env),
-                          request.image.encode())
+    envp = guest_environment(request.env)
+    start = start_program(memory, image, argv, envp, request.image.encode())
     with Driver(request, stats) as driver:
         machine = UserMachine(request, driver, stats)
         accel = machine.new_cpu(spec, memory, argv)
@@ -88,7 +88,7 @@ def run_program(request: RunRequest, opened: OpenedImage,
         process = Process(spec, memory, exe=Path(request.image).resolve(),
                           brk_start=start.brk_start, quiet=request.quiet,
                           rootfs=open_rootfs(request.rootfs), auxv=start.auxv,
-                          machine=machine)
+                          machine=machine, argv=argv, envp=envp)
         thread = Thread(process, tid=os.getpid(), accel=accel)
         process.threads[thread.tid] = thread
         machine.bind(thread)

@@ -4,6 +4,7 @@
     X(strings) X(memory) X(timing) X(proc) X(segv) X(abort) X(badsys) X(simd) X(trap) X(divzero) X(jump0) X(rowrite) X(unaligned) X(hog) X(recurse) X(bigio) X(spin) X(jail) \
     X(forkwait) X(pipes) X(execself) X(script) X(noexec) X(vfork) X(groups) X(chain) X(waitid) X(runprog) \
     X(sighandler) X(sigmask) X(sigpending) X(alarmpause) X(restart) X(sigchld) X(sigpipe) \
-    X(rtqueue) X(segvjmp) X(altstack) X(fpsignal) X(deaths) X(waitsig)
+    X(rtqueue) X(segvjmp) X(altstack) X(fpsignal) X(deaths) X(waitsig) \
+    X(procself) X(modes)
 #define DECLARE(name) int name##_main(int argc, char **argv);
 PROGRAMS(DECLARE)

@@ -8,6 +8,7 @@ import stat as statmod
 import struct
 import termios
 
+from .. import procfs
 from ..process import AT_FDCWD, Process
 from ..signals import ERESTARTSYS, may_block, wait_readable
 from ..thread import Thread
@@ -26,6 +27,15 @@ RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 DT_UNKNOWN, DT_DIR, DT_REG, DT_LNK = 0, 4, 8, 10
 DIRENT_HEADER = 19           # d_ino, d_off, d_reclen, d_type; d_name follows
 STATX_BASIC_STATS = 0x7FF
+# Mode bits a guest may set (issue 20, finding 5): never set-user-ID or
+# set-group-ID (xemu may run as root, and a descriptor the guest inherited
+# may name a host file it does not own); the sticky bit on directories only.
+FILE_MODE_BITS, DIR_MODE_BITS = 0o777, 0o1777
+
+
+def allowed_mode(mode: int, directory: bool) -> int:
+    """The permission bits of a guest's mode that xemu passes on."""
+    return mode & (DIR_MODE_BITS if directory else FILE_MODE_BITS)
 
 
 # -- flag translation ------------------------------------------------------
@@ -72,7 +82,7 @@ def creat(p: Process, path: int, mode: int) -> int:
 def openat(p: Process, dirfd: int, path: int, flags: int, mode: int) -> int:
     flags = p.int32(flags)
     host_flags = open_flags_to_host(p.spec, flags) | os.O_CLOEXEC
-    host_fd = p.open_at(dirfd, path, host_flags, mode & 0o7777 & ~p.umask)
+    host_fd = p.open_at(dirfd, path, host_flags, allowed_mode(mode, False) & ~p.umask)
     return p.fds.add(host_fd, cloexec=bool(flags & O_CLOEXEC))
 
 
@@ -303,7 +313,10 @@ def _stat_at(p: Process, dirfd: int, path: int, flags: int) -> os.stat_result:
         finally:
             os.close(cwd)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    with p.path_at(dirfd, path, follow) as (name, dir_fd):
+    found = p.locate(dirfd, p.guest_path(path), follow)
+    if found.proc is not None:
+        return procfs.stat_entry(p, found.proc, follow)
+    with p.host_path(dirfd, found, follow) as (name, dir_fd):
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=follow)
 
 
@@ -366,7 +379,10 @@ def faccessat(p: Process, dirfd: int, path: int, mode: int) -> int:
 def faccessat2(p: Process, dirfd: int, path: int, mode: int, flags: int) -> int:
     flags = p.int32(flags)
     follow = not flags & AT_SYMLINK_NOFOLLOW
-    with p.path_at(dirfd, path, follow) as (name, dir_fd):
+    found = p.locate(dirfd, p.guest_path(path), follow)
+    if found.proc is not None:
+        return 0 if procfs.access_entry(p, found.proc, mode & 7) else -errno.EACCES
+    with p.host_path(dirfd, found, follow) as (name, dir_fd):
         # os.access hides why it failed; a stat tells a missing file apart.
         os.stat(name, dir_fd=dir_fd, follow_symlinks=follow)
         ok = os.access(name, mode, dir_fd=dir_fd, effective_ids=bool(flags & AT_EACCESS),
@@ -381,10 +397,11 @@ def readlink(p: Process, path: int, buf: int, size: int) -> int:
 
 @syscall("readlinkat")
 def readlinkat(p: Process, dirfd: int, path: int, buf: int, size: int) -> int:
-    if p.guest_path(path) in (b"/proc/self/exe", f"/proc/{os.getpid()}/exe".encode()):
-        target = p.exe_path()
+    found = p.locate(dirfd, p.guest_path(path), follow=False)
+    if found.proc is not None:
+        target = procfs.readlink_entry(p, found.proc)
     else:
-        with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+        with p.host_path(dirfd, found, follow=False) as (name, dir_fd):
             target = os.fsencode(os.readlink(name, dir_fd=dir_fd))
     target = target[:p.int32(size)]
     p.mem.write(buf, target)
@@ -398,14 +415,16 @@ def chmod(p: Process, path: int, mode: int) -> int:
 
 @syscall("fchmod")
 def fchmod(p: Process, fd: int, mode: int) -> int:
-    os.chmod(p.fds.host(p.int32(fd)), mode & 0o7777)
+    host = p.fds.host(p.int32(fd))
+    os.chmod(host, allowed_mode(mode, statmod.S_ISDIR(os.fstat(host).st_mode)))
     return 0
 
 
 @syscall("fchmodat")
 def fchmodat(p: Process, dirfd: int, path: int, mode: int) -> int:
     with p.path_at(dirfd, path) as (name, dir_fd):
-        os.chmod(name, mode & 0o7777, dir_fd=dir_fd)
+        directory = statmod.S_ISDIR(os.stat(name, dir_fd=dir_fd).st_mode)
+        os.chmod(name, allowed_mode(mode, directory), dir_fd=dir_fd)
     return 0
 
 
@@ -467,7 +486,28 @@ def mkdir(p: Process, path: int, mode: int) -> int:
 @syscall("mkdirat")
 def mkdirat(p: Process, dirfd: int, path: int, mode: int) -> int:
     with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
-        os.mkdir(name, mode & 0o7777 & ~p.umask, dir_fd=dir_fd)
+        os.mkdir(name, allowed_mode(mode, True) & ~p.umask, dir_fd=dir_fd)
+    return 0
+
+
+@syscall("mknod")
+def mknod(p: Process, path: int, mode: int, dev: int) -> int:
+    return mknodat(p, AT_FDCWD, path, mode, dev)
+
+
+@syscall("mknodat")
+def mknodat(p: Process, dirfd: int, path: int, mode: int, dev: int) -> int:
+    """Files, FIFOs and sockets; device nodes are refused (EPERM), as for a
+    process without CAP_MKNOD."""
+    kind = mode & 0o170000             # S_IFMT
+    if kind == 0:
+        kind = statmod.S_IFREG
+    if kind in (statmod.S_IFCHR, statmod.S_IFBLK):
+        return -errno.EPERM
+    if kind not in (statmod.S_IFREG, statmod.S_IFIFO, statmod.S_IFSOCK):
+        return -errno.EINVAL
+    with p.path_at(dirfd, path, follow=False) as (name, dir_fd):
+        os.mknod(name, kind | allowed_mode(mode, False) & ~p.umask, 0, dir_fd=dir_fd)
     return 0
 
 
@@ -534,6 +574,14 @@ def chdir(p: Process, path: int) -> int:
 @syscall("fchdir")
 def fchdir(p: Process, fd: int) -> int:
     host = p.fds.host(p.int32(fd))
+    virtual = p.proc_dir_of(host)
+    if virtual is not None:             # one of our /proc directories: its path
+        path = b"/proc/%d/" % os.getpid() + b"/".join(virtual)
+        if p.rootfs is None:
+            os.chdir(path)
+        else:
+            p.rootfs.cwd = path
+        return 0
     if p.rootfs is None:
         os.chdir(host)
     else:
@@ -560,7 +608,9 @@ def getdents64(p: Process, fd: int, buf: int, count: int) -> int:
     readdir rejects with EOVERFLOW)."""
     entry = p.fds.get(p.int32(fd))
     if entry.listing is None:
-        entry.listing = _list_directory(entry.host_fd)
+        virtual = p.proc_dir_of(entry.host_fd)
+        entry.listing = (_list_directory(entry.host_fd) if virtual is None
+                         else procfs.directory_entries(p, virtual))
     header = p.layout("dirent64")
     out = bytearray()
     while entry.position < len(entry.listing):
