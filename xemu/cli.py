@@ -1,6 +1,7 @@
 """The command line: parse, call, exit. No emulation logic lives here."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 import traceback
@@ -65,6 +66,7 @@ def parse_env(settings: tuple[str, ...], unsets: tuple[str, ...]) -> dict[str, s
 
 
 SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+MAX_MEMORY = 1 << 48          # the largest user address space of any arch here
 
 
 def parse_size(text: str | None) -> int | None:
@@ -75,12 +77,36 @@ def parse_size(text: str | None) -> int | None:
     if number[-1:] in SIZE_UNITS and number[-1:]:
         number, unit = number[:-1], number[-1]
     try:
-        size = int(float(number) * SIZE_UNITS[unit])
+        value = float(number) * SIZE_UNITS[unit]
     except ValueError:
-        raise click.BadParameter(f"'{text}' is not a size such as 512M or 2G") from None
+        value = math.nan
+    if not math.isfinite(value):                  # nan, inf, 1e400M
+        raise click.BadParameter(f"'{text}' is not a size such as 512M or 2G")
+    size = int(value)
     if size < 1 << 20:
         raise click.BadParameter(f"'{text}' is less than the 1M a guest needs at least")
+    if size > MAX_MEMORY:
+        raise click.BadParameter(f"'{text}' is more than the {MAX_MEMORY >> 40}T "
+                                 "xemu can give a guest")
     return size
+
+
+MAX_TIMEOUT = 1e9             # seconds (31 years): what the host's interval timer takes
+
+
+def parse_timeout(text: str | None) -> float | None:
+    """'2.5' -> seconds: finite, above 0, at most MAX_TIMEOUT."""
+    if text is None:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise click.BadParameter(f"'{text}' is not a finite number of seconds above 0")
+    if seconds > MAX_TIMEOUT:
+        raise click.BadParameter(f"'{text}' is more than {MAX_TIMEOUT:g} seconds")
+    return seconds
 
 
 @main.command(context_settings={"ignore_unknown_options": True,
@@ -94,7 +120,7 @@ def parse_size(text: str | None) -> int | None:
               help="Set a variable in the guest environment (repeatable).")
 @click.option("-U", "env_unset", multiple=True, metavar="VAR",
               help="Remove a variable from the guest environment (repeatable).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--timeout", metavar="SECONDS", callback=lambda c, p, v: parse_timeout(v),
               help="Stop the guest after SECONDS of wall time (status 124).")
 @click.option("--memory", "memory_size", metavar="SIZE", callback=lambda c, p, v: parse_size(v),
               help="Cap guest memory, e.g. 256M or 2G (default: half the host's RAM); "

@@ -19,6 +19,9 @@ from typing import Callable, Mapping, NamedTuple, Protocol
 PAGE = 0x1000
 # The gap Linux keeps between the stack and the highest mapping below it.
 STACK_GAP = 16 << 20
+# Linux's mmap_min_addr as distributions set it (vm.mmap_min_addr = 65536):
+# no mapping a program asks for may start below it.
+MMAP_MIN_ADDR = 0x10000
 
 
 class Registers(Protocol):
@@ -215,6 +218,13 @@ class LinuxABI:
     # Layout of the user address space (page aligned).
     stack_top: int = 0
     mmap_base: int = 0
+    # The kernel's TASK_SIZE: the end of the user address range. Every call
+    # that maps or protects memory stays below it (and mappings at or above
+    # mmap_min_addr), so a guest never reaches what lies beyond: the kernel
+    # half, xemu's own pages there (i386's GDT, KVM's kernel area).
+    # 0: stack_top.
+    task_size: int = 0
+    mmap_min_addr: int = MMAP_MIN_ADDR
     # Entries an arch adds to the auxiliary vector, before the generic ones.
     auxv_extra: tuple[tuple[int, int], ...] = ()
     # 64-bit syscall arguments on a 32-bit arch take a register pair; ARM EABI
@@ -256,6 +266,11 @@ class LinuxABI:
     def mmap_top(self) -> int:
         """The highest address a mapping or program segment may reach."""
         return self.stack_top - STACK_GAP
+
+    @property
+    def user_top(self) -> int:
+        """The end of the user address range (TASK_SIZE)."""
+        return self.task_size or self.stack_top
 
 
 @dataclass(frozen=True)

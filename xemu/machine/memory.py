@@ -224,9 +224,19 @@ class Memory:
         self._regions.insert(i, region)
         self._starts.insert(i, region.start)
         self.mapped_bytes += region.size
+        told = []
+        try:
+            for listener in self.listeners:
+                listener.region_added(region)
+                told.append(listener)
+        except BaseException:       # an accelerator refused it: the map stays as it was
+            del self._regions[i]
+            del self._starts[i]
+            self.mapped_bytes -= region.size
+            for listener in reversed(told):
+                listener.region_removed(region)
+            raise
         self.peak_bytes = max(self.peak_bytes, self.mapped_bytes)
-        for listener in self.listeners:
-            listener.region_added(region)
 
     def _remove(self, region: Region) -> None:
         i = self._regions.index(region)

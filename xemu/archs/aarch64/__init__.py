@@ -39,6 +39,7 @@ SPEC = ArchSpec(
         platform="aarch64",
         hwcap=HWCAP_FP | HWCAP_ASIMD,
         stack_top=0x7ffff0000000,
+        task_size=1 << 48,              # TASK_SIZE_64 with VA_BITS 48
         mmap_base=0x4000000000,
         structs=structs.LAYOUTS,
         open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,

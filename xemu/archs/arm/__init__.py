@@ -54,6 +54,7 @@ SPEC = ArchSpec(
         platform="v7l",
         hwcap=sum(HWCAP.values()),
         stack_top=0xbf000000,
+        task_size=0xbf000000,           # PAGE_OFFSET (3G/1G) less 16 MiB of modules
         mmap_base=0x40000000,
         align_64bit_args=True,
         structs=structs.LAYOUTS,

@@ -109,6 +109,7 @@ SPEC = ArchSpec(
         platform="i686",
         hwcap=HWCAP_CPUID_EDX,
         stack_top=0xbf000000,
+        task_size=GDT_BASE,             # IA32_PAGE_OFFSET: an x86-64 kernel runs i386
         mmap_base=0x40000000,
         int64_align=4,
         structs=structs.LAYOUTS,

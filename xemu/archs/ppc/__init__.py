@@ -74,6 +74,7 @@ SPEC = ArchSpec(
         hwcap=PPC_FEATURE_32 | PPC_FEATURE_HAS_FPU | PPC_FEATURE_HAS_MMU
         | PPC_FEATURE_HAS_ALTIVEC,
         stack_top=0xbf000000,
+        task_size=0xc0000000,           # CONFIG_TASK_SIZE
         mmap_base=0x40000000,
         # Linux puts these first (arch/powerpc/include/asm/elf.h, ARCH_DLINFO).
         auxv_extra=((AT_IGNOREPPC, AT_IGNOREPPC), (AT_IGNOREPPC, AT_IGNOREPPC),

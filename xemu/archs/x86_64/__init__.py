@@ -5,7 +5,7 @@ import struct
 from unicorn import UC_ARCH_X86, UC_MODE_64
 from unicorn.x86_const import UC_X86_INS_SYSCALL
 
-from ..base import ArchSpec, ElfInfo, LinuxABI, Registers, SyscallABI, TcgInfo, Trap
+from ..base import PAGE, ArchSpec, ElfInfo, LinuxABI, Registers, SyscallABI, TcgInfo, Trap
 from ..i386 import HWCAP_CPUID_EDX, X86_INTERRUPT_SIGNALS, reset_fpu
 from . import gdb, signal, structs
 from .syscalls import NUMBERS
@@ -51,6 +51,7 @@ SPEC = ArchSpec(
         platform="x86_64",
         hwcap=HWCAP_CPUID_EDX,
         stack_top=0x7ffff0000000,
+        task_size=(1 << 47) - PAGE,     # TASK_SIZE_MAX (4-level paging)
         mmap_base=0x4000000000,
         structs=structs.LAYOUTS,
         tls_register="fs_base",

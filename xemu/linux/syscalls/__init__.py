@@ -4,7 +4,9 @@ A handler is `def name(process, arg0, arg1, ...) -> int`, taking raw register
 words and returning the result (negative errno on failure). It is registered
 with @syscall("name", ...); the numbers come from each arch's generated
 table, so one handler serves every arch that has the call. Raising OSError
-returns -errno; touching unmapped guest memory returns -EFAULT.
+returns -errno; touching unmapped guest memory returns -EFAULT; any other
+exception (a bug of ours, met on some guest's arguments) returns -EINVAL
+with a warning rather than ending the run.
 
 Most calls act on the process (files, memory). A call that acts on the
 calling thread (its signal mask, its TLS, its exit) names its first
@@ -35,7 +37,7 @@ import signal
 from collections import Counter
 from typing import Callable
 
-from ...errors import GuestMemoryError
+from ...errors import GuestMemoryError, GuestTimeout
 from ...machine.accel.base import Stop
 from ..signals import SI_USER, Siginfo, SignalsPending, send
 from ..thread import Thread
@@ -89,6 +91,13 @@ class Dispatcher:
             result = -self.errno_map.get(error, error)
         except GuestMemoryError:
             result = -errno.EFAULT
+        except GuestTimeout:
+            raise                 # --timeout's SIGALRM, raised wherever Python runs
+        except Exception as e:    # a bug of ours on a guest's arguments: not the end of the run
+            name = self.names.get(number, f"#{number}")
+            self.process.warn(f"internal error in {name} ({type(e).__name__}: {e}) "
+                              "returns EINVAL")
+            result = -errno.EINVAL
         if self.thread.signals_due and type(result) is int:
             return SignalsPending(result, number, args)
         return result
@@ -118,6 +127,11 @@ def _traced(call: Callable, name: str, tracer) -> Callable:
             raise
         except GuestMemoryError:
             tracer.line(line + tracer.result(name, -errno.EFAULT))
+            raise
+        except GuestTimeout:
+            raise
+        except Exception:
+            tracer.line(line + tracer.result(name, -errno.EINVAL))
             raise
         tracer.line(line + tracer.result(name, result))
         return result

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 
 from ...machine.memory import PAGE, page_up
@@ -14,6 +15,7 @@ MAP_FIXED_NOREPLACE = 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 PROT_MASK = 7
 MMAP2_UNIT = 4096            # mmap2's offset unit on every arch here
+MAX_FILE_OFFSET = (1 << 63) - 1   # MAX_LFS_FILESIZE
 
 
 @syscall("brk")
@@ -23,11 +25,11 @@ def brk(p: Process, address: int) -> int:
         return p.brk
     old_top, new_top = page_up(p.brk), page_up(address)
     if new_top > old_top:
-        if p.mem.overlaps(old_top, new_top - old_top):
+        if new_top > p.spec.linux.user_top or p.mem.overlaps(old_top, new_top - old_top):
             return p.brk
         try:
             p.mem.map(old_top, new_top - old_top, PROT_MASK, "[heap]")
-        except MemoryError:
+        except (MemoryError, OSError):
             return p.brk
     elif new_top < old_top:
         p.mem.unmap(new_top, old_top - new_top)
@@ -56,34 +58,51 @@ def mmap2(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
 
 
 def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
-          offset: int) -> int:
-    if length == 0 or addr % PAGE or offset % PAGE:
+         offset: int) -> int:
+    """do_mmap's checks, in its order, then the mapping. Every address stays
+    in the user range [mmap_min_addr, TASK_SIZE): a fixed mapping outside it
+    fails as on Linux, a hint outside it is not taken."""
+    linux = p.spec.linux
+    if length == 0 or offset % PAGE:
         return -errno.EINVAL
     size = page_up(length)
-    if size > p.spec.linux.stack_top:
+    if size > linux.user_top:
         return -errno.ENOMEM
+    anonymous = flags & MAP_ANONYMOUS
+    if not anonymous and offset + size > MAX_FILE_OFFSET:
+        return -errno.EOVERFLOW                 # file_mmap_ok: past MAX_LFS_FILESIZE
     fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)
     if fixed:
-        if addr + size > (1 << p.spec.bits):
+        if addr % PAGE:
             return -errno.EINVAL
+        if addr > linux.user_top - size:
+            return -errno.ENOMEM                # beyond TASK_SIZE
+        if addr < linux.mmap_min_addr:
+            return -errno.EPERM                 # below mmap_min_addr
         if flags & MAP_FIXED_NOREPLACE and p.mem.overlaps(addr, size):
             return -errno.EEXIST
         start = addr
     else:
-        start = _place(p, addr, size)
+        start = _place(p, page_up(addr), size)
         if start is None:
             return -errno.ENOMEM
+    if p.mem.limit is not None and size > p.mem.limit:
+        return -errno.ENOMEM                    # before reading anything
     data = b""
-    if not flags & MAP_ANONYMOUS:
+    if not anonymous:
         host = p.fds.host(p.int32(fd))
-        data = os.pread(host, size, offset)
+        status = os.fstat(host)
+        wanted = size
+        if stat.S_ISREG(status.st_mode):        # no bytes past the end of the file
+            wanted = max(0, min(size, status.st_size - offset))
+        data = os.pread(host, wanted, offset) if wanted else b""
         if flags & MAP_SHARED and prot & 2:
             p.warn("MAP_SHARED writable file mappings are private copies in xemu")
     if fixed:
         p.mem.unmap(start, size)
     try:
         region = p.mem.map(start, size, prot & PROT_MASK, "[mmap]",
-                           shared=bool(flags & MAP_SHARED and flags & MAP_ANONYMOUS))
+                           shared=bool(flags & MAP_SHARED and anonymous))
     except MemoryError:
         return -errno.ENOMEM
     if data:
@@ -92,17 +111,20 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
 
 
 def _place(p: Process, hint: int, size: int) -> int | None:
-    """Where a non-fixed mapping goes: the hint if free, else the lowest gap
-    above the mmap base (and below the stack)."""
-    limit = p.spec.linux.mmap_top
-    if hint and hint + size <= limit and not p.mem.overlaps(hint, size):
+    """Where a non-fixed mapping goes: the hint if it is free and in the
+    user range, else the lowest gap above the mmap base (and below the stack)."""
+    linux = p.spec.linux
+    limit = linux.mmap_top
+    if hint >= linux.mmap_min_addr and hint + size <= limit \
+            and not p.mem.overlaps(hint, size):
         return hint
-    return p.mem.find_free(size, p.spec.linux.mmap_base, limit)
+    return p.mem.find_free(size, linux.mmap_base, limit)
 
 
 @syscall("munmap")
 def munmap(p: Process, addr: int, length: int) -> int:
-    if addr % PAGE or length == 0:
+    top = p.spec.linux.user_top
+    if addr % PAGE or length == 0 or addr > top or page_up(length) > top - addr:
         return -errno.EINVAL
     p.mem.unmap(addr, length)
     return 0
@@ -114,23 +136,35 @@ def mprotect(p: Process, addr: int, length: int, prot: int) -> int:
         return -errno.EINVAL
     if length == 0:
         return 0
+    if addr + page_up(length) > p.spec.linux.user_top:
+        return -errno.ENOMEM                    # no mapping there, as Linux sees it
     return 0 if p.mem.protect(addr, length, prot & PROT_MASK) else -errno.ENOMEM
 
 
 @syscall("mremap")
 def mremap(p: Process, old: int, old_size: int, new_size: int, flags: int,
            new_addr: int) -> int:
-    if old % PAGE or new_size == 0 or flags & MREMAP_FIXED:
+    if old % PAGE or flags & MREMAP_FIXED:
         return -errno.EINVAL
     old_size, new_size = page_up(old_size), page_up(new_size)
+    if new_size == 0:
+        return -errno.EINVAL
+    top = p.spec.linux.user_top
+    region = p.mem.region_at(old) if old + old_size <= top else None
+    if region is None:
+        return -errno.EFAULT                    # vma_lookup found nothing
+    if old_size == 0:
+        return -errno.EINVAL                    # duplicating needs a shared mapping
     if not p.mem.is_mapped(old, old_size):
         return -errno.EFAULT
+    if new_size > top:
+        return -errno.ENOMEM
     if new_size <= old_size:
         p.mem.unmap(old + new_size, old_size - new_size)
         return old
-    perms = p.mem.region_at(old).perms
+    perms = region.perms
     grow = new_size - old_size
-    if not p.mem.overlaps(old + old_size, grow):
+    if old + new_size <= top and not p.mem.overlaps(old + old_size, grow):
         try:
             p.mem.map(old + old_size, grow, perms, "[mmap]")
             return old

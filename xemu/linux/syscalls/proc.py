@@ -18,6 +18,7 @@ from .registry import syscall
 FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 0, 1, 9, 10
 FUTEX_COMMAND_MASK = 0x7F
 RLIM_INFINITY = (1 << 64) - 1
+RLIM_NLIMITS = 16            # asm-generic/resource.h: resources 0..15
 
 
 @syscall("exit")
@@ -97,6 +98,8 @@ def _limit(value: int) -> int:
 
 @syscall("prlimit64")
 def prlimit64(p: Process, pid: int, which: int, new: int, old: int) -> int:
+    if not 0 <= p.int32(which) < RLIM_NLIMITS:
+        return -errno.EINVAL
     if p.int32(pid) not in (0, os.getpid()):
         return -errno.EPERM
     if old:
@@ -107,6 +110,8 @@ def prlimit64(p: Process, pid: int, which: int, new: int, old: int) -> int:
 
 @syscall("getrlimit", "ugetrlimit")
 def getrlimit(p: Process, which: int, buf: int) -> int:
+    if not 0 <= p.int32(which) < RLIM_NLIMITS:
+        return -errno.EINVAL
     soft, hard = resource.getrlimit(p.int32(which))
     cap = (1 << p.spec.bits) - 1
     p.write_struct(buf, "rlimit", rlim_cur=min(_limit(soft), cap),
@@ -116,6 +121,8 @@ def getrlimit(p: Process, which: int, buf: int) -> int:
 
 @syscall("setrlimit")
 def setrlimit(p: Process, which: int, buf: int) -> int:
+    if not 0 <= p.int32(which) < RLIM_NLIMITS:
+        return -errno.EINVAL
     return 0
 
 

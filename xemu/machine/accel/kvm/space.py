@@ -19,6 +19,10 @@ from .paging import NO_EXECUTE, USER, WRITABLE, PageTables
 from .vm import Kvm
 
 
+class KernelAreaError(ValueError):
+    """A guest region would overlap the kernel area (refused, never mapped)."""
+
+
 def page_flags(perms: int) -> int:
     """Page-table flags for user memory with these PROT_* rights."""
     return USER | (WRITABLE if perms & PROT_WRITE else 0) \
@@ -110,6 +114,12 @@ class KvmAddressSpace:
     # -- memory listener: slots and page tables follow guest memory -------
 
     def region_added(self, region: Region) -> None:
+        if region.end > self.mode.USER_LIMIT:
+            # The Linux layer keeps mappings in the user range; this is the
+            # second line: nothing of the guest's may reach the kernel half,
+            # where the page tables, GDT, IDT, TSS and stubs live.
+            raise KernelAreaError(f"guest region {region.start:#x}+{region.size:#x} "
+                                  f"reaches past the user half ({self.mode.USER_LIMIT:#x})")
         physical = self.physical.allocate(region.size)
         slot = self.memory_slots.add(physical, region.size, region.host_address)
         self._slots[region] = (slot, physical)

@@ -48,6 +48,7 @@ class LongMode:
     """Layout and set-up of the x86-64 machine; i386 derives from it."""
 
     KERNEL_VIRTUAL = 0xFFFF_FF80_0000_0000     # PML4 slot 511
+    USER_LIMIT = 1 << 47                       # the canonical lower half: guest regions end below
     KERNEL_SIZE = 16 << 20
     GDT_OFFSET = 0x0000
     TSS_OFFSET = 0x1000
