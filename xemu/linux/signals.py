@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import select
+import stat
 import signal as host_signal
 import struct
 import threading
@@ -31,7 +33,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..archs.base import (SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO,
+from ..archs.base import (SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
                           ArchSpec, SignalDelivery)
 from ..errors import GuestMemoryError
 from ..machine.accel.base import KICK_SIGNAL, Fault, Stop
@@ -715,12 +717,10 @@ def may_block(host_fd: int) -> bool:
         mode = os.fstat(host_fd).st_mode
     except OSError:
         return False
-    import stat
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def is_nonblocking(host_fd: int) -> bool:
-    import fcntl
     try:
         return bool(fcntl.fcntl(host_fd, fcntl.F_GETFL) & os.O_NONBLOCK)
     except OSError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import select
 import struct
+import time
 
 from ..process import Process
 from ..signals import ERESTARTNOHAND, set_blocked, sigset_value, wait_for
@@ -155,7 +156,6 @@ def _select(thread: Thread, nfds: int, sets: tuple[int, int, int], timeout: floa
     host_of = {}
     for fd in events:
         host_of[fd] = p.fds.host(fd)             # EBADF, as select answers
-    import time
     started = time.monotonic()
     ready = _wait(thread, [(host_of[fd], ev) for fd, ev in events.items()], timeout, mask)
     if ready is None:

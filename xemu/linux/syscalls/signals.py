@@ -8,6 +8,7 @@ import math
 import os
 import signal as host_signal
 import struct
+import time
 
 from ..process import Process
 from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINFO_SIZE,
@@ -231,7 +232,6 @@ def _sigtimedwait(thread: Thread, wanted: int, info: int, timeout: int, setsize:
     saved = thread.blocked
     thread.blocked = saved | waited
     try:
-        import time
         deadline = None if seconds is None else time.monotonic() + seconds
         while True:
             take_incoming(p)
