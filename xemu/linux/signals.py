@@ -208,6 +208,13 @@ def ignored(process, signum: int) -> bool:
         action.handler == SIG_DFL and default_action(signum) in ("ignore",)
 
 
+def acts_on(process, signum: int) -> bool:
+    """Would the process do something with this signal now (a handler, or a
+    default action that is not to ignore it, in a thread not blocking it)?"""
+    return valid(signum) and not ignored(process, signum) and \
+        any(not thread.blocked & bit(signum) for thread in list(process.threads.values()))
+
+
 def send(process, info: Siginfo, thread=None) -> None:
     """Queue a signal for the process (any thread may take it) or for one
     thread. An ignored signal is dropped at once unless it is blocked (it
@@ -623,10 +630,15 @@ class HostSignals:
                 continue
             if self.closed.is_set():
                 break
+            # Only for a signal the guest would act on now: stopping
+            # translated code between two blocks is not free of risk (an ARM
+            # Thumb IT block cut in two loses its condition in Unicorn), and
+            # a SIGCHLD nobody handles must not touch a running guest.
+            if not any(b != KICK_SIGNAL and acts_on(self.process, b) for b in data):
+                continue
             for thread in list(self.process.threads.values()):
                 accel = thread.accel
-                if accel is not None and getattr(accel, "stops_from_watcher", False) \
-                        and any(b != KICK_SIGNAL for b in data):
+                if accel is not None and getattr(accel, "stops_from_watcher", False):
                     accel.wake()
 
     def after_fork(self) -> None:
