@@ -77,6 +77,9 @@ DEFAULT_ACTIONS = {
 }
 
 
+STOP_SIGNALS = tuple(s for s, action in DEFAULT_ACTIONS.items() if action == "stop")
+
+
 def default_action(signum: int) -> str:
     return DEFAULT_ACTIONS.get(signum, "terminate")
 
@@ -205,7 +208,7 @@ def lowest(mask: int) -> int:
 def ignored(process, signum: int) -> bool:
     action = process.sigactions.get(signum, SigAction())
     return action.handler == SIG_IGN or \
-        action.handler == SIG_DFL and default_action(signum) in ("ignore",)
+        action.handler == SIG_DFL and default_action(signum) == "ignore"
 
 
 def acts_on(process, signum: int) -> bool:
@@ -226,7 +229,7 @@ def send(process, info: Siginfo, thread=None) -> None:
     if ignored(process, signum) and not blocked_everywhere:
         return
     if signum == SIGCONT:       # SIGCONT discards pending stop signals, and vice versa
-        for stop in (19, 20, 21, 22):
+        for stop in STOP_SIGNALS:
             _discard_everywhere(process, stop)
     elif default_action(signum) == "stop":
         _discard_everywhere(process, SIGCONT)
@@ -346,10 +349,8 @@ def _default(thread, info: Siginfo) -> Stop | None:
     return fatal(thread, info)
 
 
-def fatal(thread, info: Siginfo, fault: Fault | None = None) -> Fault:
-    """The Stop of a process killed by a signal."""
-    if fault is not None:
-        return fault
+def fatal(thread, info: Siginfo) -> Fault:
+    """The Stop of a process killed by a signal it was sent."""
     pc = thread.regs.read(thread.process.spec.pc) if thread.regs else 0
     sender = "raised by the guest itself" if info.pid == os.getpid() \
         else f"sent by pid {info.pid}" if info.pid else "sent from outside"
@@ -380,9 +381,8 @@ def enter_handler(thread, info: Siginfo, action: SigAction) -> Stop | None:
     try:
         frame, kept = frames.setup(regs, process.mem, delivery)
     except GuestMemoryError:
-        return fatal(thread, Siginfo(host_signal.SIGSEGV, SI_KERNEL),
-                     Fault(host_signal.SIGSEGV, regs.read(spec.pc), sp, "write",
-                           "no room for a signal frame on its stack"))
+        return Fault(host_signal.SIGSEGV, regs.read(spec.pc), sp, "write",
+                     "no room for a signal frame on its stack")
     if kept is not None:
         thread.kept_frames[frame] = kept
     if switched and altstack[1] & SS_AUTODISARM:
@@ -444,9 +444,8 @@ def sigreturn(thread, rt: bool) -> Stop | None:
     try:
         blocked = frames.restore(thread.regs, process.mem, rt, thread.kept_frames)
     except GuestMemoryError:
-        return fatal(thread, Siginfo(host_signal.SIGSEGV, SI_KERNEL),
-                     Fault(host_signal.SIGSEGV, thread.regs.read(spec.pc), None, "",
-                           "sigreturn with no signal frame on the stack"))
+        return Fault(host_signal.SIGSEGV, thread.regs.read(spec.pc), None, "",
+                     "sigreturn with no signal frame on the stack")
     _forget_frames_above(thread, thread.regs.read(spec.sp))
     set_blocked(thread, blocked)
     return None
@@ -605,9 +604,8 @@ class HostSignals:
             pass
         for thread in list(self.process.threads.values()):
             accel = thread.accel
-            if accel is not None and hasattr(accel, "wake"):
-                if accel.wake():             # it had to kick its thread with KICK_SIGNAL
-                    self.kicks += 1
+            if accel is not None and accel.wake():   # it kicked its thread: KICK_SIGNAL
+                self.kicks += 1
 
     def drain(self) -> None:
         try:
@@ -638,7 +636,7 @@ class HostSignals:
                 continue
             for thread in list(self.process.threads.values()):
                 accel = thread.accel
-                if accel is not None and getattr(accel, "stops_from_watcher", False):
+                if accel is not None and accel.stops_from_watcher:
                     accel.wake()
 
     def after_fork(self) -> None:
@@ -740,8 +738,9 @@ def is_nonblocking(host_fd: int) -> bool:
 
 
 def wait_readable(thread, host_fd: int, events: int = select.POLLIN) -> bool:
-    """Before a read that could block: False if a signal came first."""
-    if is_nonblocking(host_fd) or not may_block(host_fd):
+    """Before a read of a descriptor that may block (may_block): False if a
+    signal came first."""
+    if is_nonblocking(host_fd):
         return True
     return wait_for(thread, [(host_fd, events)], None) is not None
 

@@ -15,6 +15,7 @@ from ..process import Process
 from ..signals import ERESTARTNOHAND, set_blocked, sigset_value, wait_for
 from ..thread import Thread
 from .registry import syscall
+from .time import read_timeout
 
 POLLNVAL = select.POLLNVAL
 # select's three sets as poll events: readable, writable, exceptional
@@ -36,20 +37,6 @@ def _wait(thread: Thread, wanted: list[tuple[int, int]], timeout: float | None,
         set_blocked(thread, thread.saved_mask)
         thread.saved_mask = None
     return ready
-
-
-def _timeout(p: Process, address: int, layout: str) -> float | None:
-    """A timespec or timeval at address (NULL: wait forever); OSError for a
-    bad one."""
-    if not address:
-        return None
-    t = p.read_struct(address, layout)
-    fraction = t.get("tv_nsec", None)
-    scale = 1e9 if fraction is not None else 1e6
-    fraction = fraction if fraction is not None else t["tv_usec"]
-    if t["tv_sec"] < 0 or not 0 <= fraction < scale:
-        raise OSError(errno.EINVAL, "bad timeout")
-    return t["tv_sec"] + fraction / scale
 
 
 def _sigmask(p: Process, address: int, size: int) -> int | None:
@@ -108,14 +95,14 @@ def poll(thread: Thread, fds: int, nfds: int, timeout_ms: int) -> int:
 @syscall("ppoll")
 def ppoll(thread: Thread, fds: int, nfds: int, timeout: int, mask: int, size: int) -> int:
     p = thread.process
-    return _poll(thread, fds, nfds, _timeout(p, timeout, "timespec"), _sigmask(p, mask, size))
+    return _poll(thread, fds, nfds, read_timeout(p, timeout, "timespec"), _sigmask(p, mask, size))
 
 
 @syscall("ppoll_time64")
 def ppoll_time64(thread: Thread, fds: int, nfds: int, timeout: int, mask: int,
                  size: int) -> int:
     p = thread.process
-    return _poll(thread, fds, nfds, _timeout(p, timeout, "timespec64"),
+    return _poll(thread, fds, nfds, read_timeout(p, timeout, "timespec64"),
                  _sigmask(p, mask, size))
 
 
@@ -182,7 +169,7 @@ def _select(thread: Thread, nfds: int, sets: tuple[int, int, int], timeout: floa
 def select_(thread: Thread, nfds: int, readfds: int, writefds: int, exceptfds: int,
             timeout: int) -> int:
     return _select(thread, nfds, (readfds, writefds, exceptfds),
-                   _timeout(thread.process, timeout, "timeval"), None, timeout, "timeval")
+                   read_timeout(thread.process, timeout, "timeval"), None, timeout, "timeval")
 
 
 @syscall("_newselect")
@@ -208,7 +195,7 @@ def _pselect(thread: Thread, nfds: int, sets: tuple[int, int, int], timeout: int
         code = p.spec.endian + ("QQ" if p.spec.bits == 64 else "II")
         address, size = struct.unpack(code, p.mem.read(sigmask, 2 * p.spec.word_size))
         mask = _sigmask(p, address, size)
-    return _select(thread, nfds, sets, _timeout(p, timeout, layout), mask)
+    return _select(thread, nfds, sets, read_timeout(p, timeout, layout), mask)
 
 
 @syscall("pselect6")

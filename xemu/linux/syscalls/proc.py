@@ -11,7 +11,7 @@ from ...machine.accel.base import Exit
 from ..exec import prepare_exec, read_string_array
 from ..fork import CLONE_VFORK, CLONE_VM, clone_request
 from ..process import AT_FDCWD, Process
-from ..signals import ERESTARTSYS, host_signals, wait_for
+from ..signals import ERESTARTSYS, SIGINFO_SIZE, Siginfo, host_signals, wait_for
 from ..thread import Thread, ThreadExit
 from .registry import syscall
 
@@ -293,7 +293,6 @@ def _wait_child(thread: Thread, call, options: int, found):
 
 
 CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 4, 5, 6
-SIGINFO_SIZE = 128
 
 
 @syscall("waitid")
@@ -314,17 +313,12 @@ def waitid(thread: Thread, idtype: int, ident: int, infop: int, options: int,
 
 
 def child_siginfo(p: Process, result) -> bytes:
-    """A SIGCHLD siginfo_t: signo, errno, code, then the union, which starts
-    at a word boundary (offset 12 on 32-bit arches, 16 on 64-bit); a WNOHANG
-    that found nothing leaves it all zero, as Linux does."""
-    info = bytearray(SIGINFO_SIZE)
-    if result is not None:
-        endian = p.spec.endian
-        struct.pack_into(endian + "iii", info, 0, signal.SIGCHLD, 0, result.si_code)
-        union = -12 % p.spec.word_size + 12
-        struct.pack_into(endian + "iIi", info, union, result.si_pid, result.si_uid,
-                         result.si_status)
-    return bytes(info)
+    """A SIGCHLD siginfo_t for waitid; a WNOHANG that found nothing leaves
+    it all zero, as Linux does."""
+    if result is None:
+        return bytes(SIGINFO_SIZE)
+    return Siginfo(signal.SIGCHLD, result.si_code, result.si_pid, result.si_uid,
+                   status=result.si_status).pack(p.spec)
 
 
 def write_rusage(p: Process, address: int, usage) -> None:

@@ -13,11 +13,12 @@ import time
 from ..process import Process
 from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINFO_SIZE,
                        SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, RealTimer,
-                       SigAction, Siginfo, SignalReturn, bit, lowest, on_altstack, recalc,
+                       SigAction, Siginfo, SignalReturn, bit, ignored, lowest, on_altstack, recalc,
                        send, set_blocked, sigset_bytes, sigset_value,
                        take_incoming, valid, wait_for)
 from ..thread import Thread
 from .registry import syscall
+from .time import read_timeout
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
 MINSIGSTKSZ = 2048
@@ -34,7 +35,7 @@ def rt_sigaction(p: Process, signum: int, act: int, oldact: int, setsize: int) -
         p.mem.write(oldact, p.sigactions.get(signum, SigAction()).pack(p.spec))
     if new is not None:
         p.sigactions[signum] = new
-        if new.handler == 1 or new.handler == 0 and signum in (17, 23, 28):
+        if ignored(p, signum):
             p.pending.discard(signum)       # now ignored: what was pending goes
             for thread in p.threads.values():
                 thread.pending.discard(signum)
@@ -221,12 +222,7 @@ def _sigtimedwait(thread: Thread, wanted: int, info: int, timeout: int, setsize:
     if setsize != SIGSET_SIZE:
         return -errno.EINVAL
     waited = sigset_value(p.spec, p.mem.read(wanted, SIGSET_SIZE)) & ~(bit(SIGKILL) | bit(SIGSTOP))
-    seconds = None
-    if timeout:
-        t = p.read_struct(timeout, layout)
-        if t["tv_nsec"] < 0 or t["tv_nsec"] >= 1_000_000_000 or t["tv_sec"] < 0:
-            return -errno.EINVAL
-        seconds = t["tv_sec"] + t["tv_nsec"] / 1e9
+    seconds = read_timeout(p, timeout, layout)
     # The waited-for signals count as unblocked while we wait (so one that
     # arrives wakes us), and are taken here instead of by a handler.
     saved = thread.blocked

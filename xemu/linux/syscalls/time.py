@@ -31,6 +31,19 @@ def _read_time(p: Process, address: int, layout: str) -> int:
     return value["tv_sec"] * 10**9 + value["tv_nsec"]
 
 
+def read_timeout(p: Process, address: int, layout: str) -> float | None:
+    """A wait's timeout in seconds from a timespec, timespec64 or timeval
+    (NULL: wait forever); EINVAL for a negative or malformed one."""
+    if not address:
+        return None
+    value = p.read_struct(address, layout)
+    fraction, scale = (value["tv_usec"], 10**6) if layout == "timeval" \
+        else (value["tv_nsec"], 10**9)
+    if value["tv_sec"] < 0 or not 0 <= fraction < scale:
+        raise OSError(errno.EINVAL, f"bad {layout}")
+    return value["tv_sec"] + fraction / scale
+
+
 @syscall("clock_gettime")
 def clock_gettime(p: Process, clock_id: int, ts: int) -> int:
     _write_time(p, ts, "timespec", host_time.clock_gettime_ns(_clock(clock_id)))

@@ -112,5 +112,13 @@ class Accelerator(Protocol):
     regs: Registers
     syscall_handler: SyscallHandler | None
 
+    # Whether a host signal needs wake() from another thread to stop the
+    # guest (TCG), or interrupts the CPU by itself (KVM_RUN's EINTR)
+    stops_from_watcher: bool
+
     def run(self, timeout: float | None = None) -> Stop:
         """Run from the current registers to the next Stop."""
+
+    def wake(self) -> bool:
+        """Any thread: end the run soon with Woken (a signal or a timer
+        needs the OS loop); True if it sent KICK_SIGNAL to do so."""
