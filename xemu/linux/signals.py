@@ -20,7 +20,6 @@ kernel's signal code does, whether it restarts or fails with EINTR.
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import fcntl
 import os
@@ -489,19 +488,11 @@ FORWARDED = tuple(s for s in range(1, NSIG + 1)
 
 
 def take_incoming(process) -> None:
-    """Queue what the host signal handlers and timers recorded."""
-    _run_python_signal_handlers()
+    """Queue what the signal watcher and timers recorded."""
     incoming = process.incoming
     while incoming:
         info = incoming.popleft()
         send(process, _with_child_details(info) if info.signo == host_signal.SIGCHLD else info)
-
-
-def _run_python_signal_handlers() -> None:
-    """Python runs a signal's handler between bytecodes; run any now, so a
-    signal that stopped the guest is queued before delivery looks."""
-    if threading.current_thread() is threading.main_thread():
-        ctypes.pythonapi.PyErr_CheckSignals()
 
 
 def _with_child_details(info: Siginfo) -> Siginfo:
@@ -519,10 +510,10 @@ def _with_child_details(info: Siginfo) -> Siginfo:
 
 class HostSignals:
     """Catches the host signals sent to xemu for the guest process. The
-    handler (Python's, in the main thread) records the signal, writes the
-    wake pipe (a blocking call polls it) and wakes the running CPU; a
-    watcher thread stops a translating CPU, whose C loop Python's handler
-    cannot interrupt (it reads the wakeup fd the C-level handler writes)."""
+    C-level handler writes each signal's number to the wakeup fd; a watcher
+    thread reads it, queues the signal, rings the wake pipe (a blocking call
+    polls it) and wakes the running CPU (TCG: emu_stop; KVM: KICK_SIGNAL,
+    counted here so that it is not taken for a guest's SIGUSR1)."""
 
     current: HostSignals | None = None
 
@@ -530,6 +521,7 @@ class HostSignals:
         self.process = process
         self.skip = skip
         self.kicks = 0               # KICK_SIGNALs xemu sent itself, not for the guest
+        self.kick_lock = threading.Lock()
         self.previous: dict[int, object] = {}
         self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -584,28 +576,31 @@ class HostSignals:
         self.uninstall()
 
     def _caught(self, signum: int, frame) -> None:
-        if signum == KICK_SIGNAL and self.kicks:
-            self.kicks -= 1
-            return
-        self.record(Siginfo(signum, SI_USER))
+        """Python's handler does nothing: with it installed, the C-level
+        handler writes the signal's number to the wakeup fd, where the
+        watcher thread reads it, and a blocking call returns EINTR. (Python
+        runs this only when the main thread next runs bytecode, which a
+        thread blocked in a wait or in guest code may not do soon.)"""
 
-    def record(self, info: Siginfo) -> None:
-        """From a handler or a timer thread: queue for the guest and wake it."""
+    def record(self, info: Siginfo, wake_cpu: bool = True) -> None:
+        """From the watcher or a timer thread: queue for the guest, ring the
+        wake pipe (a blocking call polls it), and stop the running CPU if
+        the guest acts on the signal now."""
         process = self.process
         process.incoming.append(info)
         for thread in list(process.threads.values()):
             thread.signals_due = True
-        self.ring()
-
-    def ring(self) -> None:
         try:
             os.write(self.wake_write, b"!")
         except BlockingIOError:
             pass
-        for thread in list(self.process.threads.values()):
+        if not wake_cpu:
+            return
+        for thread in list(process.threads.values()):
             accel = thread.accel
             if accel is not None and accel.wake():   # it kicked its thread: KICK_SIGNAL
-                self.kicks += 1
+                with self.kick_lock:
+                    self.kicks += 1
 
     def drain(self) -> None:
         try:
@@ -615,8 +610,12 @@ class HostSignals:
             pass
 
     def _watch(self) -> None:
-        """The watcher thread: a host signal arrived (C level); stop a
-        translating CPU so Python's handler runs."""
+        """The watcher thread: reads the numbers of the host signals that
+        arrived and records them for the guest. It stops the CPU only for a
+        signal the guest acts on now: stopping translated code between two
+        blocks is not free of risk (Unicorn restarted inside an ARM Thumb IT
+        block loses its condition), and a SIGCHLD nobody handles must not
+        touch a running guest."""
         host_signal.pthread_sigmask(host_signal.SIG_BLOCK, host_signal.valid_signals())
         poller = select.poll()
         poller.register(self.signal_read, select.POLLIN)
@@ -628,16 +627,13 @@ class HostSignals:
                 continue
             if self.closed.is_set():
                 break
-            # Only for a signal the guest would act on now: stopping
-            # translated code between two blocks is not free of risk (an ARM
-            # Thumb IT block cut in two loses its condition in Unicorn), and
-            # a SIGCHLD nobody handles must not touch a running guest.
-            if not any(b != KICK_SIGNAL and acts_on(self.process, b) for b in data):
-                continue
-            for thread in list(self.process.threads.values()):
-                accel = thread.accel
-                if accel is not None and accel.stops_from_watcher:
-                    accel.wake()
+            for signum in data:
+                with self.kick_lock:
+                    kick = signum == KICK_SIGNAL and self.kicks > 0
+                    if kick:
+                        self.kicks -= 1
+                if not kick and valid(signum):
+                    self.record(Siginfo(signum, SI_USER), acts_on(self.process, signum))
 
     def after_fork(self) -> None:
         """In a forked child: its own pipes and watcher (threads and the

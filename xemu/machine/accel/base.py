@@ -112,10 +112,6 @@ class Accelerator(Protocol):
     regs: Registers
     syscall_handler: SyscallHandler | None
 
-    # Whether a host signal needs wake() from another thread to stop the
-    # guest (TCG), or interrupts the CPU by itself (KVM_RUN's EINTR)
-    stops_from_watcher: bool
-
     def run(self, timeout: float | None = None) -> Stop:
         """Run from the current registers to the next Stop."""
 

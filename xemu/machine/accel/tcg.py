@@ -106,9 +106,6 @@ class UnicornRegisters:
 
 class TcgAccelerator(Debugging):
     name = "tcg"
-    # A host signal cannot interrupt translated code (Python's handler runs
-    # only once emu_start returns): the signal watcher thread calls wake().
-    stops_from_watcher = True
 
     def __init__(self, spec: ArchSpec, memory: Memory, linux: bool = True):
         """linux: set the CPU up as Linux leaves a process (False for boards)."""

@@ -71,7 +71,6 @@ class KvmAccelerator(Debugging):
     """One vCPU running a Linux program's thread in an address space."""
 
     name = "kvm"
-    stops_from_watcher = False          # a host signal ends KVM_RUN with EINTR
 
     def __init__(self, spec: ArchSpec, memory: Memory, space: KvmAddressSpace | None = None):
         """space: the address space to join (another thread's); by default
