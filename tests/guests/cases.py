@@ -43,6 +43,11 @@ def binary(arch: str) -> Path:
     return GUESTS / "bin" / arch / "xtest"
 
 
+def cxx_binary(arch: str) -> Path:
+    """The C++ multi-call binary (src/cxx/threads.cpp): THREAD_CXX_CASES."""
+    return GUESTS / "bin" / arch / "xthreads"
+
+
 CASES = [
     Case("hello", ("hello", "a", "b c", "--exit=7"), status=7, env={"GREETING": "hi"}),
     Case("hello-noargs", ("hello",)),
@@ -100,3 +105,68 @@ CASES = [
     Case("procself", ("procself", "a", "b c"), env={"XEMU_PROCSELF": "yes"},
          reference=False),
 ]
+
+# Threads (threads.c): not in CASES until xemu runs threads. Every expected
+# file is the native x86_64/i386 output, and qemu-user's for arm, aarch64
+# and ppc, except where qemu-user is wrong: robust (it has no
+# set_robust_list, so the dead owner goes unnoticed: ETIMEDOUT), tasklist
+# (/proc/self/task shows qemu's own host threads), and on ppc futexops
+# (FUTEX_WAKE_OP does its arithmetic on the big-endian word in the host's
+# byte order).
+THREAD_CASES = [
+    Case("mutexcount", ("mutexcount",)),
+    Case("atomiccount", ("atomiccount",)),
+    Case("condvar", ("condvar",)),
+    Case("barrier", ("barrier",)),
+    Case("tls", ("tls",)),
+    Case("threadexit", ("threadexit",), status=3),
+    Case("pthreadkill", ("pthreadkill",)),
+    Case("procsignal", ("procsignal",)),
+    Case("detached", ("detached",)),
+    Case("manythreads", ("manythreads",)),
+    Case("mainexit", ("mainexit",)),                        # the last thread returns
+    Case("mainexit_status", ("mainexit", "5"), status=5),   # the last thread's exit(5)
+    Case("robust", ("robust",)),
+    Case("futexops", ("futexops",)),                        # status 1 on any FAIL line
+    Case("affinity", ("affinity",)),
+    Case("tasklist", ("tasklist",)),
+    Case("threadfork", ("threadfork",)),
+    Case("threadexec", ("threadexec",), status=4),
+]
+
+# The C++ binary (cxx_binary): std::thread, futures, condition variables, OpenMP.
+THREAD_CXX_CASES = [
+    Case("stdthread", ("stdthread",)),
+    Case("async", ("async",)),
+    Case("condition", ("condition",)),
+    Case("openmp", ("openmp",)),
+]
+
+# The Go binary (go_binary, src/go/main.go; `make go`): the Go runtime's own
+# threads, futexes, signal stacks and SIGURG preemption, with no libc. ppc32
+# is no Go target. Every expected file is the native x86_64/i386 output, the
+# same as qemu-user's for arm and aarch64.
+GO_ARCHS = ("arm", "aarch64", "i386", "x86_64")
+
+
+def go_binary(arch: str) -> Path:
+    """The Go multi-call binary: GO_CASES, on GO_ARCHS only."""
+    return GUESTS / "bin" / arch / "xgo"
+
+
+GO_CASES = [
+    Case("go-goroutines", ("goroutines",)),
+    Case("go-channels", ("channels",)),
+    Case("go-timers", ("timers",)),
+    Case("go-preempt", ("preempt",)),       # finishes only with async preemption
+    Case("go-signals", ("signals",)),
+    Case("go-panic", ("panic",), status=2, stderr="panic: boom"),
+    Case("go-exitcode", ("exitcode",), status=3, stderr="exit 3 from a goroutine"),
+]
+
+# Torture runs of xtest: 8 threads x 1000000 increments each, racing for
+# real. Not cases (they take a while under emulation); every line they print
+# after the first ends "exact=1". Natively ~0.15 s, qemu-user ~0.5-1.7 s.
+TORTURE_MUTEX = ("mutexcount", "8", "1000000")
+TORTURE_ATOMIC = ("atomiccount", "8", "1000000")
+TORTURE = (TORTURE_MUTEX, TORTURE_ATOMIC)

@@ -5,6 +5,9 @@
     X(forkwait) X(pipes) X(execself) X(script) X(noexec) X(vfork) X(groups) X(chain) X(waitid) X(runprog) \
     X(sighandler) X(sigmask) X(sigpending) X(alarmpause) X(restart) X(sigchld) X(sigpipe) \
     X(rtqueue) X(segvjmp) X(altstack) X(fpsignal) X(deaths) X(waitsig) \
-    X(procself) X(modes)
+    X(procself) X(modes) \
+    X(mutexcount) X(atomiccount) X(condvar) X(barrier) X(tls) X(threadexit) X(pthreadkill) \
+    X(procsignal) X(detached) X(manythreads) X(mainexit) X(robust) X(futexops) X(affinity) \
+    X(tasklist) X(threadfork) X(threadexec)
 #define DECLARE(name) int name##_main(int argc, char **argv);
 PROGRAMS(DECLARE)

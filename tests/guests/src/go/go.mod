@@ -1,0 +1,3 @@
+module xemu-tests
+
+go 1.19
