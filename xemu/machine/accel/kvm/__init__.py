@@ -4,12 +4,26 @@ the CPU mode xemu builds for them is in x86/ (ArchSpec.kvm_mode names it).
 
 A KvmAccelerator is one vCPU. Its address space (the VM, memory slots, page
 tables and the kernel area, space.py) may be shared by several vCPUs, as a
-process's threads share memory.
+process's threads share memory, and they run at the same time, each in the
+host thread that calls its run().
+
+A new thread's vCPU: `KvmAccelerator(spec, memory, space=parent.space)`,
+then `new.regs.restore(parent.regs.save())` and the registers that differ
+(stack pointer, fs_base, the result register), all from any thread; then
+its own host thread calls run(). Nothing binds a vCPU to the thread that
+made it: run() records the thread that runs it, and wake(), interrupt()
+and the address space's shootdowns kick that thread, only while it runs
+(kick.py); a request made while the vCPU is not running waits in a flag
+for its next run(). close() from its thread when it has ended (or from any
+thread once it no longer runs): the VM stays for the others, and closes
+with the last.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import operator
+import os
 import signal
 import threading
 from collections import Counter
@@ -17,10 +31,10 @@ from collections import Counter
 from ....archs.base import PAGE, ArchSpec
 from ....errors import GuestMemoryError
 from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, page_down
-from ..base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop,
-                    SyscallHandler, Watchpoint, Woken, cpu_exception)
+from ..base import (KICK_SIGNAL, REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted,
+                    Stop, SyscallHandler, Watchpoint, Woken, cpu_exception)
 from ..debugging import Debugging, watched_pages
-from . import structs
+from . import kick, structs
 from .exits import (SYSCALL_EXIT, DebugTrap, GuestException, Unexpected, classify_exit,
                     decode_exit, exit_reason)
 from .ioctl import KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP
@@ -71,6 +85,7 @@ class KvmAccelerator(Debugging):
     """One vCPU running a Linux program's thread in an address space."""
 
     name = "kvm"
+    parallel = True        # vCPUs of one VM run guest code at the same time
 
     def __init__(self, spec: ArchSpec, memory: Memory, space: KvmAddressSpace | None = None):
         """space: the address space to join (another thread's); by default
@@ -81,71 +96,177 @@ class KvmAccelerator(Debugging):
         self.spec = spec
         self.memory = memory
         self.space = space or KvmAddressSpace(self.mode, memory)
-        self.kernel = self.space.kernel
-        self.vcpu = self.space.vm.create_vcpu(len(self.space.vcpus))
-        self.space.vcpus.append(self)
-        self.regs = KvmRegisters(self.vcpu)
         self.syscall_handler: SyscallHandler | None = None
         self._mask = (1 << spec.bits) - 1
+        # The address space reads and writes these under its lock (space.py).
         self._generation = -1                # the address space's, as this vCPU saw it
+        self._in_guest = False               # in KVM_RUN, or about to be, or just out
+        self._runner: int | None = None      # the host thread in run() (kicked there)
+        self._kickable = False               # that thread blocks KICK_SIGNAL: kicks may go
+        self._signalled = False              # a kick went since it last took them back
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
         self.exit_counts: Counter[str] = Counter()         # VM exits by reason (--stats)
-        self._thread = threading.get_ident()                # the one that runs the vCPU
         self._interrupted = self._woken = False   # interrupt() (gdb), wake() (signals)
+        self._foreign = 0                    # outside SIGUSR1s taken, to send again
+        self._depth = 0                      # run()s in progress (a step nests in one)
+        self._kick_was_blocked = False       # KICK_SIGNAL in the runner's own mask
+        self._closed = False
         self._breakpoints: dict[int, bytes] = {}           # address -> the byte int3 hides
         self._watches: list[tuple[str, int, int]] = []     # (access, address, length)
-        self._set_up_cpu()
+        try:
+            self.vcpu, fresh = self.space.add_vcpu(self)
+        except BaseException:
+            if space is None:                # the VM made for it
+                self.space.close()
+            raise
+        try:
+            self.cpu_page = self.space.cpu_page(self.vcpu.index)   # its TSS and stack
+            self.regs = KvmRegisters(self.vcpu)
+            self._set_up_cpu(fresh)
+        except BaseException:
+            self.close()
+            raise
         abi = spec.linux.syscall
         alias = KvmRegisters.ALIASES
         self._syscall_args = operator.attrgetter(
             *(alias.get(name, name) for name in (abi.number, *abi.args)))
         self._result_field = alias.get(abi.result, abi.result)
 
-    def _set_up_cpu(self) -> None:
-        kvm = self.space.kvm
-        cpuid = kvm.supported_cpuid()
-        self.vcpu.set_cpuid(cpuid)
+    def _set_up_cpu(self, fresh: bool) -> None:
+        """The CPU as Linux starts a process. A vCPU an ended thread left
+        (not fresh) keeps its CPUID (KVM takes it once) and gets every
+        register, the x87/SSE/AVX state and the debug flags reset."""
+        cpuid = self.space.cpuid
+        if fresh:
+            self.vcpu.set_cpuid(cpuid)
         entries = {(e.function, e.index): e for e in cpuid.entries[:cpuid.nent]}
         leaf1 = entries.get((1, 0))
         xsave = bool(leaf1 and leaf1.ecx & CPUID_XSAVE)
         sregs = self.vcpu.get_sregs(structs.kvm_sregs())
-        self.mode.initial_sregs(sregs, self.space.tables.root, xsave)
+        self._root = self.space.tables.roots[0]
+        self.mode.initial_sregs(sregs, self._root, xsave, self.vcpu.index)
         self.vcpu.set_sregs(sregs)
         if xsave:
             supported = entries[(0xD, 0)].eax if (0xD, 0) in entries else XCR0_X87 | XCR0_SSE
             self.vcpu.set_xcr0(supported & (XCR0_X87 | XCR0_SSE | XCR0_AVX))
         self.vcpu.set_msrs(self.mode.syscall_msrs())
-        fpu = self.vcpu.get_fpu(structs.kvm_fpu())
-        fpu.fcw, fpu.mxcsr = FPU_CONTROL_DEFAULT, MXCSR_DEFAULT
-        self.vcpu.set_fpu(fpu)
+        if fresh:
+            fpu = self.vcpu.get_fpu(structs.kvm_fpu())
+            fpu.fcw, fpu.mxcsr = FPU_CONTROL_DEFAULT, MXCSR_DEFAULT
+            self.vcpu.set_fpu(fpu)
+        else:
+            self.vcpu.set_guest_debug(0)
+            self.vcpu.set_xsave(initial_xsave())
         self.regs.reset()
 
     # -- running ----------------------------------------------------------
 
     def run(self, timeout: float | None = None) -> Stop:
-        """Run from the current registers until the guest exits or faults.
-        (A timeout arrives as SIGALRM, which interrupts KVM_RUN.)"""
-        return self._loop()
+        """Run from the current registers until the guest exits or faults,
+        in the calling thread (the one kicks reach while it runs). (A
+        timeout arrives as SIGALRM, which interrupts KVM_RUN.)"""
+        with self._running():
+            return self._loop()
+
+    @contextlib.contextmanager
+    def _running(self):
+        """The calling thread runs the vCPU: it blocks KICK_SIGNAL, which
+        the vCPU's own mask lets through in KVM_RUN alone, and kicks go to
+        it; at the end it takes back any kick still pending, and sends
+        again an outside SIGUSR1 it took meanwhile (kick.py). Nested runs
+        (a step inside a run) share the outermost's."""
+        outermost = self._depth == 0
+        if outermost:
+            blocked = kick.block(before=True)
+            self._kick_was_blocked = bool(blocked & kick.KICK_BIT)
+            try:
+                self.vcpu.set_signal_mask(blocked & ~kick.KICK_BIT)
+            except BaseException:
+                self._unblock_kicks()
+                raise
+            with self.space.lock:
+                self._runner = threading.get_ident()
+                self._kickable = True
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if outermost:
+                self._stop_kicks()
+                self._runner = None
+                self._unblock_kicks()
+
+    def _stop_kicks(self) -> None:
+        """No more kicks to this thread; take back those sent."""
+        with self.space.lock:
+            self._kickable = False
+            signalled, self._signalled = self._signalled, False
+        if signalled:
+            self._foreign += kick.take()
+
+    def _allow_kicks(self) -> None:
+        """Kicks may come again (once the signal is blocked: no lock needed
+        to allow them, only to stop them)."""
+        kick.block()
+        self._kickable = True
+
+    def _unblock_kicks(self) -> None:
+        """KICK_SIGNAL as the thread had it, and the outside SIGUSR1s taken
+        meanwhile sent again: now its handler sees them."""
+        foreign, self._foreign = self._foreign, 0
+        if self._kick_was_blocked:
+            if foreign:                  # this thread blocks it: another one takes it
+                os.kill(os.getpid(), KICK_SIGNAL)
+            return
+        kick.unblock()
+        kick.resend(foreign)
+
+    def _kick(self) -> None:
+        """Stop the thread running this vCPU, if it is in run() and not the
+        caller; otherwise the flag the caller set is seen before KVM_RUN."""
+        with self.space.lock:
+            if self._kickable and self._runner != threading.get_ident():
+                kick.send(self._runner)
+                self._signalled = True
+
+    def _enter(self) -> None:
+        """Into the guest: with the address space's current map (a new CR3
+        root after any change, which flushes the TLB)."""
+        if self.space.enter(self):
+            self._root = self.space.tables.other_root(self._root)
+            self.regs.write("cr3", self._root)
+
+    def _requested(self) -> Stop | None:
+        """What another thread asked for: Interrupted (gdb), Woken (a
+        signal, a timer), or an outside SIGUSR1 to hand on (Woken)."""
+        if self._interrupted:
+            self._interrupted = False
+            return Interrupted(self.regs.read(self.spec.pc))
+        if self._woken or self._foreign:
+            self._woken = False
+            return Woken()
+        return None
 
     def _loop(self, stepping: bool = False) -> Stop | None:
         """KVM_RUN and serve exits until a Stop; stepping: None once one
         guest instruction has run (a system call counts as one)."""
         mode, regs, space = self.mode, self.regs, self.space
         while True:
-            if space.rights_taken:
-                space.reload_page_tables()
-            if self._generation != space.generation:       # the map changed: new CR3
-                regs.write("cr3", space.tables.switch_root())
-                self._generation = space.generation
-            regs.sync()
-            page = None if self.vcpu.kicked else self.vcpu.run()
-            if page is None:                   # interrupt() from a debugger, or wake()
-                self.vcpu.kicked = False
-                if self._interrupted or not self._woken:
-                    self._interrupted = False
-                    return Interrupted(regs.read(self.spec.pc))
-                self._woken = False
-                return Woken()
+            stop = self._requested()
+            if stop is not None:
+                return stop
+            self._enter()
+            try:
+                regs.sync()
+                page = self.vcpu.run(interruptible=True)
+            finally:
+                space.left(self)
+            if page is None:      # a signal: a kick (a request, a shootdown), or the host's
+                with space.lock:
+                    self._signalled = False
+                self._foreign += kick.take()
+                continue
             kind = classify_exit(decode_exit(page), mode)
             self.exit_counts[exit_reason(kind)] += 1
             if kind is SYSCALL_EXIT:
@@ -169,8 +290,15 @@ class KvmAccelerator(Debugging):
                 return Fault(signal.SIGSEGV, regs.read(self.spec.pc), None, "",
                              f"the guest broke its machine (KVM exit: {kind.name})")
             vector = kind.vector
+            if vector == mode.PAGE_FAULT and self._generation != space.generation:
+                # The map changed while this vCPU ran: the fault may have met
+                # a translation the change made stale (as Linux's spurious
+                # faults). The instruction runs again, under the new map.
+                _, rip = mode.fault_frame(self.cpu_page, vector)
+                self._unwind(rip)
+                continue
             if vector == mode.DEBUG and stepping:      # the step's #DB reached the guest
-                _, rip = mode.fault_frame(self.kernel, vector)
+                _, rip = mode.fault_frame(self.cpu_page, vector)
                 self._unwind(rip)
                 return None
             if vector == mode.BREAKPOINT and self._breakpoints:
@@ -192,7 +320,7 @@ class KvmAccelerator(Debugging):
                 self._unwind(rip)
                 general.rsp, general.rflags = rsp, rflags
             else:
-                mode.skip_syscall_instruction(self.kernel, regs.general())
+                mode.skip_syscall_instruction(self.cpu_page, regs.general())
             regs.regs_dirty = True
             if stop is not None:
                 return stop
@@ -209,24 +337,25 @@ class KvmAccelerator(Debugging):
     # fire, and its single step reaches the guest's IDT.)
 
     def _continue(self, timeout: float | None) -> Stop:
-        return self._loop()
+        with self._running():
+            return self._loop()
 
     def interrupt(self) -> None:
-        """From another thread: stop the running guest (it returns Interrupted)."""
+        """From another thread: stop the running guest (it returns
+        Interrupted; at once from its next run() if it is not running)."""
         self._interrupted = True
-        self.vcpu.kick(self._thread)
+        self._kick()
 
     def wake(self) -> bool:
         """A host signal or a timer needs the OS loop: end the run with
-        Woken. In the vCPU's own thread (a signal handler, while KVM_RUN
-        returned EINTR) a flag does it; from another thread KICK_SIGNAL
-        interrupts KVM_RUN. Returns whether KICK_SIGNAL was sent."""
+        Woken, from any thread. A flag does it, seen before the vCPU next
+        enters the guest, and a kick ends the KVM_RUN of the thread running
+        it now (kick.py). Returns False: that KICK_SIGNAL is taken back by
+        the vCPU's thread and never reaches a handler, so the signal
+        watcher has nothing to tell apart from a guest's SIGUSR1."""
         self._woken = True
-        if threading.get_ident() == self._thread:
-            self.vcpu.kicked = True
-            return False
-        self.vcpu.kick(self._thread)
-        return True
+        self._kick()
+        return False
 
     def step(self) -> Stop | None:
         """One instruction under KVM's single step; None when it simply ran.
@@ -238,7 +367,8 @@ class KvmAccelerator(Debugging):
         self.regs.sync()          # KVM sets TF only while rip is where the step began
         self.vcpu.set_guest_debug(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP)
         try:
-            return self._loop(stepping=True)
+            with self._running():
+                return self._loop(stepping=True)
         finally:
             self.vcpu.set_guest_debug(0)
             if original is not None and pc in self._breakpoints:
@@ -284,13 +414,13 @@ class KvmAccelerator(Debugging):
                 self.space.set_page_rights(page, region.perms & ~taken if watched else None)
 
     def _unwind(self, rip: int) -> None:
-        self.mode.return_from_exception(self.kernel, self.regs.general(),
+        self.mode.return_from_exception(self.cpu_page, self.regs.general(),
                                         self.regs.system(), rip)
         self.regs.regs_dirty = self.regs.sregs_dirty = True
 
     def _breakpoint_trap(self) -> Stop | None:
         """An int3 of ours: back to user mode at its address."""
-        _, rip = self.mode.fault_frame(self.kernel, self.mode.BREAKPOINT)
+        _, rip = self.mode.fault_frame(self.cpu_page, self.mode.BREAKPOINT)
         if rip - 1 not in self._breakpoints:
             return None                                # the guest's own int3
         self._unwind(rip - 1)
@@ -300,7 +430,7 @@ class KvmAccelerator(Debugging):
         """A page fault on a watched page: False if it is a real fault; else
         the Watchpoint it hits (reported after the access, as x86's debug
         registers do), a Stop met while stepping the access, or None."""
-        error, rip = self.mode.fault_frame(self.kernel, self.mode.PAGE_FAULT)
+        error, rip = self.mode.fault_frame(self.cpu_page, self.mode.PAGE_FAULT)
         address = self.regs.read("cr2")
         kind = "execute" if error & 0x10 else "write" if error & 0x2 else "read"
         region = self.memory.region_at(address)
@@ -329,7 +459,21 @@ class KvmAccelerator(Debugging):
         general = self.regs.general()
         mask = self._mask
         number, *args = self._syscall_args(general)
-        result = self.syscall_handler(number & mask, tuple(a & mask for a in args))
+        # While the call is served (it may wait: a read, a futex), no kick
+        # comes and KICK_SIGNAL is the thread's own again (an outside
+        # SIGUSR1 reaches the guest meanwhile); the regions it removes go
+        # when it returns (space.py), then the other vCPUs are shot down.
+        self._stop_kicks()
+        self._unblock_kicks()
+        space = self.space
+        outer = space.batch()
+        try:
+            result = self.syscall_handler(number & mask, tuple(a & mask for a in args))
+        finally:
+            try:
+                space.end_batch(outer)
+            finally:
+                self._allow_kicks()
         if not isinstance(result, int):
             if result is REGISTERS_SET:
                 return None, True
@@ -345,16 +489,15 @@ class KvmAccelerator(Debugging):
 
     def _at_syscall_instruction(self) -> bool:
         """Is the instruction that raised #UD the arch's syscall instruction?"""
-        _, pc = self.mode.fault_frame(self.kernel, self.mode.INVALID_OPCODE)
+        _, pc = self.mode.fault_frame(self.cpu_page, self.mode.INVALID_OPCODE)
         instruction = self.mode.SYSCALL_INSTRUCTION
-        region = self.memory.region_at(pc)
-        return region is not None and pc + len(instruction) <= region.end \
-            and self.memory.read(pc, len(instruction)) == instruction
+        # as the vCPU fetched it (another thread may be changing the Memory)
+        return self.space.read_user(pc, len(instruction)) == instruction
 
     def _fault(self, vector: int) -> Fault:
         """The Fault, with the vCPU back in the user's state at the faulting
         instruction (a guest handler gets that context in its frame)."""
-        error, pc = self.mode.fault_frame(self.kernel, vector)
+        error, pc = self.mode.fault_frame(self.cpu_page, vector)
         self._unwind(pc)
         sig = self.spec.linux.exception_signals.get(vector, signal.SIGSEGV)
         if vector == 14:                               # page fault
@@ -365,8 +508,24 @@ class KvmAccelerator(Debugging):
         return cpu_exception(sig, pc, vector)
 
     def close(self) -> None:
-        """This vCPU ends; the address space with its last vCPU."""
-        self.vcpu.close()
-        self.space.vcpus.remove(self)
-        if not self.space.vcpus:
-            self.space.close()
+        """This vCPU's thread has ended (call it from that thread, or once
+        the vCPU no longer runs): the vCPU goes back to the address space
+        for a new thread, and the address space closes with its last vCPU.
+        (In a forked child, the parent's VM closes at once.)"""
+        if self._closed:
+            return
+        self._closed = True
+        self.space.remove_vcpu(self)
+
+
+def initial_xsave() -> structs.kvm_xsave:
+    """The x87, SSE and AVX state of a new process (FNINIT's control word,
+    MXCSR's default, every register zero), for a vCPU used before."""
+    xsave = structs.kvm_xsave()
+    area = memoryview(xsave).cast("B")
+    area[0:2] = FPU_CONTROL_DEFAULT.to_bytes(2, "little")
+    area[24:28] = MXCSR_DEFAULT.to_bytes(4, "little")
+    area[KvmRegisters.XSTATE_BV:KvmRegisters.XSTATE_BV + 8] = \
+        KvmRegisters.XSTATE_X87_SSE.to_bytes(8, "little")
+    area.release()
+    return xsave

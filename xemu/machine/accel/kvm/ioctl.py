@@ -47,6 +47,7 @@ KVM_SET_REGS = _IOW(KVMIO, 0x82, structs.kvm_regs)
 KVM_GET_SREGS = _IOR(KVMIO, 0x83, structs.kvm_sregs)
 KVM_SET_SREGS = _IOW(KVMIO, 0x84, structs.kvm_sregs)
 KVM_SET_MSRS = _IOW(KVMIO, 0x89, structs.kvm_msrs)
+KVM_SET_SIGNAL_MASK = _IOW(KVMIO, 0x8B, ctypes.c_uint32)    # struct kvm_signal_mask: its len
 KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, structs.kvm_cpuid2)
 KVM_GET_FPU = _IOR(KVMIO, 0x8C, structs.kvm_fpu)
 KVM_SET_FPU = _IOW(KVMIO, 0x8D, structs.kvm_fpu)

@@ -2,9 +2,15 @@
 guest that never touches them.
 
 The tables live in a pool of guest-physical memory (a host buffer). There
-are two identical roots: after a change to the memory map xemu points CR3
-at the other root, which makes KVM flush the guest's TLB (setting CR3 to
-the value it already has would not).
+are two identical roots: after a change to the memory map a vCPU points CR3
+at the other root than the one it has (`other_root`), which makes KVM flush
+its TLB (setting CR3 to the value it already has would not). Every vCPU of
+a VM walks these same tables; each alternates between the roots on its own.
+
+Entries are written as single aligned 8-byte stores, and a new table is
+zeroed before an entry links it, so a vCPU walking the tables while another
+thread maps or unmaps sees either the old entry or the new one. (Changes
+are made under the address space's lock, space.py.)
 """
 from __future__ import annotations
 
@@ -42,16 +48,23 @@ class PageTables:
         self.active ^= 1
         return self.root
 
+    def other_root(self, root: int) -> int:
+        """The root a vCPU whose CR3 is root switches to (to flush its TLB)."""
+        return self.roots[1] if root == self.roots[0] else self.roots[0]
+
     def map(self, virtual: int, physical: int, flags: int) -> None:
         """Map one page. flags: WRITABLE, USER, NO_EXECUTE (PRESENT implied)."""
         table = self._walk(virtual, create=True)
         self.entries[table + self._index(virtual, 1)] = \
             (physical & self.address_mask) | flags | PRESENT
 
-    def unmap(self, virtual: int) -> None:
+    def unmap(self, virtual: int, physical: int | None = None) -> None:
+        """Unmap one page; with physical, only if it maps that page still."""
         table = self._walk(virtual, create=False)
         if table is not None:
-            self.entries[table + self._index(virtual, 1)] = 0
+            at = table + self._index(virtual, 1)
+            if physical is None or self.entries[at] & self.address_mask == physical:
+                self.entries[at] = 0
 
     def lookup(self, virtual: int) -> int | None:
         """The leaf entry for a virtual address (tests, debugging)."""

@@ -157,10 +157,14 @@ class KvmRegisters:
                 self.vcpu.get_xsave(structs.kvm_xsave()))
 
     def restore(self, context: tuple) -> None:
-        """Put back a saved context; the page-table root stays this vCPU's
-        own (a context saved in another VM, as a fork's, names that VM's)."""
+        """Put back a saved context (another vCPU's: a new thread's copy of
+        its parent, a fork's in a new VM). What belongs to this vCPU rather
+        than to the program stays its own: the page-table root, the task
+        register (its own TSS and exception stack) and the APIC base."""
         regs, sregs, xsave = context
-        sregs.cr3 = self.vcpu.get_sregs(structs.kvm_sregs()).cr3
+        own = self.vcpu.get_sregs(structs.kvm_sregs())
+        sregs = structs.kvm_sregs.from_buffer_copy(sregs)     # the context stays as saved
+        sregs.cr3, sregs.tr, sregs.apic_base = own.cr3, own.tr, own.apic_base
         self.vcpu.set_regs(regs)
         self.vcpu.set_sregs(sregs)
         self.vcpu.set_xsave(xsave)

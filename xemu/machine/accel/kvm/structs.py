@@ -86,6 +86,12 @@ class kvm_guest_debug(ctypes.Structure):
     _fields_ = [("control", u32), ("pad", u32), ("debugreg", u64 * 8)]
 
 
+class kvm_signal_mask(ctypes.Structure):
+    """The signals blocked while the vCPU is in KVM_RUN: the kernel's
+    sigset_t (64 bits on x86-64) after its length."""
+    _fields_ = [("len", u32), ("sigset", u64)]
+
+
 class kvm_xcr(ctypes.Structure):
     _fields_ = [("xcr", u32), ("reserved", u32), ("value", u64)]
 

@@ -9,9 +9,7 @@ import ctypes
 import errno
 import mmap
 import os
-import signal
 
-from ..base import KICK_SIGNAL
 from . import ioctl, structs
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -25,10 +23,9 @@ def device_path() -> str:
     return os.environ.get("XEMU_KVM_DEVICE", "/dev/kvm")
 
 
-def _ioctl(fd: int, request: int, arg=None, kicked=lambda: False) -> int:
+def _ioctl(fd: int, request: int, arg=None) -> int:
     """ioctl(2); arg is an int, a ctypes object (passed by pointer) or None.
-    Interrupted by a signal, it tries again, unless kicked() says the signal
-    was meant to end it (InterruptedError)."""
+    Interrupted by a signal, it tries again (after Python's handlers ran)."""
     if arg is None:
         pointer = None
     elif isinstance(arg, int):
@@ -43,10 +40,8 @@ def _ioctl(fd: int, request: int, arg=None, kicked=lambda: False) -> int:
         if error != errno.EINTR:
             raise OSError(error, os.strerror(error))
         # Python's handler for the signal runs now (not at some later
-        # bytecode), so what it sets is seen by kicked().
+        # bytecode): one that raises (--timeout's) ends the call.
         ctypes.pythonapi.PyErr_CheckSignals()
-        if kicked():
-            raise InterruptedError(error, os.strerror(error))
 
 
 class Kvm:
@@ -102,7 +97,9 @@ class Vm:
         _ioctl(self.fd, ioctl.KVM_SET_TSS_ADDR, address)
 
     def create_vcpu(self, index: int = 0) -> Vcpu:
-        return Vcpu(self, _ioctl(self.fd, ioctl.KVM_CREATE_VCPU, index))
+        """vCPU index (its id: once per VM, as KVM destroys vCPUs only with
+        their VM)."""
+        return Vcpu(self, _ioctl(self.fd, ioctl.KVM_CREATE_VCPU, index), index)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -111,27 +108,34 @@ class Vm:
 class Vcpu:
     """One virtual CPU: registers, and KVM_RUN with its shared kvm_run page."""
 
-    def __init__(self, vm: Vm, fd: int):
+    def __init__(self, vm: Vm, fd: int, index: int = 0):
         self.vm = vm
         self.fd = fd
+        self.index = index                   # its KVM vCPU id
         self.run_page = mmap.mmap(fd, vm.kvm.vcpu_mmap_size, mmap.MAP_SHARED,
                                   mmap.PROT_READ | mmap.PROT_WRITE)
-        self.kicked = False
+        self.signal_mask: int | None = None  # as last set with KVM_SET_SIGNAL_MASK
 
-    def run(self) -> memoryview | None:
-        """Run until the next exit; the kvm_run page to decode, or None when
-        kick() ended the run."""
-        try:
-            _ioctl(self.fd, ioctl.KVM_RUN, kicked=lambda: self.kicked)
-        except InterruptedError:
-            return None
-        return memoryview(self.run_page)
+    def run(self, interruptible: bool = False) -> memoryview | None:
+        """Run until the next exit: the kvm_run page to decode. Interrupted
+        by a signal (after Python's handlers ran, which may raise), KVM_RUN
+        starts again, or with interruptible returns None."""
+        while True:
+            if _libc.ioctl(self.fd, ioctl.KVM_RUN, None) >= 0:
+                return memoryview(self.run_page)
+            error = ctypes.get_errno()
+            if error != errno.EINTR:
+                raise OSError(error, os.strerror(error))
+            ctypes.pythonapi.PyErr_CheckSignals()
+            if interruptible:
+                return None
 
-    def kick(self, thread_id: int) -> None:
-        """From another thread: end the KVM_RUN that thread is in. (The
-        signal interrupts it; the thread needs a handler for KICK_SIGNAL.)"""
-        self.kicked = True
-        signal.pthread_kill(thread_id, KICK_SIGNAL)
+    def set_signal_mask(self, blocked: int) -> None:
+        """The signals blocked while in KVM_RUN (a bit per signal, bit n - 1
+        for signal n), in place of the thread's own mask."""
+        if blocked != self.signal_mask:
+            _ioctl(self.fd, ioctl.KVM_SET_SIGNAL_MASK, structs.kvm_signal_mask(8, blocked))
+            self.signal_mask = blocked
 
     def get_regs(self, regs: structs.kvm_regs) -> structs.kvm_regs:
         _ioctl(self.fd, ioctl.KVM_GET_REGS, regs)
@@ -181,5 +185,15 @@ class Vcpu:
         _ioctl(self.fd, ioctl.KVM_SET_XCRS, xcrs)
 
     def close(self) -> None:
-        self.run_page.close()
+        """Close the vCPU's descriptor (once). Its kvm_run page is unmapped
+        too, unless a view of it is still alive (a forked child's copy of
+        another thread's, caught in KVM_RUN at the fork): then it goes with
+        the last view."""
+        if self.fd < 0:
+            return
+        try:
+            self.run_page.close()
+        except BufferError:
+            pass
         os.close(self.fd)
+        self.fd = -1

@@ -9,6 +9,8 @@ GDT_BASE, reserved in its spec) that
 set_thread_area writes (GDT_BASE, shared with the translator), so TLS
 segments work the same under both accelerators; this mode adds the kernel
 and user segments and the TSS at entries 12-17, clear of the TLS slots 6-8.
+(That descriptor is vCPU 0's TSS, as for x86-64: each vCPU's task register
+names its own TSS and exception stack, where `int 0x80` pushes its frame.)
 `int 0x80` is a DPL-3 gate into a stub doing `out SYSCALL_PORT` (one VM
 exit, served by xemu) and `iretq`; where the host raises #UD for it instead
 (the PVM host here does), the #UD path of LongMode serves it.
@@ -68,7 +70,7 @@ class CompatMode(LongMode):
     def return_to_user(self, regs) -> None:
         raise AssertionError("int 0x80 always enters the kernel through the IDT")
 
-    def skip_syscall_instruction(self, kernel: memoryview, regs) -> None:
-        self._advance_frame(kernel)
+    def skip_syscall_instruction(self, page: memoryview, regs) -> None:
+        self._advance_frame(page)
 
 

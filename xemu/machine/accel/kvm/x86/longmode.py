@@ -2,9 +2,22 @@
 program, in the style of a tiny kernel.
 
 The program runs at CPL 3 with 4-level paging. A "kernel" area of
-guest-physical memory (from address 0) holds the page tables, TSS, IDT, a
-kernel stack and the stubs, mapped at KERNEL_VIRTUAL in the top half of the
-address space.
+guest-physical memory (from address 0) holds the GDT, IDT, the stubs, the
+page tables and one page per vCPU, mapped at KERNEL_VIRTUAL in the top half
+of the address space.
+
+What the CPU writes is per vCPU, as a kernel keeps it per CPU: vCPU i's page
+(`cpu_page_offset(i)`) holds its TSS at the bottom and its exception stack
+above it. The TSS's RSP0 is the page's end, where the CPU pushes the frame
+of an exception (and of i386's `int 0x80`) that xemu reads back
+(`fault_frame`), so vCPUs of one VM trapping at once never share a stack or
+a frame. Each vCPU's task register is set to its own TSS directly
+(KVM_SET_SREGS); the GDT's one TSS descriptor (vCPU 0's) is what an `ltr`
+would read, and no instruction the guest can run reads it again. The rest
+(GDT, IDT, stubs, page tables) is read-only to the CPU and shared. The
+syscall path keeps nothing in memory: `syscall` switches no stack, its stub
+is `out` then `sysretq`, and where the host leaves it at CPL 3 xemu does
+sysret's work on the vCPU's own registers (`return_to_user`).
 
 - `syscall` enters the syscall stub (LSTAR): `out SYSCALL_PORT` (one VM
   exit, served by xemu's Linux layer), then `sysretq`.
@@ -49,16 +62,17 @@ class LongMode:
 
     KERNEL_VIRTUAL = 0xFFFF_FF80_0000_0000     # PML4 slot 511
     USER_LIMIT = 1 << 47                       # the canonical lower half: guest regions end below
-    KERNEL_SIZE = 16 << 20
-    GDT_OFFSET = 0x0000
-    TSS_OFFSET = 0x1000
+    GDT_OFFSET = 0x0000                        # (page 1 unused)
     IDT_OFFSET = 0x2000                        # 256 gates of 16 bytes: 2 pages
     STUBS_OFFSET = 0x4000                      # the only user-executable kernel page
     SYSCALL_STUB_OFFSET = STUBS_OFFSET
     EXCEPTION_STUBS_OFFSET = STUBS_OFFSET + 0x100   # 16 bytes per vector
-    KERNEL_STACK_TOP = 0x8000                  # pages 5-7
-    PAGE_TABLES_OFFSET = 0x10000               # the rest is the page-table pool
-    FIXED_PAGES = KERNEL_STACK_TOP // PAGE
+    FIXED_PAGES = 5                            # GDT to the stubs, mapped when the VM is made
+    PAGE_TABLES_OFFSET = 0x10000               # the page-table pool, up to the vCPU pages
+    CPU_PAGES_OFFSET = 16 << 20                # one page per vCPU: its TSS and exception stack
+    MAX_VCPUS = 1024                           # KVM's usual KVM_CAP_MAX_VCPUS
+    KERNEL_SIZE = CPU_PAGES_OFFSET + MAX_VCPUS * PAGE
+    STACK_TOP = PAGE                           # in a vCPU's page: RSP0 is the page's end
     PHYSICAL_LIMIT = 1 << 39                   # within any x86-64 CPU's MAXPHYADDR
 
     SYSCALL_PORT = 0xF0
@@ -82,23 +96,39 @@ class LongMode:
     # -- what goes in memory ----------------------------------------------
 
     def kernel_image(self) -> dict[int, bytes]:
-        """Bytes of the kernel area, by offset."""
-        tss = bytearray(self.TSS_SIZE + self.IO_BITMAP_BYTES)
-        struct.pack_into("<Q", tss, 4, self.virtual(self.KERNEL_STACK_TOP))  # RSP0
-        struct.pack_into("<H", tss, 102, self.TSS_SIZE)                       # I/O bitmap
-        tss[self.TSS_SIZE:] = b"\xFF" * self.IO_BITMAP_BYTES          # every port denied,
-        tss[self.TSS_SIZE + self.SYSCALL_PORT // 8] &= ~(1 << self.SYSCALL_PORT % 8) & 0xFF
+        """Bytes of the kernel area shared by every vCPU, by offset."""
         idt = b"".join(self.gate(v) for v in range(256))
         exception_stubs = b"".join(
             (bytes([0xE6, self.EXCEPTION_PORT + v])      # out port, al
              + (b"\x48\xCF" if v == self.INVALID_OPCODE  # iretq: may be a syscall
                 else b"\xF4\xEB\xFD")).ljust(16, b"\xCC")  # hlt; jmp back to hlt
             for v in range(self.EXCEPTIONS))
-        image = {self.TSS_OFFSET: bytes(tss), self.IDT_OFFSET: idt,
+        image = {self.IDT_OFFSET: idt,
                  self.SYSCALL_STUB_OFFSET: self.syscall_stub(),
                  self.EXCEPTION_STUBS_OFFSET: exception_stubs}
         image.update(self.gdt_in_kernel())
         return image
+
+    def cpu_page_offset(self, index: int) -> int:
+        """Where vCPU index's own page is in the kernel area."""
+        if not 0 <= index < self.MAX_VCPUS:
+            raise ValueError(f"no vCPU page for vCPU {index} (at most {self.MAX_VCPUS})")
+        return self.CPU_PAGES_OFFSET + index * PAGE
+
+    def tss_address(self, index: int) -> int:
+        """The virtual address of vCPU index's TSS (at its page's start)."""
+        return self.virtual(self.cpu_page_offset(index))
+
+    def cpu_image(self, index: int) -> bytes:
+        """The start of vCPU index's page: its TSS, whose RSP0 is the page's
+        end (its exception stack), and the I/O bitmap that lets CPL 3 use
+        SYSCALL_PORT alone."""
+        tss = bytearray(self.TSS_SIZE + self.IO_BITMAP_BYTES)
+        struct.pack_into("<Q", tss, 4, self.virtual(self.cpu_page_offset(index) + self.STACK_TOP))
+        struct.pack_into("<H", tss, 102, self.TSS_SIZE)                       # I/O bitmap
+        tss[self.TSS_SIZE:] = b"\xFF" * self.IO_BITMAP_BYTES          # every port denied,
+        tss[self.TSS_SIZE + self.SYSCALL_PORT // 8] &= ~(1 << self.SYSCALL_PORT % 8) & 0xFF
+        return bytes(tss)
 
     def syscall_stub(self) -> bytes:
         return bytes([0xE6, self.SYSCALL_PORT,        # out SYSCALL_PORT, al
@@ -115,7 +145,9 @@ class LongMode:
         return [0, KERNEL_CODE64, KERNEL_DATA, USER_CODE32, USER_DATA, USER_CODE64]
 
     def tss_descriptor(self) -> bytes:
-        base = self.virtual(self.TSS_OFFSET)
+        """vCPU 0's TSS, as `ltr` would load it (each vCPU's task register is
+        set to its own TSS directly)."""
+        base = self.tss_address(0)
         limit = self.TSS_SIZE + self.IO_BITMAP_BYTES - 1
         low = (limit & 0xFFFF) | ((base & 0xFFFFFF) << 16) | (0x89 << 40) \
             | (((base >> 24) & 0xFF) << 56)            # present, available 64-bit TSS
@@ -143,12 +175,14 @@ class LongMode:
     def user_code_segment(self) -> kvm_segment:
         return flat_segment(self.USER_CS, code=True, long=True)
 
-    def initial_sregs(self, sregs: kvm_sregs, page_table_root: int, xsave: bool) -> None:
-        """User mode in long mode, as Linux leaves a process at its first instruction."""
+    def initial_sregs(self, sregs: kvm_sregs, page_table_root: int, xsave: bool,
+                      index: int = 0) -> None:
+        """User mode in long mode, as Linux leaves a process at its first
+        instruction, on vCPU index (its task register names its own TSS)."""
         sregs.cs = self.user_code_segment()
         for name in ("ds", "es", "ss", "fs", "gs"):
             setattr(sregs, name, flat_segment(self.USER_DS))
-        sregs.tr = kvm_segment(base=self.virtual(self.TSS_OFFSET),
+        sregs.tr = kvm_segment(base=self.tss_address(index),
                                limit=self.TSS_SIZE + self.IO_BITMAP_BYTES - 1,
                                selector=self.TSS_SELECTOR, type=0xB, present=1)
         sregs.ldt = kvm_segment(unusable=1, type=0x2, present=1)
@@ -165,12 +199,14 @@ class LongMode:
                 (MSR_SYSCALL_MASK, SYSCALL_MASK)]
 
     # -- after an exit ----------------------------------------------------
+    # `page` is the vCPU's own page (its TSS and exception stack), as the
+    # accelerator holds it: the frame the CPU pushed is at its top.
 
-    def fault_frame(self, kernel: memoryview, vector: int) -> tuple[int, int]:
+    def fault_frame(self, page: memoryview, vector: int) -> tuple[int, int]:
         """(error code, faulting rip) from the frame the CPU pushed on RSP0:
         SS, RSP, RFLAGS, CS, RIP from the top down, then the error code."""
-        rip = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 40)[0]
-        error = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 48)[0] \
+        rip = struct.unpack_from("<Q", page, self.STACK_TOP - 40)[0]
+        error = struct.unpack_from("<Q", page, self.STACK_TOP - 48)[0] \
             if vector in self.VECTORS_WITH_ERROR_CODE else 0
         return error, rip
 
@@ -179,29 +215,29 @@ class LongMode:
         regs.rip = regs.rcx
         regs.rflags = regs.r11
 
-    def skip_syscall_instruction(self, kernel: memoryview, regs) -> None:
+    def skip_syscall_instruction(self, page: memoryview, regs) -> None:
         """After serving a syscall that arrived as #UD: resume past it, with
         RCX and R11 as `syscall` leaves them."""
-        rip = self._advance_frame(kernel)
+        rip = self._advance_frame(page)
         regs.rcx = rip
-        regs.r11 = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 24)[0]
+        regs.r11 = struct.unpack_from("<Q", page, self.STACK_TOP - 24)[0]
 
-    def return_from_exception(self, kernel: memoryview, regs, sregs, rip: int) -> None:
+    def return_from_exception(self, page: memoryview, regs, sregs, rip: int) -> None:
         """Do iretq's work from outside, so the user's state is the vCPU's
         again (a debugger reads it there): RSP and RFLAGS from the frame the
         CPU pushed on RSP0, user segments, and rip (the faulting instruction,
         or a breakpoint's address before its int3)."""
         regs.rip = rip
-        regs.rsp = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 16)[0]
-        regs.rflags = struct.unpack_from("<Q", kernel, self.KERNEL_STACK_TOP - 24)[0] \
+        regs.rsp = struct.unpack_from("<Q", page, self.STACK_TOP - 16)[0]
+        regs.rflags = struct.unpack_from("<Q", page, self.STACK_TOP - 24)[0] \
             & ~RFLAGS_TF
         sregs.cs = self.user_code_segment()
         sregs.ss = flat_segment(self.USER_DS)
 
-    def _advance_frame(self, kernel: memoryview) -> int:
-        offset = self.KERNEL_STACK_TOP - 40
-        rip = struct.unpack_from("<Q", kernel, offset)[0] + len(self.SYSCALL_INSTRUCTION)
-        struct.pack_into("<Q", kernel, offset, rip)
+    def _advance_frame(self, page: memoryview) -> int:
+        offset = self.STACK_TOP - 40
+        rip = struct.unpack_from("<Q", page, offset)[0] + len(self.SYSCALL_INSTRUCTION)
+        struct.pack_into("<Q", page, offset, rip)
         return rip
 
 
