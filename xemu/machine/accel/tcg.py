@@ -33,6 +33,7 @@ from ...archs.base import ArchSpec
 from ..devices import PortBus
 from ..memory import PAGE, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
 from .debugging import Debugging, watched_pages
+from .stop_request import StopRequest
 from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler,
                    Timeout, Watchpoint, Woken, cpu_exception)
 
@@ -106,6 +107,8 @@ class UnicornRegisters:
 
 class TcgAccelerator(Debugging):
     name = "tcg"
+    # Engines are built without parallel TCG: one runs at a time (linux/sched.py)
+    parallel = False
 
     def __init__(self, spec: ArchSpec, memory: Memory, linux: bool = True):
         """linux: set the CPU up as Linux leaves a process (False for boards)."""
@@ -139,6 +142,7 @@ class TcgAccelerator(Debugging):
             self.region_added(region)
         memory.listeners.append(self)
         self._add_hooks()
+        self._stop_request = StopRequest(self.uc)
         if linux:
             spec.tcg.setup_cpu(self.regs, memory)
 
@@ -151,6 +155,18 @@ class TcgAccelerator(Debugging):
 
     def region_removed(self, region: Region) -> None:
         self.uc.mem_unmap(region.start, region.size)
+
+    def twin(self) -> TcgAccelerator:
+        """A CPU for another thread of the same program: its own engine over
+        the same memory, with a copy of these registers."""
+        other = TcgAccelerator(self.spec, self.memory)
+        names = self.spec.tcg.thread_registers
+        if names is None:
+            other.regs.restore(self.regs.save())
+        else:
+            for name in names:
+                other.regs.write(name, self.regs.read(name))
+        return other
 
     def close(self) -> None:
         """This CPU is done (its program exec'd another): stop following
@@ -181,6 +197,7 @@ class TcgAccelerator(Debugging):
         while True:
             if self._woken and not count:
                 self._woken = False
+                self._stop_request.clear()
                 return Woken()
             left = deadline - time.monotonic() if deadline else 0
             try:
@@ -214,6 +231,7 @@ class TcgAccelerator(Debugging):
                 self._stop = Interrupted(self.regs.read(self.spec.pc))
             if self._stop is None and self._woken and not count:
                 self._woken = False
+                self._stop_request.clear()
                 self._stop = Woken()
             if self._stop is None and not count and \
                     not (deadline and time.monotonic() >= deadline):
@@ -369,21 +387,16 @@ class TcgAccelerator(Debugging):
     def interrupt(self) -> None:
         """From another thread: stop the running guest (it returns Interrupted)."""
         self._interrupt = True
-        self.uc.emu_stop()
+        self._stop_request.request()
 
     def wake(self) -> bool:
-        """From a signal handler, the watcher or a timer thread: end the run
-        soon with Woken. From another thread the guest may be just about to
-        start: stop it again until it has seen the flag (a few ms at most).
-        Returns whether a KICK_SIGNAL was sent (never, here)."""
+        """From any thread (a signal handler, the watcher, a timer, another
+        guest thread's time slice): end the run with Woken at the start of
+        the next translated block (stop_request.py: never in the middle of
+        one), or at once if the guest is not running. Returns whether a
+        KICK_SIGNAL was sent (never, here)."""
         self._woken = True
-        self.uc.emu_stop()
-        if threading.get_ident() != self._thread:
-            for _ in range(25):
-                time.sleep(0.002)
-                if not self._woken:
-                    break
-                self.uc.emu_stop()
+        self._stop_request.request()
         return False
 
     def step(self) -> Stop | None:
