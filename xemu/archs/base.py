@@ -124,10 +124,13 @@ class CloneABI:
     CONFIG_CLONE_BACKWARDS (the TLS before the child's tid pointer).
     tls: "register" (the value goes into LinuxABI.tls_register) or
     "user_desc" (i386: a pointer to a struct user_desc, as set_thread_area).
+    set_tls: for "user_desc", (process, registers, value) -> None installs
+    it for the thread whose registers these are.
     """
 
     args: tuple[str, ...] = ("flags", "stack", "parent_tid", "child_tid", "tls")
     tls: str = "register"
+    set_tls: Callable | None = None
 
 
 CLONE_BACKWARDS = ("flags", "stack", "parent_tid", "tls", "child_tid")
@@ -287,6 +290,11 @@ class TcgInfo:
     setup_cpu: Callable[[Registers, object], None] = lambda regs, memory: None
     # QEMU's -cpu name for the same model, so a reference run matches.
     qemu_cpu: str | None = None
+    # How a new thread's engine gets its parent's registers: None, as a
+    # Unicorn context (a copy of the CPU state); or these registers by name,
+    # where the context holds pointers its engine frees (PowerPC's: moved
+    # to another engine, both free them).
+    thread_registers: tuple[str, ...] | None = None
 
 
 class IsaSwitch(NamedTuple):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..errors import GuestMemoryError
 from ..machine.accel.base import Stop
+from .futex import FutexTable
 from .process import FdTable
 from .signals import host_fork
 from .thread import Thread
@@ -61,13 +62,18 @@ def clone_request(thread: Thread, flags: int, stack: int, parent_tid: int, child
     if flags & CLONE_THREAD and not flags & CLONE_SIGHAND \
             or flags & CLONE_SIGHAND and not flags & CLONE_VM:
         return -errno.EINVAL
-    if flags & CLONE_VM and not flags & CLONE_VFORK:
-        return -errno.ENOSYS      # threads: a host thread per guest thread, not yet
+    if flags & CLONE_VM and not flags & CLONE_VFORK and not stack:
+        return -errno.EINVAL      # a second thread on the caller's own stack
     return Clone(flags, stack, parent_tid, child_tid, tls)
 
 
+def is_thread(stop: Clone) -> bool:
+    """A clone sharing memory that is not vfork's: a new thread (threads.py)."""
+    return stop.flags & (CLONE_VM | CLONE_VFORK) == CLONE_VM
+
+
 def clone(thread: Thread, stop: Clone) -> Stop | None:
-    """The OS loop's handler: a new process, by fork or by vfork."""
+    """The OS loop's handler for a new process, by fork or by vfork."""
     if stop.flags & CLONE_VFORK:
         return _start_vfork_child(thread, stop)
     return _fork(thread, stop)
@@ -86,7 +92,7 @@ def _fork(thread: Thread, stop: Clone) -> Stop | None:
     process.machine.forked(child=not pid)
     if pid:
         if stop.flags & CLONE_PARENT_SETTID:
-            _put_tid(thread, stop.parent_tid, pid)
+            put_tid(thread, stop.parent_tid, pid)
         thread.accel.set_syscall_result(pid)
         return None
     become_child(thread, context)
@@ -98,27 +104,51 @@ def become_child(thread: Thread, context: object) -> None:
     """In a freshly forked host process: this thread is the process's only
     one, with its own tid and a CPU of its own."""
     process = thread.process
+    _only_thread(thread)
     thread.accel = process.machine.cpu_in_child(thread.accel, context)
     process.machine.bind(thread)
+
+
+def _only_thread(thread: Thread) -> None:
+    """In a new host process, this thread is all there is of the guest
+    process (fork copies only the calling thread): the others' wake
+    descriptors and futex waits go, and the CPU lock is this thread's."""
+    process = thread.process
+    for other in process.threads.values():
+        if other is not thread:
+            other.close()
+    thread.renew()
     thread.tid = os.getpid()
     process.threads = {thread.tid: thread}
+    process.futexes = FutexTable()
+    process.cpu.after_fork(thread)
 
 
 def _child_side(thread: Thread, stop: Clone) -> None:
     """The child's half of clone: its tid words, stack and TLS, result 0."""
     spec = thread.process.spec
     if stop.flags & CLONE_CHILD_SETTID:
-        _put_tid(thread, stop.child_tid, thread.tid)
+        put_tid(thread, stop.child_tid, thread.tid)
     if stop.flags & CLONE_CHILD_CLEARTID:
         thread.clear_child_tid = stop.child_tid
     if stop.stack:
         thread.regs.write(spec.sp, stop.stack)
-    if stop.flags & CLONE_SETTLS and spec.linux.clone.tls == "register":
-        thread.regs.write(spec.linux.tls_register, stop.tls)
+    if stop.flags & CLONE_SETTLS:
+        set_tls(thread, stop.tls)
     thread.accel.set_syscall_result(0)
 
 
-def _put_tid(thread: Thread, address: int, tid: int) -> None:
+def set_tls(thread: Thread, value: int) -> None:
+    """CLONE_SETTLS: the thread pointer, where and as the arch keeps it."""
+    process = thread.process
+    clone_abi = process.spec.linux.clone
+    if clone_abi.set_tls is not None:
+        clone_abi.set_tls(process, thread.regs, value)
+    elif process.spec.linux.tls_register:
+        thread.regs.write(process.spec.linux.tls_register, value)
+
+
+def put_tid(thread: Thread, address: int, tid: int) -> None:
     try:
         thread.process.mem.write(address, struct.pack(thread.process.spec.endian + "i", tid))
     except GuestMemoryError:
@@ -158,8 +188,7 @@ def leave_vfork_child(thread: Thread, child_goes_on) -> Stop | None:
         for waiting in process.vfork_parents:    # the parents' descriptors are theirs
             waiting.fds.close_all()
         process.vfork_parents = []
-        thread.tid = os.getpid()                 # no CPU of its own: it execs or ends
-        process.threads = {thread.tid: thread}
+        _only_thread(thread)                     # no CPU of its own: it execs or ends
         return child_goes_on(thread)
     _resume_parent(thread, parent, pid)
     return None

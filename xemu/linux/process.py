@@ -10,6 +10,7 @@ import os
 import stat as statmod
 import struct
 import sys
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from ..errors import one_line
 from ..machine.memory import Memory
 from . import procfs, structs
 from .rootfs import RootFs
+from .futex import FutexTable
+from .sched import CpuLock
 from .signals import SIG_IGN, SignalQueue
 
 AT_FDCWD = -100
@@ -137,6 +140,14 @@ class Process:
     envp: list = field(default_factory=list)      # /proc/self/environ
     # (st_dev, st_ino) of the placeholder directories of our /proc -> components
     proc_dirs: dict = field(default_factory=dict)
+    # The CPU its threads take turns at, and the lock of its tables (sched.py)
+    cpu: CpuLock = field(default_factory=CpuLock)
+    # The Stop that ends every thread (exit_group, a fatal signal), once one
+    # did, and the event set then (threads.end_process)
+    ending: object | None = None
+    ended: threading.Event = field(default_factory=threading.Event)
+    # Futex words with waiters (futex.py)
+    futexes: object = field(default_factory=lambda: FutexTable())
 
     def __post_init__(self) -> None:
         self.brk = self.brk_start

@@ -14,8 +14,8 @@ Delivery happens in the OS loop (loop.py) before the guest resumes: after a
 system call that found signals due (the Dispatcher returns SignalsPending),
 after the accelerator was woken (a host signal while guest code ran), after
 a fault. A blocking call (read, wait4, poll, nanosleep, pause) waits on its
-file descriptors and the wake pipe together, so a signal interrupts it:
-it returns -ERESTARTSYS (or one of its kin) and delivery decides, as the
+file descriptors and its thread's wake descriptor together, so a signal
+interrupts it: it returns -ERESTARTSYS (or one of its kin) and delivery decides, as the
 kernel's signal code does, whether it restarts or fails with EINTR.
 """
 from __future__ import annotations
@@ -37,6 +37,7 @@ from ..archs.base import (SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
 from ..errors import GuestMemoryError
 from ..machine.accel.base import KICK_SIGNAL, Fault, Stop
 from ..machine.memory import PAGE, PROT_EXEC, PROT_READ
+from .sched import RINGING, running_threads
 
 NSIG = 64
 SIG_DFL, SIG_IGN = 0, 1
@@ -235,6 +236,31 @@ def send(process, info: Siginfo, thread=None) -> None:
     (thread.pending if thread is not None else process.pending).add(info)
     for each in target_threads:
         recalc(each)
+    notify(process, signum, target_threads)
+
+
+def notify(process, signum: int, threads: list) -> None:
+    """Tell the threads that could take signum: a waiting one's wait ends
+    (its wake descriptor), a running one's CPU stops (under TCG only the
+    CPU lock's holder runs guest code, and it is the sender or will see its
+    flag; under KVM another vCPU may be in guest code)."""
+    running = running_threads(process)
+    for each in threads:
+        each.ring()                 # even a thread blocking it may wait for it (sigwaitinfo)
+        if each.blocked & bit(signum):
+            continue
+        if each in running and each.accel is not None and each.accel.parallel \
+                and not process.cpu.held_by(each):
+            kick(each.accel)
+
+
+def kick(accel) -> None:
+    """Stop a CPU running guest code in another thread, counting the
+    KICK_SIGNAL that does it under KVM (not a signal for the guest)."""
+    forwarding = HostSignals.current
+    if accel.wake() and forwarding is not None:
+        with forwarding.kick_lock:
+            forwarding.kicks += 1
 
 
 def _discard_everywhere(process, signum: int) -> None:
@@ -262,6 +288,10 @@ def set_blocked(thread, mask: int) -> None:
 # -- delivery ---------------------------------------------------------------
 
 @dataclass(frozen=True)
+class ThreadKilled:
+    """A Stop: this thread ends because another one exec'd (threads.py)."""
+
+@dataclass(frozen=True)
 class SignalsPending:
     """A Stop: a system call is done and signals are due. result is what
     the call returned (a RESTARTS code if a signal interrupted it); number
@@ -279,6 +309,10 @@ def deliver(thread, syscall: SignalsPending | None = None) -> Stop | None:
     restarts or fails with EINTR, as its code and the handler's SA_RESTART
     say."""
     process = thread.process
+    if process.ending is not None:          # another thread ended the process
+        return process.ending
+    if thread.killed:                       # another thread's exec ends this one
+        return ThreadKilled()
     take_incoming(process)
     pending_result = syscall
     try:
@@ -511,9 +545,9 @@ def _with_child_details(info: Siginfo) -> Siginfo:
 class HostSignals:
     """Catches the host signals sent to xemu for the guest process. The
     C-level handler writes each signal's number to the wakeup fd; a watcher
-    thread reads it, queues the signal, rings the wake pipe (a blocking call
-    polls it) and wakes the running CPU (TCG: emu_stop; KVM: KICK_SIGNAL,
-    counted here so that it is not taken for a guest's SIGUSR1)."""
+    thread reads it, queues the signal, rings the threads' wake descriptors
+    (a blocking call polls its own) and stops a CPU running guest code
+    (accel.wake(): TCG's stop request; KVM's KICK_SIGNAL)."""
 
     current: HostSignals | None = None
 
@@ -523,7 +557,6 @@ class HostSignals:
         self.kicks = 0               # KICK_SIGNALs xemu sent itself, not for the guest
         self.kick_lock = threading.Lock()
         self.previous: dict[int, object] = {}
-        self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.old_wakeup_fd = None
         self.closed = threading.Event()
@@ -552,7 +585,7 @@ class HostSignals:
         if self.old_wakeup_fd is not None:
             host_signal.set_wakeup_fd(self.old_wakeup_fd)
         self._stop_watcher()
-        for fd in (self.wake_read, self.wake_write, self.signal_read, self.signal_write):
+        for fd in (self.signal_read, self.signal_write):
             os.close(fd)
         if HostSignals.current is self:
             HostSignals.current = None
@@ -584,30 +617,19 @@ class HostSignals:
 
     def record(self, info: Siginfo, wake_cpu: bool = True) -> None:
         """From the watcher or a timer thread: queue for the guest, ring the
-        wake pipe (a blocking call polls it), and stop the running CPU if
+        threads' wake descriptors (a blocking call polls its own), and stop the running CPU if
         the guest acts on the signal now."""
         process = self.process
         process.incoming.append(info)
-        for thread in list(process.threads.values()):
+        threads = list(process.threads.values())
+        for thread in threads:
             thread.signals_due = True
-        try:
-            os.write(self.wake_write, b"!")
-        except BlockingIOError:
-            pass
+            thread.ring()
         if not wake_cpu:
             return
-        for thread in list(process.threads.values()):
-            accel = thread.accel
-            if accel is not None and accel.wake():   # it kicked its thread: KICK_SIGNAL
-                with self.kick_lock:
-                    self.kicks += 1
-
-    def drain(self) -> None:
-        try:
-            while os.read(self.wake_read, 512):
-                pass
-        except BlockingIOError:
-            pass
+        for thread in running_threads(process):
+            if thread.accel is not None:
+                kick(thread.accel)
 
     def _watch(self) -> None:
         """The watcher thread: reads the numbers of the host signals that
@@ -637,12 +659,12 @@ class HostSignals:
 
     def after_fork(self) -> None:
         """In a forked child: its own pipes and watcher (threads and the
-        wake pipe's readers are not shared)."""
-        for fd in (self.wake_read, self.wake_write, self.signal_read, self.signal_write):
+        signal pipe's reader is not shared)."""
+        for fd in (self.signal_read, self.signal_write):
             os.close(fd)
-        self.wake_read, self.wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.kicks = 0
+        self.kick_lock = threading.Lock()    # the parent's may have been held at the fork
         self.watcher = None                  # the parent's: not in this process
         if self.old_wakeup_fd is None:
             return
@@ -660,7 +682,8 @@ def host_fork(process) -> int:
     in the kernel until the child takes it)."""
     held = host_signal.pthread_sigmask(host_signal.SIG_BLOCK, FORWARDED)
     try:
-        pid = os.fork()
+        with RINGING:              # no other thread holds it in the child
+            pid = os.fork()
         if pid == 0:
             after_fork(process)
     finally:
@@ -689,26 +712,31 @@ def wait_for(thread, fds: list[tuple[int, int]], timeout: float | None,
     (empty on timeout, or on any wake-up with wake_returns: a caller that
     polls something else, as wait4 does), or None when a signal the thread
     takes arrived."""
-    forwarding = host_signals()
+    process = thread.process
     deadline = None if timeout is None else time.monotonic() + timeout
     poller = select.poll()
     for fd, events in fds:
         poller.register(fd, events)
-    if forwarding is not None:
-        poller.register(forwarding.wake_read, select.POLLIN)
+    wake_fd = thread.wake_fd
+    poller.register(wake_fd, select.POLLIN)
     while True:
-        take_incoming(thread.process)
+        take_incoming(process)
         recalc(thread)
-        if deliverable(thread):
+        if deliverable(thread) or process.ending is not None or thread.killed:
+            thread.signals_due = True
             return None
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready = poller.poll(None if left is None else int(left * 1000 + 0.999))
-        if forwarding is not None and any(fd == forwarding.wake_read for fd, _ in ready):
-            forwarding.drain()
-            ready = [r for r in ready if r[0] != forwarding.wake_read]
+        with process.cpu.unlocked(thread):        # the other threads run meanwhile
+            ready = poller.poll(None if left is None else int(left * 1000 + 0.999))
+        if any(fd == wake_fd for fd, _ in ready):
+            thread.drain()
+            ready = [r for r in ready if r[0] != wake_fd]
             if not ready:
                 if wake_returns:
-                    take_incoming(thread.process)
+                    take_incoming(process)
+                    if process.ending is not None or thread.killed:
+                        thread.signals_due = True
+                        return None
                     return None if deliverable(thread) else []
                 continue
         if ready or (left is not None and left <= 0):

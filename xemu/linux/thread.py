@@ -8,12 +8,14 @@ alternate stack, and the address the kernel clears when it exits
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..archs.base import ArchSpec, Registers
 from ..machine.memory import Memory
 from .process import Process
+from .sched import RINGING
 from .signals import SignalQueue
 
 
@@ -33,6 +35,38 @@ class Thread:
     saved_mask: int | None = None
     # What signal frames could not hold, by frame address (SignalFrames)
     kept_frames: dict = field(default_factory=dict)
+    robust_list: int = 0             # set_robust_list's head: released at death
+    killed: bool = False             # another thread's exec ends this one
+    # Rung to end the thread's wait (a signal, a futex wake, the process's
+    # end): an eventfd that every blocking call polls
+    wake_fd: int = field(default_factory=lambda: os.eventfd(
+        0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
+
+    def ring(self) -> None:
+        """From any thread: end this thread's wait (signals.wait_for)."""
+        with RINGING:
+            if self.wake_fd >= 0:
+                os.eventfd_write(self.wake_fd, 1)
+
+    def drain(self) -> None:
+        try:
+            os.eventfd_read(self.wake_fd)
+        except OSError:
+            pass
+
+    def renew(self) -> None:
+        """In a forked child: a wake descriptor of its own (the inherited
+        one is the parent's too, which would take this one's rings)."""
+        self.close()
+        with RINGING:
+            self.wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+
+    def close(self) -> None:
+        """The thread is gone: its wake descriptor closes."""
+        with RINGING:
+            if self.wake_fd >= 0:
+                os.close(self.wake_fd)
+                self.wake_fd = -1
 
     @property
     def regs(self) -> Registers | None:
@@ -55,6 +89,14 @@ class Machine(Protocol):
 
     def bind(self, thread: Thread) -> None:
         """Serve the thread's system calls from its accelerator."""
+
+    def cpu_for_thread(self, accel: object) -> object:
+        """A CPU for a new thread of the same process, over the same memory,
+        its registers a copy of accel's (the parent thread's)."""
+
+    def run_thread(self, thread: Thread, body) -> None:
+        """Start a host thread running body(thread), the guest thread's OS
+        loop, with what the run needs around it (its host signal mask)."""
 
     def cpu_in_child(self, accel: object, context: object) -> object:
         """After a host fork, in the child: the CPU to go on with (a KVM VM

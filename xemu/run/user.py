@@ -7,21 +7,24 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from ..archs.base import ArchSpec
 from ..debug.stats import RunStats
 from ..debug.strace import Tracer
-from ..errors import GuestTimeout
+from ..errors import EXIT_INTERNAL, GuestTimeout
 from ..linux.exec import program_image, start_program
 from ..linux.loop import run_thread
 from ..linux.process import Process
 from ..linux.rootfs import open_rootfs
-from ..linux.signals import HostSignals
+from ..linux.signals import HostSignals, ThreadKilled
 from ..linux.syscalls import Dispatcher
-from ..linux.thread import Thread
+from ..linux.thread import Thread, ThreadExit
+from ..linux.threads import end_process
 from ..loader.image import OpenedImage
-from ..machine.accel.base import Fault, Timeout
+from ..machine.accel.base import KICK_SIGNAL, Exit, Fault, Stop, Timeout
 from ..machine.memory import Memory
 from ..machine.select import choose
 from ..proctitle import set_title
@@ -37,6 +40,8 @@ class UserMachine:
         self.request, self.driver, self.stats = request, driver, stats
         self.accel_name = ""
         self.tracer: Tracer | None = None
+        self.host_threads: list[threading.Thread] = []     # the guest's other threads
+        self.thread_error: BaseException | None = None      # what ended one of them
 
     def new_cpu(self, spec: ArchSpec, memory: Memory, argv: list[bytes]):
         self.accel_name, reason = choose(spec, self.request.accel,
@@ -53,8 +58,61 @@ class UserMachine:
     def bind(self, thread: Thread) -> None:
         if self.request.strace and self.tracer is None:
             self.tracer = Tracer(thread.process)
-        thread.accel.syscall_handler = Dispatcher(
-            thread, self.tracer, self.stats.syscalls if self.stats else None)
+        dispatcher = Dispatcher(thread, self.tracer, self.stats.syscalls if self.stats else None)
+        # vCPUs that run in parallel take the CPU lock for each call they make
+        thread.accel.syscall_handler = dispatcher.locked() if thread.accel.parallel \
+            else dispatcher
+
+    def cpu_for_thread(self, accel):
+        if accel.name == "kvm":
+            from ..machine.accel.kvm import KvmAccelerator
+            twin = KvmAccelerator(accel.spec, accel.memory, space=accel.space)
+            twin.regs.restore(accel.regs.save())
+        else:
+            twin = accel.twin()
+        if self.stats is not None:
+            self.stats.watch(twin)
+        return twin
+
+    def start_thread(self, thread: Thread, body) -> None:
+        def host_thread() -> None:
+            # Host signals are the main thread's to take (Python runs its
+            # handlers there: --timeout's SIGALRM); this thread only gets
+            # KICK_SIGNAL, which stops its vCPU.
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - {KICK_SIGNAL})
+            pid = os.getpid()
+            try:
+                body()
+            except BaseException as error:      # a bug of ours: the run ends with it
+                if self.thread_error is None:
+                    self.thread_error = error
+                end_process(thread.process, Exit(EXIT_INTERNAL), by=thread)
+            finally:
+                if os.getpid() != pid:         # this thread forked: the child's end
+                    self._end_forked_thread(thread)
+                thread.close()
+                thread.accel.close()
+        runner = threading.Thread(target=host_thread, name="xemu-guest-thread", daemon=True)
+        self.host_threads.append(runner)
+        runner.start()
+
+    def _end_forked_thread(self, thread: Thread) -> None:
+        """A process forked by a thread other than the first ends here, as
+        run_program's caller ends one the first thread forked."""
+        process = thread.process
+        stop = process.ending
+        status = report(stop, thread.accel, thread.accel.memory, quiet_signals=True)
+        if isinstance(stop, Fault):
+            end_by_signal(stop.signal)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+    def join_threads(self, seconds: float = 2.0) -> None:
+        """After the process ended: give its other threads time to leave."""
+        deadline = time.monotonic() + seconds
+        for runner in self.host_threads:
+            runner.join(max(0.0, deadline - time.monotonic()))
 
     def cpu_in_child(self, accel, context):
         if accel.name != "kvm":
@@ -98,8 +156,14 @@ def run_program(request: RunRequest, opened: OpenedImage,
             with forwarding:
                 try:
                     stop = run_thread(thread, lambda: driver.resume(thread.accel))
+                    if isinstance(stop, (ThreadExit, ThreadKilled)):   # the others go on
+                        stop = wait_for_end(process)
                 except GuestTimeout:          # --timeout between two runs of the guest
                     stop = Timeout(request.timeout)
+                end_process(process, stop, by=thread)
+                machine.join_threads()
+            if machine.thread_error is not None:
+                raise machine.thread_error
             driver.end(stop)
         finally:
             process.fds.close_all()
@@ -109,6 +173,15 @@ def run_program(request: RunRequest, opened: OpenedImage,
         end_by_signal(stop.signal)        # the guest parent's wait sees the signal
     return RunResult(status, stop, machine.accel_name, process, accel.spec.name,
                      accel.memory, forked_child=driver.forked_child)
+
+
+def wait_for_end(process) -> Stop:
+    """The first thread has exited and others run on: the process's end,
+    whichever thread makes it. (Waits in slices, so --timeout's SIGALRM
+    handler runs.)"""
+    while not process.ended.wait(0.1):
+        pass
+    return process.ending
 
 
 def guest_environment(env: dict[str, str] | None) -> list[bytes]:

@@ -92,6 +92,15 @@ def set_thread_area(process, u_info: int) -> int:
     return 0
 
 
+def set_clone_tls(process, regs: Registers, u_info: int) -> None:
+    """clone's CLONE_SETTLS: the GDT entry as set_thread_area makes it, and
+    %gs loaded again so the new thread's segment has its base. (The GDT is
+    one for the process: a thread that reloads %gs later, as sigreturn
+    does, reads the entry the latest thread set.)"""
+    if set_thread_area(process, u_info) == 0:
+        regs.write("gs", regs.read("gs"))
+
+
 SPEC = ArchSpec(
     name="i386",
     aliases=("x86", "i686", "i486", "i586", "ia32"),
@@ -113,7 +122,7 @@ SPEC = ArchSpec(
         mmap_base=0x40000000,
         int64_align=4,
         structs=structs.LAYOUTS,
-        clone=CloneABI(args=CLONE_BACKWARDS, tls="user_desc"),
+        clone=CloneABI(args=CLONE_BACKWARDS, tls="user_desc", set_tls=set_clone_tls),
         syscall_handlers={"set_thread_area": set_thread_area},
         # syscall 90 takes a pointer to its six arguments (glibc uses mmap2,
         # older code and hand-written assembly still call it)

@@ -103,6 +103,22 @@ class Dispatcher:
         return result
 
 
+    def locked(self) -> Callable[[int, tuple], int | Stop]:
+        """This dispatcher for a CPU that runs guest code in parallel with
+        its process's others (KVM): each call holds the CPU lock, as the
+        Linux layer's tables are changed under it (linux/sched.py)."""
+        process, thread = self.process, self.thread
+
+        def call(number: int, args: tuple) -> int | Stop:
+            cpu = process.cpu
+            cpu.acquire(thread)
+            try:
+                return self(number, args)
+            finally:
+                cpu.release(thread)
+        return call
+
+
 @functools.lru_cache(maxsize=None)
 def parameter_names(handler: Callable) -> tuple[str, ...]:
     """A handler's parameter names, read once (every exec binds anew)."""

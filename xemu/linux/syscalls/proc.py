@@ -6,17 +6,18 @@ import os
 import resource
 import signal
 import struct
+import time as host_time
 
 from ...machine.accel.base import Exit
 from ..exec import prepare_exec, read_string_array
+from .. import futex as futexes
 from ..fork import CLONE_VFORK, CLONE_VM, clone_request
 from ..process import AT_FDCWD, Process
 from ..signals import ERESTARTSYS, SIGINFO_SIZE, Siginfo, host_signals, wait_for
 from ..thread import Thread, ThreadExit
 from .registry import syscall
+from .time import read_timeout
 
-FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET = 0, 1, 9, 10
-FUTEX_COMMAND_MASK = 0x7F
 RLIM_INFINITY = (1 << 64) - 1
 RLIM_NLIMITS = 16            # asm-generic/resource.h: resources 0..15
 
@@ -75,11 +76,6 @@ def set_tid_address(thread: Thread, tidptr: int) -> int:
     """Where the thread's tid is cleared when it exits; returns its tid."""
     thread.clear_child_tid = tidptr
     return thread.tid
-
-
-@syscall("set_robust_list")
-def set_robust_list(p: Process, head: int, size: int) -> int:
-    return 0
 
 
 @syscall("uname")
@@ -141,8 +137,58 @@ def sched_getaffinity(p: Process, pid: int, size: int, mask: int) -> int:
 
 
 @syscall("sched_yield")
-def sched_yield(p: Process) -> int:
-    os.sched_yield()
+def sched_yield(thread: Thread) -> int:
+    """Another thread that waits for the CPU runs first (sched.py)."""
+    thread.process.cpu.hand_over(thread)
+    return 0
+
+
+@syscall("sched_setaffinity")
+def sched_setaffinity(p: Process, pid: int, size: int, mask: int) -> int:
+    """Accepted when the set names a CPU this host has (threads of one
+    process share the host's CPUs as xemu schedules them)."""
+    word = p.spec.word_size
+    data = p.mem.read(mask, min(size, 128) // word * word)
+    words = struct.unpack(f"{p.spec.endian}{len(data) // word}{'I' if word == 4 else 'Q'}",
+                          data)
+    wanted = sum(value << (i * p.spec.bits) for i, value in enumerate(words))
+    if not wanted & sum(1 << cpu for cpu in os.sched_getaffinity(0)):
+        return -errno.EINVAL
+    return 0
+
+
+@syscall("getcpu")
+def getcpu(p: Process, cpu: int, node: int) -> int:
+    number = _current_cpu()
+    if cpu:
+        p.mem.write(cpu, struct.pack(p.spec.endian + "I", number))
+    if node:
+        p.mem.write(node, struct.pack(p.spec.endian + "I", 0))
+    return 0
+
+
+def _current_cpu() -> int:
+    try:
+        with open("/proc/thread-self/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[37])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+MEMBARRIER_CMD_QUERY = 0
+# GLOBAL, PRIVATE_EXPEDITED and its REGISTER: every thread's stores are
+# seen by every other once the call returns (TCG: one runs at a time; KVM:
+# the host's own barrier, the exit and entry of each vCPU)
+MEMBARRIER_SUPPORTED = 0x1 | 0x8 | 0x10
+
+
+@syscall("membarrier")
+def membarrier(p: Process, cmd: int, flags: int) -> int:
+    cmd = p.int32(cmd)
+    if cmd == MEMBARRIER_CMD_QUERY:
+        return MEMBARRIER_SUPPORTED
+    if flags or cmd & ~MEMBARRIER_SUPPORTED or cmd & (cmd - 1):
+        return -errno.EINVAL
     return 0
 
 
@@ -153,18 +199,75 @@ def getrandom(p: Process, buf: int, size: int, flags: int) -> int:
     return size
 
 
-@syscall("futex", "futex_time64")
-def futex(p: Process, uaddr: int, op: int, val: int) -> int:
-    """One thread: a wait whose value still matches could never be woken."""
-    command = op & FUTEX_COMMAND_MASK
-    if command in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
-        return 0
-    if command in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
-        current = struct.unpack(p.spec.endian + "I", p.mem.read(uaddr, 4))[0]
-        if current != val & 0xFFFFFFFF:
+@syscall("futex")
+def futex(thread: Thread, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,
+          val3: int) -> int:
+    return _futex(thread, uaddr, op, val, timeout, uaddr2, val3, "timespec")
+
+
+@syscall("futex_time64")
+def futex_time64(thread: Thread, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,
+                 val3: int) -> int:
+    return _futex(thread, uaddr, op, val, timeout, uaddr2, val3, "timespec64")
+
+
+def _futex(thread: Thread, uaddr: int, op: int, val: int, timeout: int, uaddr2: int,
+           val3: int, layout: str) -> int:
+    """futex(2)'s operations (linux/futex.py); the fourth argument is a
+    timeout for the waits and a count (val2) for requeue and wake_op."""
+    p = thread.process
+    command = op & futexes.FUTEX_COMMAND_MASK
+    val, val3 = val & 0xFFFFFFFF, val3 & 0xFFFFFFFF
+    count = min(p.int32(val), 1 << 30) if p.int32(val) >= 0 else 0
+    count2 = timeout & 0x7FFFFFFF
+    if command in (futexes.FUTEX_WAIT, futexes.FUTEX_WAIT_BITSET):
+        realtime = op & futexes.FUTEX_CLOCK_REALTIME
+        clock = host_time.time if realtime else host_time.monotonic
+        seconds = read_timeout(p, timeout, layout)
+        if seconds is None:
+            deadline = None
+        elif command == futexes.FUTEX_WAIT:    # relative
+            deadline = clock() + seconds
+        else:                                # absolute, on its clock
+            deadline = seconds
+        bitset = val3 if command == futexes.FUTEX_WAIT_BITSET else futexes.FUTEX_BITSET_MATCH_ANY
+        return futexes.wait(thread, uaddr, val, deadline, bitset, clock)
+    if command in (futexes.FUTEX_WAKE, futexes.FUTEX_WAKE_BITSET):
+        bitset = val3 if command == futexes.FUTEX_WAKE_BITSET else futexes.FUTEX_BITSET_MATCH_ANY
+        if not bitset:
+            return -errno.EINVAL
+        futexes.load(p, uaddr)                 # EFAULT for an unmapped word, as Linux
+        return p.futexes.wake(uaddr, count, bitset)
+    if command in (futexes.FUTEX_REQUEUE, futexes.FUTEX_CMP_REQUEUE):
+        if p.int32(val) < 0 or p.int32(timeout) < 0:
+            return -errno.EINVAL
+        if command == futexes.FUTEX_CMP_REQUEUE and futexes.load(p, uaddr) != val3:
             return -errno.EAGAIN
-        return -errno.ETIMEDOUT
-    return -errno.ENOSYS
+        futexes.load(p, uaddr2)
+        return p.futexes.requeue(uaddr, count, count2, uaddr2)
+    if command == futexes.FUTEX_WAKE_OP:
+        return futexes.wake_op(p, uaddr, count, uaddr2, count2, val3)
+    return -errno.ENOSYS                     # priority inheritance, FUTEX_FD
+
+
+@syscall("set_robust_list")
+def set_robust_list(thread: Thread, head: int, size: int) -> int:
+    if size != 3 * thread.process.spec.word_size:
+        return -errno.EINVAL
+    thread.robust_list = head
+    return 0
+
+
+@syscall("get_robust_list")
+def get_robust_list(thread: Thread, pid: int, head_ptr: int, size_ptr: int) -> int:
+    p = thread.process
+    tid = p.int32(pid)
+    target = thread if tid == 0 else p.threads.get(tid)
+    if target is None:
+        return -errno.ESRCH
+    p.mem.write(head_ptr, p.pack_words(target.robust_list))
+    p.mem.write(size_ptr, p.pack_words(3 * p.spec.word_size))
+    return 0
 
 
 @syscall("rseq")
@@ -229,8 +332,6 @@ def clone3(thread: Thread, args: int, size: int):
     if flags & (CLONE_PIDFD | CLONE_NEWNS_AND_MORE) or flags >> 32 \
             or given["exit_signal"] > 64:
         return -errno.EINVAL
-    if flags & CLONE_VM and not flags & CLONE_VFORK:
-        return -errno.ENOSYS      # threads: glibc falls back to clone on ENOSYS
     stack = given["stack"] + given["stack_size"] if given["stack"] else 0
     return clone_request(thread, flags | given["exit_signal"], stack, given["parent_tid"],
                          given["child_tid"], given["tls"])
@@ -280,7 +381,7 @@ def waitpid(thread: Thread, pid: int, status: int, options: int) -> int:
 
 def _wait_child(thread: Thread, call, options: int, found):
     """A wait that blocks, interruptible: poll the host's wait with WNOHANG
-    between wake-ups (SIGCHLD and every other signal ring the wake pipe).
+    between wake-ups (SIGCHLD and every other signal ring the thread's wake descriptor).
     None if a signal the guest takes came first."""
     if options & os.WNOHANG or host_signals() is None:
         return call(options)

@@ -108,6 +108,9 @@ SyscallHandler = Callable[[int, tuple], "int | RegistersSet | Stop"]
 
 class Accelerator(Protocol):
     name: str
+    # True if CPUs of this kind may run guest code at the same time (KVM's
+    # vCPUs); False if one at a time keeps guest atomics atomic (TCG)
+    parallel: bool
     spec: ArchSpec
     regs: Registers
     syscall_handler: SyscallHandler | None
