@@ -295,6 +295,10 @@ class TcgInfo:
     # where the context holds pointers its engine frees (PowerPC's: moved
     # to another engine, both free them).
     thread_registers: tuple[str, ...] | None = None
+    # (registers, memory) -> True when Unicorn's "invalid instruction" is a
+    # hint QEMU ends a block on to let other CPUs run (ARM's yield and wfe),
+    # the pc already past it: the guest goes on (another thread first).
+    after_yield_hint: Callable[[Registers, object], bool] | None = None
 
 
 class IsaSwitch(NamedTuple):

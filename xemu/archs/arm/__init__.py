@@ -1,5 +1,6 @@
 """32-bit ARM, EABI hard-float (armhf): a Cortex-A15 with VFPv4 and NEON.
 Programs may start in Thumb state (entry address with bit 0 set)."""
+import struct
 from signal import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
 
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM
@@ -7,6 +8,7 @@ from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 
 from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, IsaSwitch, LinuxABI,
                     Registers, SyscallABI, TcgInfo, Trap)
+from ...errors import GuestMemoryError
 from . import gdb, structs
 from .signal import ArmSignalFrames
 from .syscalls import NUMBERS
@@ -24,6 +26,30 @@ HWCAP = {"swp": 1 << 0, "half": 1 << 1, "thumb": 1 << 2, "fast_mult": 1 << 4,
 # A data abort reaches the interrupt hook only for alignment: unmapped and
 # protected memory are reported through the memory hooks instead.
 EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT, EXCP_BKPT = 1, 2, 3, 4, 7
+
+
+# yield and wfe: QEMU's system mode raises EXCP_YIELD / EXCP_HLT for them,
+# which Unicorn reports as an invalid instruction with the pc past it.
+# (cond bits masked in ARM state; Thumb's 16-bit and Thumb-2's 32-bit forms)
+ARM_HINTS = {0x0320F001, 0x0320F002}
+THUMB_HINTS = {0xBF10, 0xBF20}
+THUMB2_HINTS = {0xF3AF8001, 0xF3AF8002}
+
+
+def after_yield_hint(regs: Registers, memory) -> bool:
+    """The instruction before the pc is yield or wfe. (The pc alone cannot
+    tell a hint from an undefined instruction right after one: both stop
+    with the pc there. The accelerator tells them apart by a step.)"""
+    pc = regs.read("pc")
+    try:
+        if not regs.read("cpsr") & CPSR_T:
+            return struct.unpack("<I", memory.read(pc - 4, 4))[0] & 0x0FFFFFFF in ARM_HINTS
+        if struct.unpack("<H", memory.read(pc - 2, 2))[0] in THUMB_HINTS:
+            return True
+        high, low = struct.unpack("<HH", memory.read(pc - 4, 4))
+        return (high << 16 | low) in THUMB2_HINTS
+    except GuestMemoryError:
+        return False
 
 
 def setup_cpu(regs: Registers, memory) -> None:
@@ -70,6 +96,7 @@ SPEC = ArchSpec(
         engine=(UC_ARCH_ARM, UC_MODE_ARM, UC_CPU_ARM_CORTEX_A15),
         trap=Trap("interrupt", EXCP_SWI),
         setup_cpu=setup_cpu,
+        after_yield_hint=after_yield_hint,
     ),
     capstone=("ARM", ("ARM",)),
     isa_switch=IsaSwitch("cpsr", CPSR_T, ("THUMB",)),

@@ -213,6 +213,17 @@ class TcgAccelerator(Debugging):
                             return watched
                         start = self._resume_address()
                         continue
+                if self._stop is None and e.errno == UC_ERR_INSN_INVALID and \
+                        self.spec.tcg.after_yield_hint and \
+                        self.spec.tcg.after_yield_hint(self.regs, self.memory):
+                    went_on = self._went_on_after_hint(start, count)
+                    if went_on is not False:
+                        if went_on is not None or count:
+                            return went_on             # a Stop the step met, or the step done
+                        if self.board_trap is None:
+                            return Woken()             # a spinning thread lets others run
+                        start = self._resume_address()
+                        continue
                 if self._stop is None and e.errno == UC_ERR_INSN_INVALID and self.board_trap:
                     served = self.board_trap(None, self.regs.read(self.spec.pc))
                     if served is True:
@@ -238,6 +249,20 @@ class TcgAccelerator(Debugging):
                 start = self._resume_address()       # a stray emu_stop (a late wake())
                 continue
             return self._stop
+
+    def _went_on_after_hint(self, start: int, count: int) -> Stop | None | bool:
+        """Unicorn stopped as for an invalid instruction, with a yield or wfe
+        just before the pc: either it ran the hint (the pc moved past it) or
+        an undefined instruction right after one stopped it (the pc on it).
+        A step from the pc tells: None if the guest went on (the hint was
+        it), a Stop the step met, False for a real undefined instruction."""
+        pc = self.regs.read(self.spec.pc)
+        if count:                          # already a step: did it move?
+            return None if pc != start & ~1 else False
+        stepped = self._emulate(self._resume_address(), None, count=1)
+        if isinstance(stepped, Fault) and stepped.signal == signal.SIGILL and stepped.pc == pc:
+            return False
+        return stepped
 
     def _raise_hook_error(self) -> None:
         error, self._hook_error = self._hook_error, None
