@@ -59,6 +59,8 @@ GENERIC: dict[str, tuple] = {
     "itimerval": (("it_interval_sec", "long"), ("it_interval_usec", "long"),
                   ("it_value_sec", "long"), ("it_value_usec", "long")),
     "pollfd": (("fd", "s32"), ("events", "u16"), ("revents", "u16")),
+    # the data is the guest's 8 bytes, kept as they are (syscalls/epoll.py)
+    "epoll_event": (("events", "u32"), ("__pad", "u32"), ("data", "bytes8")),
     "rlimit": (("rlim_cur", "ulong"), ("rlim_max", "ulong")),
     "rlimit64": (("rlim_cur", "u64"), ("rlim_max", "u64")),
     "utsname": tuple((f, "bytes65") for f in ("sysname", "nodename", "release",

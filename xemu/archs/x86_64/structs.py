@@ -1,7 +1,9 @@
 """x86-64's struct stat predates asm-generic's and differs from it
-(arch/x86/include/uapi/asm/stat.h)."""
+(arch/x86/include/uapi/asm/stat.h), and its epoll_event is packed."""
 
 LAYOUTS = {
+    # packed (EPOLL_PACKED in uapi/linux/eventpoll.h): 12 bytes
+    "epoll_event": (("events", "u32"), ("data", "bytes8")),
     "stat": (
         ("st_dev", "u64"), ("st_ino", "u64"), ("st_nlink", "u64"),
         ("st_mode", "u32"), ("st_uid", "u32"), ("st_gid", "u32"), ("__pad0", "u32"),
