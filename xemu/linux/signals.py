@@ -515,10 +515,12 @@ def fault_signal(thread, fault: Fault) -> Stop | None:
 # -- from outside: host signals and timers ------------------------------------
 
 # Host signals forwarded to the guest. Not: SIGKILL and SIGSTOP (cannot be
-# caught), the fault signals (xemu's own crash), SIGALRM while --timeout
+# caught), the fault signals (xemu's own crash), SIGPIPE (xemu's own write
+# to a closed pipe raises it in the writing thread: the Dispatcher sends the
+# guest its own; left ignored, as Python leaves it), SIGALRM while --timeout
 # uses it, glibc's 32 and 33.
 FORWARDED = tuple(s for s in range(1, NSIG + 1)
-                  if s not in (9, 19, 4, 7, 8, 11, 32, 33))
+                  if s not in (9, 19, 4, 7, 8, 11, 13, 32, 33))
 
 
 def take_incoming(process) -> None:

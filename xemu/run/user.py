@@ -19,7 +19,7 @@ from ..linux.exec import program_image, start_program
 from ..linux.loop import run_thread
 from ..linux.process import Process
 from ..linux.rootfs import open_rootfs
-from ..linux.signals import HostSignals, ThreadKilled
+from ..linux.signals import FORWARDED, HostSignals, ThreadKilled
 from ..linux.syscalls import Dispatcher
 from ..linux.thread import Thread, ThreadExit
 from ..linux.threads import end_process
@@ -76,10 +76,13 @@ class UserMachine:
 
     def start_thread(self, thread: Thread, body) -> None:
         def host_thread() -> None:
-            # Host signals are the main thread's to take (Python runs its
-            # handlers there: --timeout's SIGALRM); this thread only gets
-            # KICK_SIGNAL, which stops its vCPU.
-            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - {KICK_SIGNAL})
+            # Host signals xemu catches are the main thread's to take (Python
+            # runs its handlers there: --timeout's SIGALRM); this thread gets
+            # KICK_SIGNAL, which stops its vCPU. (An ignored signal stays
+            # unblocked: blocked, the kernel would keep it pending, and a
+            # vCPU that lets every signal in during KVM_RUN would return
+            # EINTR for ever, as an EPIPE write's SIGPIPE did.)
+            signal.pthread_sigmask(signal.SIG_BLOCK, set(FORWARDED) - {KICK_SIGNAL})
             pid = os.getpid()
             try:
                 body()

@@ -242,7 +242,9 @@ def _sigtimedwait(thread: Thread, wanted: int, info: int, timeout: int, setsize:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return -errno.EAGAIN
-            if wait_for(thread, [], left) is None:
+            # (woken by any ring: a waited-for signal is blocked, so it is
+            # not one wait_for returns for by itself)
+            if wait_for(thread, [], left, wake_returns=True) is None:
                 return -errno.EINTR
     finally:
         thread.blocked = saved
