@@ -32,7 +32,8 @@ from xemu.machine.select import host_arch, kvm_can_run  # noqa: E402
 ARCHS = tuple(spec.name for spec in all_specs())
 # workload -> argument: about 0.2 s each on this project's machine, natively
 WORKLOADS = {"compute": 100_000_000, "memory": 20_000_000, "float": 50_000_000,
-             "branchy": 2_000_000, "syscalls": 200_000, "spawn": 100}
+             "branchy": 2_000_000, "syscalls": 200_000, "spawn": 100,
+             "threads": 400_000_000}     # compute's work x 4, over 4 threads
 PER_CALL = {"syscalls": ("syscall_us", 1e6), "spawn": ("spawn_ms", 1e3)}  # column, unit
 QEMU = {arch: f"qemu-{arch}-static" for arch in ARCHS}
 COLORS = {"xemu-tcg": "C0", "xemu-kvm": "C1", "qemu-user": "C2", "native": "C3",

@@ -5,8 +5,10 @@
  *   branchy N   qsort of N integers with a comparator (indirect calls)
  *   syscalls N  N getppid() calls: the cost of one trip into the emulator
  *   spawn N     N times fork, exec of this program (noop), wait: a new process
+ *   threads N   compute N split over 4 threads (parallel where the CPUs are)
  *   noop N      nothing: the start-up of a static program */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,27 @@ static unsigned long compute(long n) {
         if (c & 1) b += c; else a ^= c;
     }
     return a ^ b ^ c;
+}
+
+#define THREADS 4
+
+static void *compute_share(void *arg) {
+    return (void *)compute(*(long *)arg);
+}
+
+static unsigned long threads(long n) {
+    pthread_t thread[THREADS];
+    long share = n / THREADS;
+    unsigned long check = 0;
+    for (int i = 0; i < THREADS; i++)
+        if (pthread_create(&thread[i], NULL, compute_share, &share) != 0)
+            return 0;
+    for (int i = 0; i < THREADS; i++) {
+        void *result;
+        pthread_join(thread[i], &result);
+        check ^= (unsigned long)result;
+    }
+    return check | 1;
 }
 
 static long syscalls(long n) {
@@ -99,7 +122,7 @@ static unsigned long branchy(long n) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|spawn|noop N\n",
+        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|spawn|threads|noop N\n",
                 argv[0]);
         return 2;
     }
@@ -116,6 +139,8 @@ int main(int argc, char **argv) {
         printf("%.6f\n", floating(n));
     else if (strcmp(argv[1], "branchy") == 0)
         printf("%lx\n", branchy(n));
+    else if (strcmp(argv[1], "threads") == 0)
+        printf("%lx\n", threads(n));
     else if (strcmp(argv[1], "noop") == 0)
         return 0;
     else
