@@ -32,3 +32,22 @@ def test_errors_are_shown_by_name(guest_env, tmp_path):
 def test_untraced_runs_print_nothing(guest_env):
     result = run_xemu("run", "--accel", "tcg", str(binary("arm")), "hello", env=guest_env)
     assert result.stderr == b""
+
+
+def test_threads_show_their_tids_and_restarts_show_the_kernel_code(guest_env, tmp_path):
+    """Once a thread starts, every line carries the tid (the pid for the
+    first thread), as strace -f; a call a signal interrupted shows the
+    kernel's restart code by name, not 'Unknown error 512'."""
+    result = run_xemu("run", "--strace", "--accel", "tcg", str(binary("arm")), "restart",
+                      env=guest_env, cwd=tmp_path)
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == 0
+    assert any("= ? ERESTARTSYS (To be restarted if SA_RESTART is set)" in line
+               for line in lines), lines
+    assert not any("Unknown error 5" in line for line in lines)
+    result = run_xemu("run", "--strace", "--accel", "tcg", str(binary("arm")), "manythreads",
+                      env=guest_env, cwd=tmp_path)
+    lines = result.stderr.decode().splitlines()
+    started = next(i for i, line in enumerate(lines) if line.startswith("clone"))
+    tids = {line.split()[0] for line in lines[started + 1:]}
+    assert all(tid.isdigit() for tid in tids) and len(tids) > 2

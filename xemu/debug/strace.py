@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import threading
 
 from ..linux.process import AT_FDCWD
 
@@ -45,6 +46,12 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "kill": ("int", "int"), "tgkill": ("int", "int", "int"), "uname": ("hex",),
 }
 RETURNS_POINTER = {"brk", "mmap", "mmap2", "mremap"}
+# The kernel's own codes for a call a signal interrupted (include/linux/errno.h),
+# which delivery turns into a restart or EINTR: shown as strace shows them
+RESTART_CODES = {512: ("ERESTARTSYS", "To be restarted if SA_RESTART is set"),
+                 513: ("ERESTARTNOINTR", "To be restarted"),
+                 514: ("ERESTARTNOHAND", "To be restarted if no handler"),
+                 516: ("ERESTART_RESTARTBLOCK", "Interrupted by signal")}
 
 
 class Tracer:
@@ -64,14 +71,16 @@ class Tracer:
     def result(self, name: str, value) -> str:
         if not isinstance(value, int):
             return ""                                   # the call ended the run
+        if -value in RESTART_CODES:                      # as strace shows the kernel's own
+            return " = ? %s (%s)" % RESTART_CODES[-value]
         if -4096 < value < 0:
             code = errno.errorcode.get(-value, str(-value))
             return f" = -1 {code} ({os.strerror(-value)})"
         return f" = {value:#x}" if name in RETURNS_POINTER else f" = {value}"
 
     def line(self, text: str) -> None:
-        if self.show_pid:
-            text = f"{os.getpid()} {text}"
+        if self.show_pid:                # the tid: the pid for a process's first thread
+            text = f"{threading.get_native_id()} {text}"
         print(text, file=self.out, flush=True)
 
     def _argument(self, indexed: tuple[int, str], args: tuple) -> str:

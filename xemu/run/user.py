@@ -75,6 +75,9 @@ class UserMachine:
         return twin
 
     def start_thread(self, thread: Thread, body) -> None:
+        if self.tracer is not None:
+            self.tracer.show_pid = True        # strace lines carry the tid from now on
+
         def host_thread() -> None:
             # Host signals xemu catches are the main thread's to take (Python
             # runs its handlers there: --timeout's SIGALRM); this thread gets
