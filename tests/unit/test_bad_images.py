@@ -1,6 +1,9 @@
 """Bad and hostile images: one line `xemu: error: ...`, status 2, never a
 traceback or a hang. Each case patches a real binary from tests/guests."""
+import os
 import struct
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +16,7 @@ from xemu.linux.exec import load_image, map_segments
 from xemu.machine.memory import Memory
 
 ARM = binary("arm").read_bytes()          # ELF32, little-endian
-E_MACHINE, E_ENTRY, E_PHOFF, E_PHNUM = 0x12, 0x18, 0x1C, 0x2C
+E_MACHINE, E_ENTRY, E_PHOFF, E_PHENTSIZE, E_PHNUM = 0x12, 0x18, 0x1C, 0x2A, 0x2C
 PHDR_SIZE = 32
 PT_LOAD, PT_INTERP = 1, 3
 
@@ -67,6 +70,9 @@ BAD = {
     "huge memory size": (patched_load(1, memsz=0x7FFF0000), "segments ask for"),
     "entry outside code": (patched(E_ENTRY, "<I", 0x00100000), "entry point"),
     "missing interpreter": (with_interpreter(), "interpreter xemu-fileio.tmp is missing"),
+    # e_phnum = PN_XNUM with e_phentsize 0 made the parser walk 4 billion headers
+    "PN_XNUM program headers": (patched(E_PHNUM, "<H", 0xFFFF), "program headers"),
+    "program headers of no size": (patched(E_PHENTSIZE, "<H", 0), "program headers"),
 }
 
 
@@ -101,3 +107,28 @@ def test_mutated_images_load_or_fail_cleanly(data, tmp_path_factory):
         map_segments(Memory(), loaded)
     except XemuError:
         pass
+
+
+def test_a_sparse_image_is_refused_before_its_bytes_are_read(tmp_path):
+    """A segment of 2 GiB in a sparse file: refused from its headers, not
+    after reading it (xemu peaked at 3.1 GB doing so)."""
+    path = tmp_path / "sparse.elf"
+    path.write_bytes(patched_load(1, filesz=0x7FFF0000, memsz=0x7FFF0000))
+    with open(path, "r+b") as f:
+        f.truncate(0x90000000)
+    process = subprocess.Popen([sys.executable, "-m", "xemu", "run", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr = process.stderr.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 2
+    assert "segments ask for" in stderr
+    assert usage.ru_maxrss < 512 * 1024           # KiB: far below the segment's size
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/stdin"])
+def test_a_raw_image_must_be_a_regular_file(device):
+    """A device or a pipe as a raw image would be read until the host ran out."""
+    result = run_xemu("run", "--arch", "arm", device, stdin=b"\0" * 100, timeout=30)
+    text = result.stderr.decode()
+    assert result.returncode == 2, text
+    assert "is not a regular file" in text and text.count("\n") == 1

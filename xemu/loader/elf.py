@@ -17,6 +17,11 @@ PF_X, PF_W, PF_R = 1, 2, 4
 PIE_BASE = {32: 0x00400000, 64: 0x0000555555554000}
 # An image may ask for this much memory in all; more is a bad or hostile file.
 MAX_IMAGE_MEMORY = 1 << 30
+# binfmt_elf's limits on program headers, and PATH_MAX for PT_INTERP
+PN_XNUM = 0xFFFF
+PHDR_SIZE = {32: 32, 64: 56}              # sizeof(Elf32_Phdr), sizeof(Elf64_Phdr)
+MAX_PHDR_BYTES = 65536
+MAX_INTERP_BYTES = 4096
 
 
 @dataclass
@@ -80,7 +85,6 @@ def validate(image: Image) -> None:
     """Refuse images no kernel would load, before any memory is mapped."""
     path, spec = image.path, image.arch
     limit = spec.linux.mmap_top
-    total = 0
     previous = None
     for segment in sorted(image.segments, key=lambda s: s.vaddr):
         if segment.end > limit:
@@ -89,19 +93,45 @@ def validate(image: Image) -> None:
         if previous is not None and segment.vaddr < previous.end:
             raise ImageError(f"{shown(path)}: segments at {previous.vaddr:#x} and "
                              f"{segment.vaddr:#x} overlap")
-        total += segment.memsz
         previous = segment
-    if total > MAX_IMAGE_MEMORY:
-        raise ImageError(f"{shown(path)}: segments ask for {total} bytes, more than the "
-                         f"{MAX_IMAGE_MEMORY} xemu maps for a program image")
     if not any(s.flags & PF_X and s.vaddr <= image.entry < s.end for s in image.segments):
         raise ImageError(f"{shown(path)}: entry point {image.entry:#x} is not in any "
                          "executable segment")
 
 
+def _check_headers(path: Path, header, elfclass: int) -> None:
+    """What binfmt_elf checks before it reads a program header: their size
+    is the class's own, there are 1 to 64 KiB of them, and never PN_XNUM
+    (which would make the parser walk up to 4 billion headers)."""
+    entry = PHDR_SIZE[elfclass]
+    count = header["e_phnum"]
+    if header["e_phentsize"] != entry or not 0 < count < PN_XNUM or \
+            count * entry > MAX_PHDR_BYTES:
+        raise ImageError(f"{shown(path)}: malformed ELF file (program headers: "
+                         f"{count} of {header['e_phentsize']} bytes)")
+
+
+def _check_sizes(path: Path, loads: list, file_size: int) -> None:
+    """Before any segment's bytes are read: each lies within the file, and
+    together they ask for no more memory than xemu maps for a program (a
+    sparse file must not make xemu read gigabytes to refuse it)."""
+    total = 0
+    for p in loads:
+        if p["p_filesz"] > p["p_memsz"]:
+            raise ImageError(f"{shown(path)}: segment at {p['p_vaddr']:#x} has more file "
+                             "bytes than memory bytes")
+        if p["p_filesz"] and p["p_offset"] + p["p_filesz"] > file_size:
+            raise ImageError(f"{shown(path)}: segment at {p['p_vaddr']:#x} is truncated")
+        total += p["p_memsz"]
+    if total > MAX_IMAGE_MEMORY:
+        raise ImageError(f"{shown(path)}: segments ask for {total} bytes, more than the "
+                         f"{MAX_IMAGE_MEMORY} xemu maps for a program image")
+
+
 def _parse(path: Path, f) -> Image:
     elf = ELFFile(f)
     header = elf.header
+    _check_headers(path, header, elf.elfclass)
     spec = by_elf(header["e_machine"], elf.elfclass, not elf.little_endian)
     if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
         raise ImageError(f"{shown(path)}: not an executable (ELF type {header['e_type']})")
@@ -110,15 +140,16 @@ def _parse(path: Path, f) -> Image:
     loads = [p for p in elf.iter_segments() if p["p_type"] == "PT_LOAD"]
     if not loads:
         raise ImageError(f"{shown(path)}: no loadable segments")
+    _check_sizes(path, loads, os.fstat(f.fileno()).st_size)
     for p in elf.iter_segments():
         if p["p_type"] == "PT_INTERP":
+            if p["p_filesz"] > MAX_INTERP_BYTES:
+                raise ImageError(f"{shown(path)}: malformed ELF file (interpreter name of "
+                                 f"{p['p_filesz']} bytes)")
             interpreter = os.fsdecode(p.data().rstrip(b"\0"))
         elif p["p_type"] == "PT_PHDR":
             phdr = p["p_vaddr"] + bias
     for p in loads:
-        if p["p_filesz"] > p["p_memsz"]:
-            raise ImageError(f"{shown(path)}: segment at {p['p_vaddr']:#x} has more file "
-                             "bytes than memory bytes")
         data = p.data()
         if len(data) != p["p_filesz"]:
             raise ImageError(f"{shown(path)}: segment at {p['p_vaddr']:#x} is truncated")

@@ -2,6 +2,8 @@
 from a raw image, and --arch is checked against it once, here."""
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from ..errors import ArchError, ImageError, shown
 from .elf import Image, is_elf, parse_elf
 
 HEADER_BYTES = 64
+MAX_RAW_IMAGE = 256 << 20          # far above any board's image; bounds the read
 
 
 @dataclass
@@ -40,9 +43,21 @@ def open_image(path: str | Path, arch: str | None) -> OpenedImage:
             if arch is None:
                 raise ImageError(f"{shown(path)} is not an ELF program (to run it as a raw "
                                  "image on a bare-metal board, give --arch)")
-            return OpenedImage(path, by_name(arch), raw=head + f.read())
+            return OpenedImage(path, by_name(arch), raw=head + read_raw(path, f))
     except OSError as e:
         raise ImageError(f"cannot read {shown(path)}: {e.strerror}") from None
+
+
+def read_raw(path: Path, f) -> bytes:
+    """The rest of a raw image: a regular file of at most MAX_RAW_IMAGE
+    bytes (a pipe or a device such as /dev/zero could be read for ever)."""
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        raise ImageError(f"{shown(path)} is not a regular file (a raw image must be one)")
+    rest = f.read(MAX_RAW_IMAGE + 1 - HEADER_BYTES)
+    if len(rest) + HEADER_BYTES > MAX_RAW_IMAGE:
+        raise ImageError(f"{shown(path)} is larger than the {MAX_RAW_IMAGE >> 20} MiB a raw "
+                         "image may be")
+    return rest
 
 
 def check_arch(wanted: str | None, found: ArchSpec, path: Path) -> None:
