@@ -99,7 +99,7 @@ class UserMachine:
                 thread.close()
                 thread.accel.close()
         runner = threading.Thread(target=host_thread, name="xemu-guest-thread", daemon=True)
-        self.host_threads.append(runner)
+        self.host_threads = [t for t in self.host_threads if t.is_alive()] + [runner]
         runner.start()
 
     def _end_forked_thread(self, thread: Thread) -> None:
