@@ -15,8 +15,8 @@ system call that found signals due (the Dispatcher returns SignalsPending),
 after the accelerator was woken (a host signal while guest code ran), after
 a fault. A blocking call (read, wait4, poll, nanosleep, pause) waits on its
 file descriptors and its thread's wake descriptor together, so a signal
-interrupts it: it returns -ERESTARTSYS (or one of its kin) and delivery decides, as the
-kernel's signal code does, whether it restarts or fails with EINTR.
+interrupts it: it returns -ERESTARTSYS (or one of its kin) and delivery
+decides, as the kernel's signal code does, whether it restarts or fails with EINTR.
 """
 from __future__ import annotations
 

@@ -98,7 +98,8 @@ SPEC = ArchSpec(
         register_names={f"r{i}": str(i) for i in range(32)},
         setup_cpu=setup_cpu,
         qemu_cpu="7457",
-        thread_registers=tuple(r.source or r.name for _, bank in gdb.TARGET.features for r in bank),
+        thread_registers=tuple(register.source or register.name
+                               for _, bank in gdb.TARGET.features for register in bank),
     ),
     capstone=("PPC", ("32", "BIG_ENDIAN")),
     gdb=gdb.TARGET,

@@ -41,7 +41,8 @@ from ...errors import GuestMemoryError, GuestTimeout
 from ...machine.accel.base import Stop
 from ..signals import SI_USER, Siginfo, SignalsPending, send
 from ..thread import Thread
-from . import epoll, fs, mm, poll, proc, signals, time  # noqa: F401  (they register their handlers)
+# (imported so they register their handlers)
+from . import epoll, fs, mm, poll, proc, signals, time  # noqa: F401
 from .registry import HANDLERS, WIDE
 
 

@@ -35,8 +35,8 @@ from ..base import (KICK_SIGNAL, REGISTERS_SET, Breakpoint, Exit, Fault, Interru
                     Stop, SyscallHandler, Watchpoint, Woken, cpu_exception)
 from ..debugging import Debugging, watched_pages
 from . import kick, structs
-from .exits import (SYSCALL_EXIT, DebugTrap, GuestException, Unexpected, classify_exit,
-                    decode_exit, exit_reason)
+from .exits import (SYSCALL_EXIT, DebugTrap, Unexpected, classify_exit, decode_exit,
+                    exit_reason)
 from .ioctl import KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP
 from .registers import KvmRegisters
 from .space import KvmAddressSpace
