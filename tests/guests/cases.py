@@ -132,6 +132,7 @@ THREAD_CASES = [
     Case("tasklist", ("tasklist",)),
     Case("threadfork", ("threadfork",)),
     Case("threadexec", ("threadexec",), status=4),
+    Case("fdevents", ("fdevents",)),
 ]
 
 # The C++ binary (cxx_binary): std::thread, futures, condition variables, OpenMP.

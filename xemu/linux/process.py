@@ -43,6 +43,9 @@ class OpenFile:
     # Whether a read may block (a pipe, terminal or socket): then it waits
     # through linux/signals.py, so a signal interrupts it. Found at first read.
     may_block: bool | None = None
+    # An eventfd or timerfd (8-byte values in the host's byte order): found
+    # at first use by a big-endian guest (syscalls/fs.py)
+    counter: bool | None = None
 
 
 class FdTable:

@@ -748,12 +748,14 @@ def wait_for(thread, fds: list[tuple[int, int]], timeout: float | None,
 
 
 def may_block(host_fd: int) -> bool:
-    """Pipes, terminals and sockets can block a read; files never do."""
+    """Pipes, terminals, sockets and anonymous inodes (eventfd, timerfd,
+    epoll) can block a read; files never do."""
     try:
         mode = os.fstat(host_fd).st_mode
     except OSError:
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode) or \
+        stat.S_IFMT(mode) == 0
 
 
 def is_nonblocking(host_fd: int) -> bool:

@@ -23,13 +23,18 @@
  *   tasklist     /proc/self/task lists every thread, and only those
  *   threadfork   fork from a thread; the child has one thread
  *   threadexec   execve from a thread while two others block: they end, and
- *                the new program runs as the only thread, its tid the pid */
+ *                the new program runs as the only thread, its tid the pid
+ *   fdevents     eventfd (a read blocked until another thread writes; the
+ *                semaphore mode) and timerfd (armed, read, disarmed) */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -1173,4 +1178,56 @@ int threadexec_main(int argc, char **argv) {
     start(&c, execer, NULL);
     for (;;)
         pause();
+}
+
+/* ---- event descriptors: eventfd and timerfd, read by a blocked thread ---- */
+
+static int event_fd;
+
+static void *event_poster(void *arg) {
+    (void)arg;
+    usleep(20000);
+    uint64_t value = 0x0102030405060708ull;
+    if (write(event_fd, &value, 8) != 8)
+        perror("eventfd write");
+    return NULL;
+}
+
+int fdevents_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    event_fd = eventfd(5, EFD_CLOEXEC);
+    uint64_t value = 0;
+    ssize_t got = read(event_fd, &value, 8);
+    printf("eventfd read: %zd value=%llu\n", got, (unsigned long long)value);
+    pthread_t poster;
+    start(&poster, event_poster, NULL);
+    value = 0;
+    got = read(event_fd, &value, 8);                   /* blocks until the poster writes */
+    pthread_join(poster, NULL);
+    printf("blocked read: %zd value=%#llx\n", got, (unsigned long long)value);
+    int semaphore = eventfd(2, EFD_SEMAPHORE | EFD_NONBLOCK);
+    read(semaphore, &value, 8);
+    printf("semaphore: %llu", (unsigned long long)value);
+    read(semaphore, &value, 8);
+    printf(" %llu", (unsigned long long)value);
+    got = read(semaphore, &value, 8);
+    printf(" then %zd %s\n", got, errname(errno));
+
+    int timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    struct itimerspec spec = {.it_interval = {0, 10000000}, .it_value = {0, 20000000}};
+    printf("timerfd_settime: %d\n", timerfd_settime(timer, 0, &spec, NULL));
+    struct itimerspec now;
+    timerfd_gettime(timer, &now);
+    printf("armed: interval=%ldms left<=20ms %d\n", now.it_interval.tv_nsec / 1000000,
+           now.it_value.tv_sec == 0 && now.it_value.tv_nsec <= 20000000);
+    uint64_t expirations = 0;
+    got = read(timer, &expirations, 8);                 /* blocks ~20 ms */
+    printf("timer read: %zd expired>=1 %d\n", got, expirations >= 1);
+    struct itimerspec off = {{0, 0}, {0, 0}};
+    timerfd_settime(timer, 0, &off, &now);
+    printf("disarmed, old interval=%ldms\n", now.it_interval.tv_nsec / 1000000);
+    int nonblocking = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK);
+    got = read(nonblocking, &expirations, 8);
+    printf("unarmed nonblocking read: %zd %s\n", got, errname(errno));
+    return 0;
 }

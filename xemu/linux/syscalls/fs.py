@@ -12,6 +12,7 @@ from .. import procfs
 from ..process import AT_FDCWD, Process
 from ..signals import ERESTARTSYS, may_block, wait_readable
 from ..thread import Thread
+from .fdevents import counter_in_host_order
 from .registry import syscall
 
 IOV_MAX = 1024
@@ -206,14 +207,31 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
         return 0
     view = _guest_buffer(p, buf, count)
     host = _readable(thread, fd)
-    return -ERESTARTSYS if host is None else os.readv(host, [view])
+    if host is None:
+        return -ERESTARTSYS
+    done = os.readv(host, [view])
+    if done == 8 and p.spec.big_endian and _counter(p, fd):
+        view[:8] = bytes(view[:8])[::-1]
+    return done
 
 
 @syscall("write")
 def write(p: Process, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return 0
-    return os.write(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count))
+    data = _guest_buffer(p, buf, count)
+    if count == 8 and p.spec.big_endian and _counter(p, fd):
+        data = bytes(data)[::-1]
+    return os.write(p.fds.host(p.int32(fd)), data)
+
+
+def _counter(p: Process, fd: int) -> bool:
+    """An eventfd or timerfd, whose 8-byte values are in the host's byte
+    order: turned round for a big-endian guest. Found once per descriptor."""
+    entry = p.fds.get(p.int32(fd))
+    if entry.counter is None:
+        entry.counter = counter_in_host_order(entry.host_fd)
+    return entry.counter
 
 
 @syscall("pread64", wide=(3,))

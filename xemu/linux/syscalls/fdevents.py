@@ -1,0 +1,121 @@
+"""Event descriptors: eventfd and timerfd, the host's own.
+
+The guest's descriptor is a host eventfd or timerfd, so counting,
+EFD_SEMAPHORE, timer expiry and overruns are the host kernel's; flag bits
+(CLOEXEC, NONBLOCK, SEMAPHORE, TIMER_ABSTIME) have the same values on every
+arch here. A read that would block waits where a signal interrupts it, as
+for a pipe (signals.may_block counts these anonymous inodes). Their 8-byte
+values are in the machine's byte order: fs.py turns them round for a
+big-endian guest (`counter_in_host_order`).
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+
+from ..process import Process
+from .registry import syscall
+
+EFD_SEMAPHORE, EFD_NONBLOCK, EFD_CLOEXEC = 1, 0o4000, 0o2000000
+TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET = 1, 2
+TIMER_CLOCKS = {0, 1, 7, 8, 9}       # REALTIME, MONOTONIC, BOOTTIME and their ALARMs
+HOST_ITIMERSPEC = struct.Struct("=4q")
+COUNTER_INODES = (b"anon_inode:[eventfd]", b"anon_inode:[timerfd]")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.timerfd_create.argtypes = (ctypes.c_int, ctypes.c_int)
+_libc.timerfd_settime.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
+                                  ctypes.c_char_p)
+_libc.timerfd_gettime.argtypes = (ctypes.c_int, ctypes.c_char_p)
+
+
+def _checked(result: int) -> int:
+    if result < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return result
+
+
+def counter_in_host_order(host_fd: int) -> bool:
+    """An eventfd or timerfd: its reads and writes are 8-byte values in
+    the host's byte order."""
+    try:
+        return os.readlink(f"/proc/self/fd/{host_fd}").encode().startswith(COUNTER_INODES)
+    except OSError:
+        return False
+
+
+@syscall("eventfd2")
+def eventfd2(p: Process, initval: int, flags: int) -> int:
+    if flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC):
+        return -errno.EINVAL
+    host = os.eventfd(initval & 0xFFFFFFFF, (flags & ~EFD_CLOEXEC) | EFD_CLOEXEC)
+    return p.fds.add(host, cloexec=bool(flags & EFD_CLOEXEC))
+
+
+@syscall("eventfd")
+def eventfd(p: Process, initval: int) -> int:
+    return eventfd2(p, initval, 0)
+
+
+@syscall("timerfd_create")
+def timerfd_create(p: Process, clock: int, flags: int) -> int:
+    if p.int32(clock) not in TIMER_CLOCKS or flags & ~(EFD_NONBLOCK | EFD_CLOEXEC):
+        return -errno.EINVAL
+    host = _checked(_libc.timerfd_create(p.int32(clock), (flags & ~EFD_CLOEXEC) | EFD_CLOEXEC))
+    return p.fds.add(host, cloexec=bool(flags & EFD_CLOEXEC))
+
+
+def _read_itimerspec(p: Process, address: int, layout: str) -> bytes:
+    size = p.layout(layout).size
+    interval, value = (p.read_struct(address + i * size, layout) for i in range(2))
+    return HOST_ITIMERSPEC.pack(interval["tv_sec"], interval["tv_nsec"],
+                                value["tv_sec"], value["tv_nsec"])
+
+
+def _write_itimerspec(p: Process, address: int, layout: str, raw: bytes) -> None:
+    size = p.layout(layout).size
+    fields = HOST_ITIMERSPEC.unpack(raw)
+    for i in range(2):
+        p.write_struct(address + i * size, layout, tv_sec=fields[2 * i],
+                       tv_nsec=fields[2 * i + 1])
+
+
+def _settime(p: Process, fd: int, flags: int, new: int, old: int, layout: str) -> int:
+    if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
+        return -errno.EINVAL
+    given = _read_itimerspec(p, new, layout)
+    previous = ctypes.create_string_buffer(HOST_ITIMERSPEC.size)
+    _checked(_libc.timerfd_settime(p.fds.host(p.int32(fd)), flags, given, previous))
+    if old:
+        _write_itimerspec(p, old, layout, previous.raw)
+    return 0
+
+
+def _gettime(p: Process, fd: int, current: int, layout: str) -> int:
+    raw = ctypes.create_string_buffer(HOST_ITIMERSPEC.size)
+    _checked(_libc.timerfd_gettime(p.fds.host(p.int32(fd)), raw))
+    _write_itimerspec(p, current, layout, raw.raw)
+    return 0
+
+
+@syscall("timerfd_settime")
+def timerfd_settime(p: Process, fd: int, flags: int, new: int, old: int) -> int:
+    return _settime(p, fd, flags, new, old, "timespec")
+
+
+@syscall("timerfd_settime64")
+def timerfd_settime64(p: Process, fd: int, flags: int, new: int, old: int) -> int:
+    return _settime(p, fd, flags, new, old, "timespec64")
+
+
+@syscall("timerfd_gettime")
+def timerfd_gettime(p: Process, fd: int, current: int) -> int:
+    return _gettime(p, fd, current, "timespec")
+
+
+@syscall("timerfd_gettime64")
+def timerfd_gettime64(p: Process, fd: int, current: int) -> int:
+    return _gettime(p, fd, current, "timespec64")
