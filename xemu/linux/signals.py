@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from ..archs.base import (SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
                           ArchSpec, SignalDelivery)
 from ..errors import GuestMemoryError
-from ..machine.accel.base import KICK_SIGNAL, Fault, Stop
+from ..machine.accel.base import Fault, Stop
 from ..machine.memory import PAGE, PROT_EXEC, PROT_READ
 from .sched import RINGING, running_threads
 
@@ -251,16 +251,17 @@ def notify(process, signum: int, threads: list) -> None:
             continue
         if each in running and each.accel is not None and each.accel.parallel \
                 and not process.cpu.held_by(each):
-            kick(each.accel)
+            each.accel.wake()
 
 
-def kick(accel) -> None:
-    """Stop a CPU running guest code in another thread, counting the
-    KICK_SIGNAL that does it under KVM (not a signal for the guest)."""
-    forwarding = HostSignals.current
-    if accel.wake() and forwarding is not None:
-        with forwarding.kick_lock:
-            forwarding.kicks += 1
+def interrupt(thread, running: list) -> None:
+    """Make another thread meet what is due before its next guest
+    instruction: its flag set, its wait ended, its CPU stopped if it runs
+    guest code (running: sched.running_threads)."""
+    thread.signals_due = True
+    thread.ring()
+    if thread in running and thread.accel is not None:
+        thread.accel.wake()
 
 
 def _discard_everywhere(process, signum: int) -> None:
@@ -556,8 +557,6 @@ class HostSignals:
     def __init__(self, process, skip: tuple[int, ...] = ()):
         self.process = process
         self.skip = skip
-        self.kicks = 0               # KICK_SIGNALs xemu sent itself, not for the guest
-        self.kick_lock = threading.Lock()
         self.previous: dict[int, object] = {}
         self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.old_wakeup_fd = None
@@ -631,7 +630,7 @@ class HostSignals:
             return
         for thread in running_threads(process):
             if thread.accel is not None:
-                kick(thread.accel)
+                thread.accel.wake()
 
     def _watch(self) -> None:
         """The watcher thread: reads the numbers of the host signals that
@@ -652,11 +651,7 @@ class HostSignals:
             if self.closed.is_set():
                 break
             for signum in data:
-                with self.kick_lock:
-                    kick = signum == KICK_SIGNAL and self.kicks > 0
-                    if kick:
-                        self.kicks -= 1
-                if not kick and valid(signum):
+                if valid(signum):
                     self.record(Siginfo(signum, SI_USER), acts_on(self.process, signum))
 
     def after_fork(self) -> None:
@@ -665,8 +660,6 @@ class HostSignals:
         for fd in (self.signal_read, self.signal_write):
             os.close(fd)
         self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.kicks = 0
-        self.kick_lock = threading.Lock()    # the parent's may have been held at the fork
         self.watcher = None                  # the parent's: not in this process
         if self.old_wakeup_fd is None:
             return

@@ -25,7 +25,7 @@ from .fork import (CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID
                    CLONE_SETTLS, Clone, put_tid, set_tls)
 from .futex import clear_child_tid, release_robust_list
 from .sched import running_threads
-from .signals import kick, recalc
+from .signals import interrupt, recalc
 from .thread import Thread
 
 
@@ -89,10 +89,7 @@ def end_other_threads(thread: Thread, seconds: float = 5.0) -> None:
     running = running_threads(process)
     for other in others:
         other.killed = True
-        other.signals_due = True
-        other.ring()
-        if other in running and other.accel is not None:
-            kick(other.accel)
+        interrupt(other, running)
     deadline = time.monotonic() + seconds
     with process.cpu.unlocked(thread):
         while any(other.tid in process.threads for other in others) \
@@ -110,10 +107,6 @@ def end_process(process, stop: Stop, by: Thread | None = None) -> None:
         process.ending = stop
     running = running_threads(process)
     for other in list(process.threads.values()):
-        if other is by:
-            continue
-        other.signals_due = True
-        other.ring()
-        if other in running and other.accel is not None:
-            kick(other.accel)
+        if other is not by:
+            interrupt(other, running)
     process.ended.set()

@@ -64,12 +64,7 @@ class UserMachine:
             else dispatcher
 
     def cpu_for_thread(self, accel):
-        if accel.name == "kvm":
-            from ..machine.accel.kvm import KvmAccelerator
-            twin = KvmAccelerator(accel.spec, accel.memory, space=accel.space)
-            twin.regs.restore(accel.regs.save())
-        else:
-            twin = accel.twin()
+        twin = accel.twin()
         if self.stats is not None:
             self.stats.watch(twin)
         return twin

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 import select
 import struct
 
 from ..process import Process
 from ..thread import Thread
-from .poll import _sigmask, _wait
+from .hostlibc import LIBC, checked
+from .poll import read_sigmask, wait_with_mask
 from .registry import syscall
 
 EPOLL_CLOEXEC = 0o2000000
@@ -30,21 +30,13 @@ EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD = 1, 2, 3
 EP_MAX_EVENTS = 0x7FFFFFFF // 16
 HOST_EVENT = struct.Struct("=IQ")             # the x86-64 host's packed epoll_event
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.epoll_create1.argtypes = (ctypes.c_int,)
-_libc.epoll_ctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_char_p)
-_libc.epoll_wait.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_int)
-
-
-def _checked(result: int) -> int:
-    if result < 0:
-        error = ctypes.get_errno()
-        raise OSError(error, os.strerror(error))
-    return result
+LIBC.epoll_create1.argtypes = (ctypes.c_int,)
+LIBC.epoll_ctl.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_char_p)
+LIBC.epoll_wait.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_int)
 
 
 def _create(p: Process, cloexec: bool) -> int:
-    host = _checked(_libc.epoll_create1(EPOLL_CLOEXEC))
+    host = checked(LIBC.epoll_create1(EPOLL_CLOEXEC))
     return p.fds.add(host, cloexec=cloexec)
 
 
@@ -74,7 +66,7 @@ def epoll_ctl(p: Process, epfd: int, op: int, fd: int, event: int) -> int:
         layout = p.layout("epoll_event")
         guest = layout.unpack(p.mem.read(event, layout.size))
         data = HOST_EVENT.pack(guest["events"], int.from_bytes(guest["data"], "little"))
-    _checked(_libc.epoll_ctl(host_epoll, op, host_fd, data))
+    checked(LIBC.epoll_ctl(host_epoll, op, host_fd, data))
     return 0
 
 
@@ -87,10 +79,10 @@ def _epoll_wait(thread: Thread, epfd: int, events: int, maxevents: int,
         return -errno.EINVAL
     layout = p.layout("epoll_event")
     p.mem.read(events, layout.size)               # EFAULT before waiting, as Linux
-    if _wait(thread, [(host_epoll, select.POLLIN)], timeout, mask) is None:
+    if wait_with_mask(thread, [(host_epoll, select.POLLIN)], timeout, mask) is None:
         return -errno.EINTR
     buffer = ctypes.create_string_buffer(HOST_EVENT.size * min(maxevents, 1024))
-    count = _checked(_libc.epoll_wait(host_epoll, buffer, min(maxevents, 1024), 0))
+    count = checked(LIBC.epoll_wait(host_epoll, buffer, min(maxevents, 1024), 0))
     out = bytearray()
     for i in range(count):
         flags, data = HOST_EVENT.unpack_from(buffer.raw, i * HOST_EVENT.size)
@@ -115,7 +107,7 @@ def epoll_pwait(thread: Thread, epfd: int, events: int, maxevents: int, timeout:
                 sigmask: int, sigsetsize: int) -> int:
     p = thread.process
     return _epoll_wait(thread, epfd, events, maxevents, _milliseconds(p, timeout),
-                       _sigmask(p, sigmask, sigsetsize))
+                       read_sigmask(p, sigmask, sigsetsize))
 
 
 @syscall("epoll_pwait2")
@@ -130,4 +122,4 @@ def epoll_pwait2(thread: Thread, epfd: int, events: int, maxevents: int, timeout
             return -errno.EINVAL
         seconds = value["tv_sec"] + value["tv_nsec"] / 1e9
     return _epoll_wait(thread, epfd, events, maxevents, seconds,
-                       _sigmask(p, sigmask, sigsetsize))
+                       read_sigmask(p, sigmask, sigsetsize))

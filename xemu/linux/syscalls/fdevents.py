@@ -16,6 +16,7 @@ import os
 import struct
 
 from ..process import Process
+from .hostlibc import LIBC, checked
 from .registry import syscall
 
 EFD_SEMAPHORE, EFD_NONBLOCK, EFD_CLOEXEC = 1, 0o4000, 0o2000000
@@ -24,18 +25,9 @@ TIMER_CLOCKS = {0, 1, 7, 8, 9}       # REALTIME, MONOTONIC, BOOTTIME and their A
 HOST_ITIMERSPEC = struct.Struct("=4q")
 COUNTER_INODES = (b"anon_inode:[eventfd]", b"anon_inode:[timerfd]")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.timerfd_create.argtypes = (ctypes.c_int, ctypes.c_int)
-_libc.timerfd_settime.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
-                                  ctypes.c_char_p)
-_libc.timerfd_gettime.argtypes = (ctypes.c_int, ctypes.c_char_p)
-
-
-def _checked(result: int) -> int:
-    if result < 0:
-        error = ctypes.get_errno()
-        raise OSError(error, os.strerror(error))
-    return result
+LIBC.timerfd_create.argtypes = (ctypes.c_int, ctypes.c_int)
+LIBC.timerfd_settime.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p)
+LIBC.timerfd_gettime.argtypes = (ctypes.c_int, ctypes.c_char_p)
 
 
 def counter_in_host_order(host_fd: int) -> bool:
@@ -64,7 +56,7 @@ def eventfd(p: Process, initval: int) -> int:
 def timerfd_create(p: Process, clock: int, flags: int) -> int:
     if p.int32(clock) not in TIMER_CLOCKS or flags & ~(EFD_NONBLOCK | EFD_CLOEXEC):
         return -errno.EINVAL
-    host = _checked(_libc.timerfd_create(p.int32(clock), (flags & ~EFD_CLOEXEC) | EFD_CLOEXEC))
+    host = checked(LIBC.timerfd_create(p.int32(clock), (flags & ~EFD_CLOEXEC) | EFD_CLOEXEC))
     return p.fds.add(host, cloexec=bool(flags & EFD_CLOEXEC))
 
 
@@ -88,7 +80,7 @@ def _settime(p: Process, fd: int, flags: int, new: int, old: int, layout: str) -
         return -errno.EINVAL
     given = _read_itimerspec(p, new, layout)
     previous = ctypes.create_string_buffer(HOST_ITIMERSPEC.size)
-    _checked(_libc.timerfd_settime(p.fds.host(p.int32(fd)), flags, given, previous))
+    checked(LIBC.timerfd_settime(p.fds.host(p.int32(fd)), flags, given, previous))
     if old:
         _write_itimerspec(p, old, layout, previous.raw)
     return 0
@@ -96,7 +88,7 @@ def _settime(p: Process, fd: int, flags: int, new: int, old: int, layout: str) -
 
 def _gettime(p: Process, fd: int, current: int, layout: str) -> int:
     raw = ctypes.create_string_buffer(HOST_ITIMERSPEC.size)
-    _checked(_libc.timerfd_gettime(p.fds.host(p.int32(fd)), raw))
+    checked(LIBC.timerfd_gettime(p.fds.host(p.int32(fd)), raw))
     _write_itimerspec(p, current, layout, raw.raw)
     return 0
 

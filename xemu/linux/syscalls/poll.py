@@ -24,8 +24,8 @@ SELECT_EVENTS = (select.POLLIN | select.POLLHUP | select.POLLERR,
 MAX_FDS = 1 << 20
 
 
-def _wait(thread: Thread, wanted: list[tuple[int, int]], timeout: float | None,
-          mask: int | None) -> list[tuple[int, int]] | None:
+def wait_with_mask(thread: Thread, wanted: list[tuple[int, int]], timeout: float | None,
+                   mask: int | None) -> list[tuple[int, int]] | None:
     """Poll host fds with an optional temporary signal mask (ppoll,
     pselect6): None if a signal came first (its handler's frame saves the
     mask the thread had before the call)."""
@@ -39,7 +39,7 @@ def _wait(thread: Thread, wanted: list[tuple[int, int]], timeout: float | None,
     return ready
 
 
-def _sigmask(p: Process, address: int, size: int) -> int | None:
+def read_sigmask(p: Process, address: int, size: int) -> int | None:
     if not address:
         return None
     if size != 8:
@@ -72,7 +72,7 @@ def _poll(thread: Thread, fds: int, nfds: int, timeout: float | None,
         where.setdefault(host, []).append(index)
     if any(revents):
         timeout = 0                          # POLLNVAL is an event: do not wait
-    ready = _wait(thread, wanted, timeout, mask)
+    ready = wait_with_mask(thread, wanted, timeout, mask)
     if ready is None:
         return -ERESTARTNOHAND
     for host, events in ready:
@@ -95,7 +95,8 @@ def poll(thread: Thread, fds: int, nfds: int, timeout_ms: int) -> int:
 @syscall("ppoll")
 def ppoll(thread: Thread, fds: int, nfds: int, timeout: int, mask: int, size: int) -> int:
     p = thread.process
-    return _poll(thread, fds, nfds, read_timeout(p, timeout, "timespec"), _sigmask(p, mask, size))
+    return _poll(thread, fds, nfds, read_timeout(p, timeout, "timespec"),
+                 read_sigmask(p, mask, size))
 
 
 @syscall("ppoll_time64")
@@ -103,7 +104,7 @@ def ppoll_time64(thread: Thread, fds: int, nfds: int, timeout: int, mask: int,
                  size: int) -> int:
     p = thread.process
     return _poll(thread, fds, nfds, read_timeout(p, timeout, "timespec64"),
-                 _sigmask(p, mask, size))
+                 read_sigmask(p, mask, size))
 
 
 # -- select --------------------------------------------------------------------------
@@ -144,7 +145,8 @@ def _select(thread: Thread, nfds: int, sets: tuple[int, int, int], timeout: floa
     for fd in events:
         host_of[fd] = p.fds.host(fd)             # EBADF, as select answers
     started = time.monotonic()
-    ready = _wait(thread, [(host_of[fd], ev) for fd, ev in events.items()], timeout, mask)
+    ready = wait_with_mask(thread, [(host_of[fd], ev) for fd, ev in events.items()],
+                           timeout, mask)
     if ready is None:
         return -ERESTARTNOHAND
     happened = {}
@@ -194,7 +196,7 @@ def _pselect(thread: Thread, nfds: int, sets: tuple[int, int, int], timeout: int
     if sigmask:
         code = p.spec.endian + ("QQ" if p.spec.bits == 64 else "II")
         address, size = struct.unpack(code, p.mem.read(sigmask, 2 * p.spec.word_size))
-        mask = _sigmask(p, address, size)
+        mask = read_sigmask(p, address, size)
     return _select(thread, nfds, sets, read_timeout(p, timeout, layout), mask)
 
 

@@ -83,8 +83,8 @@ def cpu_exception(sig: int, pc: int, number: int) -> Fault:
 
 # The signal that ends a run of the vCPU thread early (KVM_RUN returns
 # EINTR) when a debugger or a timer interrupts the guest from another
-# thread. (A SIGUSR1 sent to xemu from outside still reaches the guest:
-# linux/signals.py counts the kicks it sent.)
+# thread. (It is taken back by that thread and never reaches a handler, so a
+# SIGUSR1 sent to xemu from outside still reaches the guest: kvm/kick.py.)
 KICK_SIGNAL = signal.SIGUSR1
 
 
@@ -118,6 +118,10 @@ class Accelerator(Protocol):
     def run(self, timeout: float | None = None) -> Stop:
         """Run from the current registers to the next Stop."""
 
-    def wake(self) -> bool:
-        """Any thread: end the run soon with Woken (a signal or a timer
-        needs the OS loop); True if it sent KICK_SIGNAL to do so."""
+    def twin(self) -> Accelerator:
+        """A CPU for another thread of the same program: same memory (and
+        VM), a copy of these registers."""
+
+    def wake(self) -> None:
+        """Any thread: end the run soon with Woken (a signal, a timer or
+        another thread's time slice needs the OS loop)."""

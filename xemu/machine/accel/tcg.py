@@ -414,15 +414,13 @@ class TcgAccelerator(Debugging):
         self._interrupt = True
         self._stop_request.request()
 
-    def wake(self) -> bool:
+    def wake(self) -> None:
         """From any thread (a signal handler, the watcher, a timer, another
         guest thread's time slice): end the run with Woken at the start of
         the next translated block (stop_request.py: never in the middle of
-        one), or at once if the guest is not running. Returns whether a
-        KICK_SIGNAL was sent (never, here)."""
+        one), or at once if the guest is not running."""
         self._woken = True
         self._stop_request.request()
-        return False
 
     def step(self) -> Stop | None:
         """Run one instruction; None when it simply ran."""

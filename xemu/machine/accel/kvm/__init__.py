@@ -346,16 +346,22 @@ class KvmAccelerator(Debugging):
         self._interrupted = True
         self._kick()
 
-    def wake(self) -> bool:
+    def twin(self) -> KvmAccelerator:
+        """A CPU for another thread of the same program: a vCPU in this
+        one's VM, with a copy of these registers."""
+        other = KvmAccelerator(self.spec, self.memory, space=self.space)
+        other.regs.restore(self.regs.save())
+        return other
+
+    def wake(self) -> None:
         """A host signal or a timer needs the OS loop: end the run with
         Woken, from any thread. A flag does it, seen before the vCPU next
         enters the guest, and a kick ends the KVM_RUN of the thread running
-        it now (kick.py). Returns False: that KICK_SIGNAL is taken back by
-        the vCPU's thread and never reaches a handler, so the signal
-        watcher has nothing to tell apart from a guest's SIGUSR1."""
+        it now (kick.py). That KICK_SIGNAL is taken back by the vCPU's
+        thread and never reaches a handler, so the signal watcher has
+        nothing to tell apart from a guest's SIGUSR1."""
         self._woken = True
         self._kick()
-        return False
 
     def step(self) -> Stop | None:
         """One instruction under KVM's single step; None when it simply ran.
