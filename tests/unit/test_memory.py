@@ -72,3 +72,28 @@ def test_limit_refuses_growth():
     mem.map(0x10000, 2 * PAGE, RW)
     with pytest.raises(MemoryError):
         mem.map(0x20000, PAGE, RW)
+
+
+def test_a_cpu_leaving_while_the_map_changes_does_not_hide_it_from_the_others():
+    """A guest thread's CPU stops following the memory when the thread ends,
+    from that thread, while another thread may be mapping: every CPU still
+    there must hear of the change (one that missed an mmap failed the next
+    mprotect on that page with UC_ERR_MAP)."""
+    memory = Memory()
+
+    class Cpu:
+        def __init__(self, leaves: bool):
+            self.leaves, self.seen = leaves, []
+
+        def region_added(self, region):
+            self.seen.append(region.start)
+            if self.leaves:
+                memory.listeners.remove(self)
+
+        def region_removed(self, region):
+            pass
+
+    leaving, staying = Cpu(leaves=True), Cpu(leaves=False)
+    memory.listeners += [leaving, staying]
+    memory.map(0x10000, PAGE, PROT_READ | PROT_WRITE)
+    assert staying.seen == [0x10000]

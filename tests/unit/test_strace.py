@@ -13,10 +13,11 @@ def test_hello_under_strace(arch, accel, guest_env):
         pytest.skip(kvm_skip_reason())
     result = run_xemu("run", "--strace", "--accel", accel, str(binary(arch)), "hello",
                       env=guest_env)
-    lines = result.stderr.decode().splitlines()
-    assert result.returncode == 0
-    assert 'write(1, "hello, world\\nargc=1\\nargv[0]=hell"..., 51) = 51' in lines
-    assert lines[-1] == "exit_group(0)"
+    shown = result.stderr.decode()
+    lines = shown.splitlines()
+    assert result.returncode == 0, shown
+    assert 'write(1, "hello, world\\nargc=1\\nargv[0]=hell"..., 51) = 51' in lines, shown
+    assert lines[-1] == "exit_group(0)", shown
     assert any(line.startswith("brk(0x0) = 0x") for line in lines)
 
 

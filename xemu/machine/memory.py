@@ -226,7 +226,7 @@ class Memory:
         self.mapped_bytes += region.size
         told = []
         try:
-            for listener in self.listeners:
+            for listener in tuple(self.listeners):      # a thread's CPU may leave meanwhile
                 listener.region_added(region)
                 told.append(listener)
         except BaseException:       # an accelerator refused it: the map stays as it was
@@ -243,5 +243,5 @@ class Memory:
         del self._regions[i]
         del self._starts[i]
         self.mapped_bytes -= region.size
-        for listener in self.listeners:
+        for listener in tuple(self.listeners):
             listener.region_removed(region)
