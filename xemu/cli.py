@@ -135,6 +135,11 @@ def parse_timeout(text: str | None) -> float | None:
 @click.option("--rootfs", metavar="DIR",
               help="The guest's file system is DIR: every path, symlink and .. "
                    "resolves inside it.")
+@click.option("-L", "--sysroot", metavar="DIR", envvar="XEMU_LD_PREFIX",
+              help="Where a dynamically linked program's loader and libraries are "
+                   "(qemu-user's -L; env XEMU_LD_PREFIX): an absolute path names DIR/path "
+                   "when that exists, the host's path otherwise. Default: Debian's "
+                   "/usr/<triplet> when the loader is there.")
 @click.option("--strace", is_flag=True,
               help="Print each system call, its arguments and result on stderr.")
 @click.option("--trace", "trace", metavar="FILE",
@@ -157,8 +162,8 @@ def parse_timeout(text: str | None) -> float | None:
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, strace, trace, trace_mode, stats, stats_json, gdb_port, verbose,
-        quiet, image, guest_args) -> None:
+        load, entry, rootfs, sysroot, strace, trace, trace_mode, stats, stats_json, gdb_port,
+        verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.accel.base import Fault
     from .run import RunRequest, run as run_image
@@ -167,7 +172,8 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),
                                   quiet=quiet, verbose=verbose, timeout=timeout,
-                                  memory=memory_size, rootfs=rootfs, machine=machine,
+                                  memory=memory_size, rootfs=rootfs, sysroot=sysroot,
+                                  machine=machine,
                                   load=load, entry=entry, strace=strace,
                                   gdb=gdb_port, trace=trace, trace_mode=trace_mode,
                                   stats=stats, stats_json=stats_json))

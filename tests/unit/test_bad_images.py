@@ -69,7 +69,7 @@ BAD = {
     "file bytes beyond memory bytes": (patched_load(1, memsz=4), "more file bytes"),
     "huge memory size": (patched_load(1, memsz=0x7FFF0000), "segments ask for"),
     "entry outside code": (patched(E_ENTRY, "<I", 0x00100000), "entry point"),
-    "missing interpreter": (with_interpreter(), "interpreter xemu-fileio.tmp is missing"),
+    "missing interpreter": (with_interpreter(), "its loader xemu-fileio.tmp cannot be opened"),
     # e_phnum = PN_XNUM with e_phentsize 0 made the parser walk 4 billion headers
     "PN_XNUM program headers": (patched(E_PHNUM, "<H", 0xFFFF), "program headers"),
     "program headers of no size": (patched(E_PHENTSIZE, "<H", 0), "program headers"),

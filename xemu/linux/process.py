@@ -21,6 +21,7 @@ from ..errors import one_line
 from ..machine.memory import Memory
 from . import procfs, structs
 from .rootfs import RootFs
+from .sysroot import Sysroot
 from .futex import FutexTable
 from .sched import CpuLock
 from .signals import SIG_IGN, SignalQueue
@@ -134,6 +135,7 @@ class Process:
     quiet: bool = False
     warned: set = field(default_factory=set)
     rootfs: RootFs | None = None
+    sysroot: Sysroot | None = None       # -L: absolute paths found there first
     auxv: bytes = b""            # the auxiliary vector as the guest's stack holds it
     threads: dict = field(default_factory=dict)     # tid -> Thread
     machine: object | None = None    # the composition root's Machine (thread.py)
@@ -279,6 +281,8 @@ class Process:
         """(name, dir_fd) for a path locate() gave to the host."""
         path = found.path
         if self.rootfs is None:
+            if self.sysroot is not None and not found.rewritten:
+                path = self.sysroot.host_path(path)
             yield path, None if found.rewritten else self.dir_fd(dirfd)
             return
         guest = path if found.rewritten else self.rootfs.absolute(path, self._guest_base(dirfd))
@@ -305,7 +309,9 @@ class Process:
         if found.proc is not None:
             return procfs.open_entry(self, found.proc, flags)
         if self.rootfs is None:
-            fd = os.open(found.path, flags, mode,
+            path = found.path if found.rewritten or self.sysroot is None else \
+                self.sysroot.host_path(found.path)
+            fd = os.open(path, flags, mode,
                          dir_fd=None if found.rewritten else self.dir_fd(dirfd))
         else:
             guest = found.path if found.rewritten else \
@@ -328,6 +334,15 @@ class Process:
         """dirfd argument of an *at() call -> host dir_fd for os functions."""
         fd = self.int32(value)
         return None if fd == AT_FDCWD else self.fds.host(fd)
+
+    def file_name(self, host_fd: int) -> str:
+        """The guest's name for an open file, as /proc/self/maps shows it."""
+        try:
+            if self.rootfs is not None:
+                return os.fsdecode(self.rootfs.guest_path_of(host_fd))
+            return os.readlink(f"/proc/self/fd/{host_fd}")
+        except OSError:
+            return ""
 
     def exe_path(self) -> bytes:
         """What /proc/self/exe names for the guest."""

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
 from ..archs import by_elf
-from ..archs.base import ArchSpec
+from ..archs.base import PAGE, ArchSpec
 from ..errors import ArchError, ImageError, shown
 
 PF_X, PF_W, PF_R = 1, 2, 4
@@ -46,11 +46,24 @@ class Image:
     phent: int = 0
     phnum: int = 0
     interpreter: str | None = None
+    position_independent: bool = False      # ET_DYN: it may be placed anywhere
 
     @property
     def end(self) -> int:
         """First address past the last segment: where the heap (brk) starts."""
         return max(s.end for s in self.segments)
+
+    @property
+    def start(self) -> int:
+        """The first page any segment touches."""
+        return min(s.vaddr for s in self.segments) & ~(PAGE - 1)
+
+    def moved(self, delta: int) -> Image:
+        """The same position-independent image, delta bytes further up (the
+        dynamic loader goes where free memory is, as the kernel mmaps it)."""
+        return replace(self, entry=self.entry + delta,
+                       segments=[replace(s, vaddr=s.vaddr + delta) for s in self.segments],
+                       phdr=self.phdr + delta if self.phdr else 0)
 
 
 def is_elf(data: bytes) -> bool:
@@ -161,4 +174,5 @@ def _parse(path: Path, f) -> Image:
                 phdr = p["p_vaddr"] + bias + header["e_phoff"] - p["p_offset"]
     return Image(path=path, arch=spec, entry=header["e_entry"] + bias,
                  segments=segments, phdr=phdr, phent=header["e_phentsize"],
-                 phnum=header["e_phnum"], interpreter=interpreter)
+                 phnum=header["e_phnum"], interpreter=interpreter,
+                 position_independent=header["e_type"] == "ET_DYN")

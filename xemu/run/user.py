@@ -14,12 +14,13 @@ from pathlib import Path
 from ..archs.base import ArchSpec
 from ..debug.stats import RunStats
 from ..debug.strace import Tracer
-from ..errors import EXIT_INTERNAL, GuestTimeout
-from ..linux.exec import program_image, start_program
+from ..errors import EXIT_INTERNAL, GuestTimeout, ImageError, shown
+from ..linux.exec import loader_image, program_image, start_program
 from ..linux.loop import run_thread
 from ..linux.process import Process
-from ..linux.rootfs import open_rootfs
+from ..linux.rootfs import RootFs, open_rootfs
 from ..linux.signals import FORWARDED, HostSignals, ThreadKilled
+from ..linux.sysroot import Sysroot, default_sysroot, open_sysroot
 from ..linux.syscalls import Dispatcher
 from ..linux.thread import Thread, ThreadExit
 from ..linux.threads import end_process
@@ -135,10 +136,17 @@ def run_program(request: RunRequest, opened: OpenedImage,
                 stats: RunStats | None = None) -> RunResult:
     image = program_image(opened)
     spec = image.arch
+    rootfs, sysroot = open_rootfs(request.rootfs), open_sysroot(request.sysroot)
+    if image.interpreter and rootfs is None and sysroot is None:
+        sysroot = default_sysroot(spec, image.interpreter)
+        if sysroot is not None and request.verbose:
+            print(f"xemu: {spec.name} libraries from {sysroot.directory} (its "
+                  f"{image.interpreter}); -L DIR chooses others", file=sys.stderr)
+    loader = loader_image(image, loader_opener(image, rootfs, sysroot))
     memory = Memory(limit=request.memory or default_memory_limit())
     argv = [request.image.encode(), *(os.fsencode(a) for a in request.args)]
     envp = guest_environment(request.env)
-    start = start_program(memory, image, argv, envp, request.image.encode())
+    start = start_program(memory, image, argv, envp, request.image.encode(), loader)
     with Driver(request, stats) as driver:
         machine = UserMachine(request, driver, stats)
         accel = machine.new_cpu(spec, memory, argv)
@@ -146,7 +154,7 @@ def run_program(request: RunRequest, opened: OpenedImage,
         accel.regs.write(spec.pc, start.entry)
         process = Process(spec, memory, exe=Path(request.image).resolve(),
                           brk_start=start.brk_start, quiet=request.quiet,
-                          rootfs=open_rootfs(request.rootfs), auxv=start.auxv,
+                          rootfs=rootfs, sysroot=sysroot, auxv=start.auxv,
                           machine=machine, argv=argv, envp=envp)
         thread = Thread(process, tid=os.getpid(), accel=accel)
         process.threads[thread.tid] = thread
@@ -174,6 +182,27 @@ def run_program(request: RunRequest, opened: OpenedImage,
         end_by_signal(stop.signal)        # the guest parent's wait sees the signal
     return RunResult(status, stop, machine.accel_name, process, accel.spec.name,
                      accel.memory, forked_child=driver.forked_child)
+
+
+def loader_opener(image, rootfs: RootFs | None, sysroot: Sysroot | None):
+    """open(guest path) -> host fd for the loader, before the process exists;
+    a missing loader is an error that names it and the option that helps."""
+    def open_file(path: bytes) -> int:
+        try:
+            if rootfs is not None:
+                return rootfs.open(path, os.O_RDONLY)
+            host = sysroot.host_path(path) if sysroot is not None else path
+            return os.open(host, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            where = f"inside --rootfs {shown(rootfs.host_root)}" if rootfs is not None else \
+                f"in -L {shown(sysroot.directory)} or on the host" if sysroot is not None \
+                else "on the host"
+            hint = "" if rootfs is not None else \
+                "; give -L DIR, the directory that holds it (as qemu-user's -L), or --rootfs DIR"
+            raise ImageError(f"{shown(image.path)} is dynamically linked and its loader "
+                             f"{shown(os.fsdecode(path))} cannot be opened {where} "
+                             f"({e.strerror}){hint}") from None
+    return open_file
 
 
 def wait_for_end(process) -> Stop:

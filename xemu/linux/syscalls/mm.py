@@ -88,9 +88,10 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
             return -errno.ENOMEM
     if p.mem.limit is not None and size > p.mem.limit:
         return -errno.ENOMEM                    # before reading anything
-    data = b""
+    data, name = b"", "[mmap]"
     if not anonymous:
         host = p.fds.host(p.int32(fd))
+        name = p.file_name(host)
         status = os.fstat(host)
         wanted = size
         if stat.S_ISREG(status.st_mode):        # no bytes past the end of the file
@@ -101,7 +102,7 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     if fixed:
         p.mem.unmap(start, size)
     try:
-        region = p.mem.map(start, size, prot & PROT_MASK, "[mmap]",
+        region = p.mem.map(start, size, prot & PROT_MASK, name,
                            shared=bool(flags & MAP_SHARED and anonymous))
     except MemoryError:
         return -errno.ENOMEM
