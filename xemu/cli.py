@@ -134,7 +134,7 @@ def parse_timeout(text: str | None) -> float | None:
               help="Where a raw image starts (default: the load address).")
 @click.option("--rootfs", metavar="DIR",
               help="The guest's file system is DIR: every path, symlink and .. "
-                   "resolves inside it.")
+                   "resolves inside it, IMAGE's too (as chroot).")
 @click.option("-L", "--sysroot", metavar="DIR", envvar="XEMU_LD_PREFIX",
               help="Where a dynamically linked program's loader and libraries are "
                    "(qemu-user's -L; env XEMU_LD_PREFIX): an absolute path names DIR/path "

@@ -41,7 +41,7 @@ def test_exec_inside_a_rootfs_finds_programs_inside_it(arch, tmp_path, guest_env
     root = tmp_path / "root"
     (root / "bin").mkdir(parents=True)
     shutil.copy(binary(arch), root / "bin" / "xtest")
-    result = run_xemu("run", "--rootfs", str(root), str(root / "bin" / "xtest"), "runprog",
+    result = run_xemu("run", "--rootfs", str(root), "/bin/xtest", "runprog",
                       "/bin/xtest", "hello", "jailed", env=guest_env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr.decode()
     assert b"argv[1]=jailed\n" in result.stdout and b"program: exited 0" in result.stdout

@@ -1,6 +1,7 @@
 """--rootfs: every way out of the guest's root is tried, and a file outside
 it stays unreachable; ordinary programs work inside it unchanged."""
 import os
+import shutil
 
 import pytest
 
@@ -41,9 +42,16 @@ def jail(tmp_path):
     return root
 
 
+def install(root, arch: str) -> str:
+    """The test program copied into the guest's tree: its guest path."""
+    (root / "bin").mkdir(exist_ok=True)
+    shutil.copy(binary(arch), root / "bin" / "xtest")
+    return "/bin/xtest"
+
+
 @pytest.mark.parametrize("arch", ["arm", "ppc", "x86_64"])
 def test_every_escape_stays_inside(arch, jail, guest_env):
-    result = run_xemu("run", "--rootfs", str(jail), str(binary(arch)), "jail", *ESCAPES,
+    result = run_xemu("run", "--rootfs", str(jail), install(jail, arch), "jail", *ESCAPES,
                       env=guest_env, cwd=jail / "sub")
     assert result.returncode == 0, result.stderr
     answers = dict(line.split(": ", 1) for line in result.stdout.decode().splitlines())
@@ -54,13 +62,30 @@ def test_every_escape_stays_inside(arch, jail, guest_env):
 @pytest.mark.parametrize("name", ["fileio", "dirs"])
 def test_programs_run_unchanged_inside_a_rootfs(name, jail, guest_env):
     case = next(c for c in CASES if c.name == name)
+    program = install(jail, "aarch64")
     before = set(jail.iterdir())
-    result = run_xemu("run", "-q", "--rootfs", str(jail), str(binary("aarch64")), *case.args,
+    result = run_xemu("run", "-q", "--rootfs", str(jail), program, *case.args,
                       env=guest_env, cwd=jail.parent)
-    assert result.stdout == case.expected("aarch64", str(binary("aarch64")))
+    assert result.stdout == case.expected("aarch64", program)
     assert result.returncode == 0
     assert set(jail.iterdir()) == before           # cleaned up after itself, inside
     assert sorted(p.name for p in jail.parent.iterdir()) == ["root", "secret"]
+
+
+def test_the_program_is_looked_up_inside_the_rootfs(jail, guest_env):
+    """As `chroot DIR /bin/xtest`: DIR/bin/xtest runs, a relative name starts
+    from the guest's /, and a program only the host has is not found."""
+    program = install(jail, "arm")
+    inside = run_xemu("run", "--rootfs", str(jail), program, "hello", env=guest_env)
+    assert inside.returncode == 0 and inside.stdout.startswith(b"hello, world\n")
+    relative = run_xemu("run", "--rootfs", str(jail), "bin/xtest", "hello", env=guest_env)
+    assert relative.returncode == 0
+    outside = run_xemu("run", "--rootfs", str(jail), str(binary("arm")), "hello",
+                       env=guest_env)
+    assert outside.returncode == 2
+    assert outside.stderr.decode() == (
+        f"xemu: error: {binary('arm')}: No such file or directory inside --rootfs {jail} "
+        "(the program is looked up there, as chroot does)\n")
 
 
 def test_rootfs_must_be_a_directory(tmp_path):

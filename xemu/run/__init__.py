@@ -8,7 +8,11 @@ wiring; the CLI above it only parses and exits.
 """
 from __future__ import annotations
 
+import os
+
 from ..debug.stats import RunStats, emit, open_json
+from ..errors import ImageError, shown
+from ..linux.rootfs import open_rootfs
 from ..loader.image import open_image
 from .request import RunRequest, RunResult
 
@@ -17,7 +21,7 @@ __all__ = ["RunRequest", "RunResult", "run"]
 
 def run(request: RunRequest) -> RunResult:
     """Run what the request names to its end; the status xemu exits with."""
-    opened = open_image(request.image, request.arch)
+    opened = open_image(program_file(request), request.arch)
     machine = request.machine or ("user" if opened.elf is not None else "board")
     stats = RunStats() if request.stats or request.stats_json else None
     json_file = open_json(request.stats_json) if request.stats_json else None
@@ -30,3 +34,23 @@ def run(request: RunRequest) -> RunResult:
         emit(stats.summary(result.accel, result.arch, result.status, result.memory),
              request.stats, json_file)
     return result
+
+
+def program_file(request: RunRequest) -> str:
+    """The host file to run. Under --rootfs the program is looked up inside
+    it, as `chroot DIR PROGRAM` would: `--rootfs DIR /bin/ls` runs DIR/bin/ls."""
+    if request.rootfs is None:
+        return request.image
+    root = open_rootfs(request.rootfs)
+    try:
+        fd = root.open(root.absolute(os.fsencode(request.image)), os.O_PATH)
+    except OSError as e:
+        raise ImageError(f"{shown(request.image)}: {e.strerror} inside --rootfs "
+                         f"{shown(request.rootfs)} (the program is looked up there, as "
+                         "chroot does)") from None
+    finally:
+        os.close(root.fd)
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)

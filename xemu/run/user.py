@@ -152,7 +152,7 @@ def run_program(request: RunRequest, opened: OpenedImage,
         accel = machine.new_cpu(spec, memory, argv)
         accel.regs.write(spec.sp, start.sp)
         accel.regs.write(spec.pc, start.entry)
-        process = Process(spec, memory, exe=Path(request.image).resolve(),
+        process = Process(spec, memory, exe=opened.path.resolve(),
                           brk_start=start.brk_start, quiet=request.quiet,
                           rootfs=rootfs, sysroot=sysroot, auxv=start.auxv,
                           machine=machine, argv=argv, envp=envp)
