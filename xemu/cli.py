@@ -135,6 +135,8 @@ def parse_timeout(text: str | None) -> float | None:
 @click.option("--rootfs", metavar="DIR",
               help="The guest's file system is DIR: every path, symlink and .. "
                    "resolves inside it, IMAGE's too (as chroot).")
+@click.option("-0", "--argv0", metavar="ARGV0", envvar="XEMU_ARGV0",
+              help="The guest's argv[0] (default: IMAGE as given; qemu-user's -0).")
 @click.option("-L", "--sysroot", metavar="DIR", envvar="XEMU_LD_PREFIX",
               help="Where a dynamically linked program's loader and libraries are "
                    "(qemu-user's -L; env XEMU_LD_PREFIX): an absolute path names DIR/path "
@@ -162,7 +164,7 @@ def parse_timeout(text: str | None) -> float | None:
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, sysroot, strace, trace, trace_mode, stats, stats_json, gdb_port,
+        load, entry, rootfs, argv0, sysroot, strace, trace, trace_mode, stats, stats_json, gdb_port,
         verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.accel.base import Fault
@@ -172,7 +174,7 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),
                                   quiet=quiet, verbose=verbose, timeout=timeout,
-                                  memory=memory_size, rootfs=rootfs, sysroot=sysroot,
+                                  memory=memory_size, rootfs=rootfs, sysroot=sysroot, argv0=argv0,
                                   machine=machine,
                                   load=load, entry=entry, strace=strace,
                                   gdb=gdb_port, trace=trace, trace_mode=trace_mode,
@@ -188,6 +190,66 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
         # so the parent's wait sees WIFSIGNALED (no core dump of xemu).
         end_by_signal(result.stop.signal)
     sys.exit(result.status)
+
+
+@main.group()
+def binfmt() -> None:
+    """Run foreign programs by their own name, through the kernel's binfmt_misc."""
+
+
+ARCH_CHOICE = click.option("--arch", "arches", multiple=True, metavar="ARCH",
+                           help="Only this arch (repeatable; default: every arch this "
+                                "host's kernel cannot run itself).")
+
+
+def _chosen(arches: tuple[str, ...]):
+    from .archs import by_name
+    from .binfmt import foreign_specs
+    foreign = foreign_specs()
+    if not arches:
+        return foreign
+    chosen = [by_name(name) for name in arches]
+    for spec in chosen:
+        if spec not in foreign:
+            raise XemuError(f"{spec.name} programs run on this host's own kernel; "
+                            "binfmt_misc is for foreign ones")
+    return chosen
+
+
+@binfmt.command("register")
+@ARCH_CHOICE
+@click.option("--persistent", is_flag=True,
+              help="Open the launcher now (flag F): it keeps working in containers and "
+                   "mount namespaces where its path is not visible.")
+@click.option("--export", "export_dir", metavar="DIR",
+              help="Write DIR/xemu-ARCH.conf for systemd-binfmt instead of registering.")
+def binfmt_register(arches, persistent, export_dir) -> None:
+    """Register xemu for foreign ELF programs (needs root or a user namespace)."""
+    from . import binfmt as binfmt_misc
+    specs = _chosen(arches)
+    if export_dir:
+        for path in binfmt_misc.export(specs, export_dir, persistent):
+            click.echo(f"wrote {path}")
+        return
+    for entry in binfmt_misc.register(specs, persistent):
+        click.echo(f"registered {entry.name}: {entry.interpreter} (flags {entry.flags})")
+
+
+@binfmt.command("unregister")
+@ARCH_CHOICE
+def binfmt_unregister(arches) -> None:
+    """Remove xemu's binfmt_misc entries."""
+    from . import binfmt as binfmt_misc
+    removed = binfmt_misc.unregister(_chosen(arches))
+    click.echo("\n".join(f"removed {name}" for name in removed) or "nothing to remove")
+
+
+@binfmt.command("status")
+def binfmt_status() -> None:
+    """Which foreign arches the kernel sends to xemu."""
+    from . import binfmt as binfmt_misc
+    for arch, state in binfmt_misc.status():
+        click.echo(f"{arch:<8} {state}")
 
 
 @main.command()
@@ -210,3 +272,15 @@ def info() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def binfmt_launch() -> None:
+    """The xemu-binfmt launcher, which binfmt_misc runs for a foreign
+    program: `xemu run` with the program's own argv[0] (xemu/binfmt.py)."""
+    from .binfmt import LAUNCHER, run_arguments
+    arguments = run_arguments(sys.argv)
+    if arguments is None:
+        sys.stderr.write(f"{LAUNCHER}: the kernel's binfmt_misc runs this (flag P), as "
+                         f"{LAUNCHER} PROGRAM ARGV0 [ARGS...]\n")
+        sys.exit(2)
+    main(arguments, prog_name="xemu")

@@ -23,8 +23,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "xemu"
 # Which layers each layer may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
-    "cli": {"__main__", "run", "debug", "linux", "loader", "machine", "archs",
+    "cli": {"__main__", "run", "binfmt", "debug", "linux", "loader", "machine", "archs",
             "errors", "proctitle", "__init__"},
+    "binfmt": {"machine", "archs", "errors"},
     "run": {"debug", "linux", "loader", "machine", "archs", "errors", "proctitle", "__init__"},
     "debug": {"linux", "machine", "loader", "archs", "errors"},
     "linux": {"machine", "loader", "archs", "errors"},

@@ -23,6 +23,7 @@ class RunRequest:
     memory: int | None = None            # bytes of guest memory; None: half the host's RAM
     rootfs: str | None = None            # the guest's / (None: the host's own)
     sysroot: str | None = None           # -L: absolute paths looked up here first
+    argv0: str | None = None             # -0: the guest's argv[0] (default: image)
     strace: bool = False                 # one line per system call on stderr
     gdb: int | None = None               # wait for gdb on this TCP port (0: any free one)
     trace: str | None = None             # --trace FILE ("-": stderr)

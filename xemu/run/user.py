@@ -144,7 +144,8 @@ def run_program(request: RunRequest, opened: OpenedImage,
                   f"{image.interpreter}); -L DIR chooses others", file=sys.stderr)
     loader = loader_image(image, loader_opener(image, rootfs, sysroot))
     memory = Memory(limit=request.memory or default_memory_limit())
-    argv = [request.image.encode(), *(os.fsencode(a) for a in request.args)]
+    first = request.image if request.argv0 is None else request.argv0
+    argv = [os.fsencode(first), *(os.fsencode(a) for a in request.args)]
     envp = guest_environment(request.env)
     start = start_program(memory, image, argv, envp, request.image.encode(), loader)
     with Driver(request, stats) as driver:
