@@ -104,6 +104,14 @@ CASES = [
     # /proc/self is the guest's; mem is refused (Linux would open it)
     Case("procself", ("procself", "a", "b c"), env={"XEMU_PROCSELF": "yes"},
          reference=False),
+    # the wider interface (linuxapi.c): ids, owners, times, file systems,
+    # transfers between descriptors, resources; the same output as root or not
+    Case("identity", ("identity",)),
+    Case("owners", ("owners",)),
+    Case("filetimes", ("filetimes",)),
+    Case("fsinfo", ("fsinfo",)),
+    Case("transfer", ("transfer",)),
+    Case("resources", ("resources",)),
 ]
 
 # Threads (threads.c): not in CASES until xemu runs threads. Every expected

@@ -206,6 +206,16 @@ class ElfInfo:
     cpp_defines: tuple[str, ...] = ()
 
 
+# Linux's first uid_t had 16 bits. Arches that kept those calls (ARM and
+# i386: CONFIG_HAVE_UID16) give them the plain names and the 32-bit ones
+# names ending in 32; their tables map to the kernel's entry points so.
+UID16_CALLS = ("chown", "lchown", "fchown", "setuid", "getuid", "setgid", "getgid",
+               "geteuid", "getegid", "setreuid", "setregid", "getgroups", "setgroups",
+               "setresuid", "getresuid", "setresgid", "getresgid", "setfsuid", "setfsgid")
+UID16_ENTRY_POINTS = {**{name: name + "16" for name in UID16_CALLS},
+                      **{name + "32": name for name in UID16_CALLS}}
+
+
 @dataclass(frozen=True)
 class LinuxABI:
     """What Linux looks like to a program of this arch: the system call

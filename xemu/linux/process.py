@@ -124,6 +124,7 @@ class Process:
     fds: FdTable = field(default_factory=FdTable)
     brk: int = 0
     umask: int = 0o022
+    persona: int = 0                 # personality(2): PER_LINUX and its flags
     # signal number -> the disposition the guest set (signals.SigAction)
     sigactions: dict = field(default_factory=dict)
     # signals sent to the process as a whole (signals.SignalQueue)

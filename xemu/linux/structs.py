@@ -14,6 +14,8 @@ import struct
 from ..archs.base import ArchSpec
 
 SCALARS = {"u8": "B", "u16": "H", "u32": "I", "s32": "i", "u64": "Q", "s64": "q"}
+# a u64 in a struct the kernel declares packed and aligned(4) (ARM's statfs64)
+PACKED_U64 = "u64_aligned4"
 
 # asm-generic/stat.h: the `struct stat` of 64-bit arches without their own.
 STAT_GENERIC = (
@@ -48,6 +50,13 @@ STATX = (
     ("stx_dev_minor", "u32"), ("stx_mnt_id", "u64"), ("__spare2", "u64"),
     ("__spare3", "bytes96"),
 )
+
+# asm-generic/statfs.h: struct statfs counts in words, statfs64 in u64s
+STATFS_HEAD = (("f_type", "long"), ("f_bsize", "long"))
+STATFS_COUNTS = ("f_blocks", "f_bfree", "f_bavail", "f_files", "f_ffree")
+STATFS_TAIL = (("f_fsid0", "s32"), ("f_fsid1", "s32"), ("f_namelen", "long"),
+               ("f_frsize", "long"), ("f_flags", "long"),
+               *((f"f_spare{i}", "long") for i in range(4)))
 
 GENERIC: dict[str, tuple] = {
     "stat": STAT_GENERIC,
@@ -86,6 +95,8 @@ GENERIC: dict[str, tuple] = {
                    "nivcsw"))),
     "tms": (("tms_utime", "long"), ("tms_stime", "long"), ("tms_cutime", "long"),
             ("tms_cstime", "long")),
+    "statfs": STATFS_HEAD + tuple((f, "long") for f in STATFS_COUNTS) + STATFS_TAIL,
+    "statfs64": STATFS_HEAD + tuple((f, "u64") for f in STATFS_COUNTS) + STATFS_TAIL,
 }
 
 
@@ -151,6 +162,8 @@ def _field_code(kind: str, spec: ArchSpec) -> tuple[str, int, int]:
     if kind.startswith("bytes"):
         n = int(kind[5:])
         return f"{n}s", n, 1
+    if kind == PACKED_U64:
+        return "Q", 8, 4
     code = SCALARS[kind]
     size = struct.calcsize(code)
     return code, size, min(size, spec.linux.int64_align) if size == 8 else size

@@ -37,6 +37,7 @@ class Thread:
     kept_frames: dict = field(default_factory=dict)
     robust_list: int = 0             # set_robust_list's head: released at death
     killed: bool = False             # another thread's exec ends this one
+    name: bytes | None = None        # prctl(PR_SET_NAME); None: the program's name
     # Rung to end the thread's wait (a signal, a futex wake, the process's
     # end): an eventfd that every blocking call polls
     wake_fd: int = field(default_factory=lambda: os.eventfd(

@@ -6,8 +6,8 @@ from signal import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 
-from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, IsaSwitch, LinuxABI,
-                    Registers, SyscallABI, TcgInfo, Trap)
+from ..base import (CLONE_BACKWARDS, UID16_ENTRY_POINTS, ArchSpec, CloneABI, ElfInfo,
+                    IsaSwitch, LinuxABI, Registers, SyscallABI, TcgInfo, Trap)
 from ...errors import GuestMemoryError
 from . import gdb, structs
 from .signal import ArmSignalFrames
@@ -89,6 +89,7 @@ SPEC = ArchSpec(
         tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
         clone=CloneABI(args=CLONE_BACKWARDS),
         syscall_handlers={"ARM_set_tls": set_tls},
+        syscall_entry_points=UID16_ENTRY_POINTS,
         exception_signals={EXCP_UDEF: SIGILL, EXCP_PREFETCH_ABORT: SIGSEGV,
                            EXCP_DATA_ABORT: SIGBUS, EXCP_BKPT: SIGTRAP},
     ),

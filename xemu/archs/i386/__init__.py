@@ -10,8 +10,8 @@ import struct
 
 from unicorn import UC_ARCH_X86, UC_MODE_32
 
-from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
-                    SyscallABI, TcgInfo, Trap)
+from ..base import (CLONE_BACKWARDS, UID16_ENTRY_POINTS, ArchSpec, CloneABI, ElfInfo,
+                    LinuxABI, Registers, SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
 from .signal import FRAMES as SIGNAL_FRAMES
 from .syscalls import NUMBERS
@@ -126,7 +126,8 @@ SPEC = ArchSpec(
         syscall_handlers={"set_thread_area": set_thread_area},
         # syscall 90 takes a pointer to its six arguments (glibc uses mmap2,
         # older code and hand-written assembly still call it)
-        syscall_entry_points={"mmap": "old_mmap", "select": "old_select"},
+        syscall_entry_points={"mmap": "old_mmap", "select": "old_select",
+                              **UID16_ENTRY_POINTS},
         exception_signals=X86_INTERRUPT_SIGNALS,
         reserved=((GDT_BASE, 0x1000),),
     ),

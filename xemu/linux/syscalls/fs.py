@@ -1,6 +1,7 @@
 """Files, descriptors and directories."""
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl as host_fcntl
 import os
@@ -12,6 +13,7 @@ from .. import procfs
 from ..process import AT_FDCWD, Process
 from ..signals import ERESTARTSYS, may_block, wait_readable
 from ..thread import Thread
+from . import hostlibc, identity
 from .fdevents import counter_in_host_order
 from .registry import syscall
 
@@ -245,7 +247,7 @@ def pwrite64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
     return os.pwrite(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count), offset)
 
 
-def _iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
+def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
     count = p.int32(count)
     if not 0 <= count <= IOV_MAX:
         raise OSError(errno.EINVAL, "bad iovec count")
@@ -261,14 +263,14 @@ def _iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
 
 @syscall("readv")
 def readv(thread: Thread, fd: int, iov: int, count: int) -> int:
-    views = _iovecs(thread.process, iov, count)
+    views = guest_iovecs(thread.process, iov, count)
     host = _readable(thread, fd)
     return -ERESTARTSYS if host is None else os.readv(host, views)
 
 
 @syscall("writev")
 def writev(p: Process, fd: int, iov: int, count: int) -> int:
-    return os.writev(p.fds.host(p.int32(fd)), _iovecs(p, iov, count))
+    return os.writev(p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count))
 
 
 @syscall("lseek")
@@ -365,6 +367,69 @@ def _stat_layout(p: Process) -> str:
     return "stat" if p.spec.bits == 64 else "stat64"
 
 
+# -- file systems -------------------------------------------------------------
+
+@syscall("statfs")
+def statfs(p: Process, path: int, buf: int) -> int:
+    return _write_statfs(p, buf, "statfs", _statfs_at(p, path))
+
+
+@syscall("fstatfs")
+def fstatfs(p: Process, fd: int, buf: int) -> int:
+    return _write_statfs(p, buf, "statfs", hostlibc.fstatfs(p.fds.host(p.int32(fd))))
+
+
+@syscall("statfs64")
+def statfs64(p: Process, path: int, size: int, buf: int) -> int:
+    return _write_statfs(p, buf, "statfs64", _statfs_at(p, path), size)
+
+
+@syscall("fstatfs64")
+def fstatfs64(p: Process, fd: int, size: int, buf: int) -> int:
+    return _write_statfs(p, buf, "statfs64", hostlibc.fstatfs(p.fds.host(p.int32(fd))), size)
+
+
+def _statfs_at(p: Process, path: int) -> dict:
+    """The file system a guest path lies on (our /proc entries: /proc's)."""
+    found = p.locate(AT_FDCWD, p.guest_path(path))
+    if found.proc is not None:
+        return _statfs_of_path("/proc")
+    with p.host_path(AT_FDCWD, found) as (name, dir_fd):
+        fd = os.open(name, os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        return hostlibc.fstatfs(fd)
+    finally:
+        os.close(fd)
+
+
+def _statfs_of_path(path: str) -> dict:
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        return hostlibc.fstatfs(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_statfs(p: Process, buf: int, name: str, fields: dict, size: int | None = None) -> int:
+    """The guest's struct statfs or statfs64. The *64 calls name the size
+    the guest expects: Linux refuses any other (ARM's packed 84-byte struct
+    is also accepted as the 88 bytes glibc's own declaration has)."""
+    layout = p.layout(name)
+    if size is not None and size not in (layout.size, layout.size + 7 & ~7):
+        return -errno.EINVAL
+    p.mem.write(buf, layout.pack(**fields))
+    return 0
+
+
+@syscall("fadvise64", "fadvise64_64", "arm_fadvise64_64")
+def fadvise(p: Process, fd: int) -> int:
+    """Advice about caching changes nothing a program can observe; only a
+    bad descriptor (EBADF) or a pipe (ESPIPE) is an error, as on Linux."""
+    if statmod.S_ISFIFO(os.fstat(p.fds.host(p.int32(fd))).st_mode):
+        return -errno.ESPIPE
+    return 0
+
+
 @syscall("statx")
 def statx(p: Process, dirfd: int, path: int, flags: int, mask: int, buf: int) -> int:
     st = _stat_at(p, dirfd, path, flags)
@@ -444,6 +509,146 @@ def fchmodat(p: Process, dirfd: int, path: int, mode: int) -> int:
         directory = statmod.S_ISDIR(os.stat(name, dir_fd=dir_fd).st_mode)
         os.chmod(name, allowed_mode(mode, directory), dir_fd=dir_fd)
     return 0
+
+
+# -- owners ---------------------------------------------------------------------
+
+def _owner(p: Process, dirfd: int, path: int, uid: int, gid: int, flags: int) -> int:
+    """fchownat: uid/gid already host ids (-1: unchanged); AT_EMPTY_PATH
+    with an empty path changes dirfd's file itself."""
+    if flags & AT_EMPTY_PATH and not p.guest_path(path):
+        os.chown(p.fds.host(p.int32(dirfd)), uid, gid)
+        return 0
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    with p.path_at(dirfd, path, follow=follow) as (name, dir_fd):
+        os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=follow)
+    return 0
+
+
+def _ids(p: Process, uid: int, gid: int, sixteen: bool) -> tuple[int, int]:
+    if sixteen:
+        return identity.high(uid), identity.high(gid)
+    return identity.host_id(p, uid), identity.host_id(p, gid)
+
+
+@syscall("fchownat")
+def fchownat(p: Process, dirfd: int, path: int, uid: int, gid: int, flags: int) -> int:
+    return _owner(p, dirfd, path, *_ids(p, uid, gid, False), p.int32(flags))
+
+
+@syscall("chown")
+def chown(p: Process, path: int, uid: int, gid: int) -> int:
+    return _owner(p, AT_FDCWD, path, *_ids(p, uid, gid, False), 0)
+
+
+@syscall("lchown")
+def lchown(p: Process, path: int, uid: int, gid: int) -> int:
+    return _owner(p, AT_FDCWD, path, *_ids(p, uid, gid, False), AT_SYMLINK_NOFOLLOW)
+
+
+@syscall("fchown")
+def fchown(p: Process, fd: int, uid: int, gid: int) -> int:
+    os.chown(p.fds.host(p.int32(fd)), *_ids(p, uid, gid, False))
+    return 0
+
+
+@syscall("chown16")
+def chown16(p: Process, path: int, uid: int, gid: int) -> int:
+    return _owner(p, AT_FDCWD, path, *_ids(p, uid, gid, True), 0)
+
+
+@syscall("lchown16")
+def lchown16(p: Process, path: int, uid: int, gid: int) -> int:
+    return _owner(p, AT_FDCWD, path, *_ids(p, uid, gid, True), AT_SYMLINK_NOFOLLOW)
+
+
+@syscall("fchown16")
+def fchown16(p: Process, fd: int, uid: int, gid: int) -> int:
+    os.chown(p.fds.host(p.int32(fd)), *_ids(p, uid, gid, True))
+    return 0
+
+
+# -- times ----------------------------------------------------------------------
+
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def _set_times(p: Process, dirfd: int, path: int | None, times: list | None,
+               flags: int) -> int:
+    """utimensat with host timespecs ([atime, mtime] as (sec, nsec), or
+    None: now). path None: the file dirfd names (futimens)."""
+    host_times = None
+    if times is not None:
+        host_times = (_Timespec * 2)(*(_Timespec(sec, nsec) for sec, nsec in times))
+        if any(not 0 <= nsec < 10**9 and nsec not in (UTIME_NOW, UTIME_OMIT)
+               for _, nsec in times):
+            return -errno.EINVAL
+    if path is None:
+        hostlibc.checked(hostlibc.LIBC.futimens(p.fds.host(p.int32(dirfd)), host_times))
+        return 0
+    follow = not flags & AT_SYMLINK_NOFOLLOW
+    with p.path_at(dirfd, path, follow=follow) as (name, dir_fd):
+        hostlibc.checked(hostlibc.LIBC.utimensat(
+            AT_FDCWD if dir_fd is None else dir_fd, os.fsencode(name), host_times,
+            0 if follow else AT_SYMLINK_NOFOLLOW))
+    return 0
+
+
+def _timespecs(p: Process, address: int, layout_name: str) -> list | None:
+    if not address:
+        return None
+    layout = p.layout(layout_name)
+    raw = p.mem.read(address, 2 * layout.size)
+    pairs = [layout.unpack(raw[i * layout.size:]) for i in range(2)]
+    return [(pair["tv_sec"], pair["tv_nsec"]) for pair in pairs]
+
+
+def _timevals(p: Process, address: int) -> list | None:
+    if not address:
+        return None
+    layout = p.layout("timeval")
+    raw = p.mem.read(address, 2 * layout.size)
+    pairs = [layout.unpack(raw[i * layout.size:]) for i in range(2)]
+    if any(not 0 <= pair["tv_usec"] < 10**6 for pair in pairs):
+        raise OSError(errno.EINVAL, "bad timeval")
+    return [(pair["tv_sec"], pair["tv_usec"] * 1000) for pair in pairs]
+
+
+@syscall("utimensat")
+def utimensat(p: Process, dirfd: int, path: int, times: int, flags: int) -> int:
+    return _set_times(p, dirfd, path or None, _timespecs(p, times, "timespec"),
+                      p.int32(flags))
+
+
+@syscall("utimensat_time64")
+def utimensat_time64(p: Process, dirfd: int, path: int, times: int, flags: int) -> int:
+    return _set_times(p, dirfd, path or None, _timespecs(p, times, "timespec64"),
+                      p.int32(flags))
+
+
+@syscall("futimesat")
+def futimesat(p: Process, dirfd: int, path: int, times: int) -> int:
+    return _set_times(p, dirfd, path, _timevals(p, times), 0)
+
+
+@syscall("utimes")
+def utimes(p: Process, path: int, times: int) -> int:
+    return _set_times(p, AT_FDCWD, path, _timevals(p, times), 0)
+
+
+@syscall("utime")
+def utime(p: Process, path: int, times: int) -> int:
+    """struct utimbuf: actime, modtime in whole seconds (longs)."""
+    pair = None
+    if times:
+        code = p.spec.endian + ("qq" if p.spec.bits == 64 else "ii")
+        actime, modtime = struct.unpack(code, p.mem.read(times, 2 * p.spec.word_size))
+        pair = [(actime, 0), (modtime, 0)]
+    return _set_times(p, AT_FDCWD, path, pair, 0)
 
 
 @syscall("umask")

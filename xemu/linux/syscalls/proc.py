@@ -42,10 +42,6 @@ def gettid(thread: Thread) -> int:
 FACTS = {
     ("getpid",): os.getpid,
     ("getppid",): os.getppid,
-    ("getuid", "getuid32"): os.getuid,
-    ("geteuid", "geteuid32"): os.geteuid,
-    ("getgid", "getgid32"): os.getgid,
-    ("getegid", "getegid32"): os.getegid,
     ("getpgrp",): os.getpgrp,
 }
 
@@ -273,11 +269,6 @@ def get_robust_list(thread: Thread, pid: int, head_ptr: int, size_ptr: int) -> i
 @syscall("rseq")
 def rseq(p: Process, address: int, length: int, flags: int, signature: int) -> int:
     return -errno.ENOSYS            # glibc carries on without restartable sequences
-
-
-@syscall("prctl")
-def prctl(p: Process, option: int, arg2: int) -> int:
-    return -errno.EINVAL
 
 
 @syscall("sysinfo")

@@ -128,3 +128,9 @@ def _nanosleep(thread: Thread, clock_id: int, flags: int, ns: int, rem: int,
                 thread.process.write_struct(rem, layout, tv_sec=left // 10**9,
                                             tv_nsec=left % 10**9)
             return -ERESTART_RESTARTBLOCK
+
+
+@syscall("clock_adjtime", "clock_adjtime64", "adjtimex")
+def clock_adjtime(p: Process) -> int:
+    """The host's clock is not the guest's to tune or read this way."""
+    return -errno.EPERM

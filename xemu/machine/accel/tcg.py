@@ -62,6 +62,8 @@ HOOK_SYSCALL_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 INVALID_MEMORY = (UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                   | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                   | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT)
+# Steps tried after a yield hint before an undefined instruction is real.
+HINT_STEPS = 3
 
 
 class UnicornRegisters:
@@ -259,10 +261,15 @@ class TcgAccelerator(Debugging):
         pc = self.regs.read(self.spec.pc)
         if count:                          # already a step: did it move?
             return None if pc != start & ~1 else False
-        stepped = self._emulate(self._resume_address(), None, count=1)
-        if isinstance(stepped, Fault) and stepped.signal == signal.SIGILL and stepped.pc == pc:
-            return False
-        return stepped
+        for _ in range(HINT_STEPS):
+            # A yield's exit can still be pending when another thread's stop
+            # request ended the run: the first step may report it again
+            # without running anything. A real undefined instruction stays.
+            stepped = self._emulate(self._resume_address(), None, count=1)
+            if not (isinstance(stepped, Fault) and stepped.signal == signal.SIGILL
+                    and stepped.pc == pc):
+                return stepped
+        return False
 
     def _raise_hook_error(self) -> None:
         error, self._hook_error = self._hook_error, None

@@ -1,0 +1,326 @@
+/* The wider Linux interface (issue 15), one program per group. Output holds
+ * no ids, times or sizes of the host, only what the kernel promises, so it
+ * is the same natively, under qemu-user and under xemu, as root or not.
+ *   identity   uids, gids, groups (32-bit and, on ARM and i386, the 16-bit
+ *              calls), capget
+ *   owners     chown, fchown, lchown, fchownat (AT_EMPTY_PATH)
+ *   filetimes  utimensat (UTIME_NOW, UTIME_OMIT), futimens, utimes, utime
+ *   fsinfo     statfs, fstatfs, posix_fadvise
+ *   transfer   preadv/pwritev, sendfile, copy_file_range, splice, tee,
+ *              fallocate, flock, linkat, memfd_create, xattrs
+ *   resources  getrusage, times, priorities, sched_*, personality, prctl,
+ *              mincore */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/fsuid.h>
+#include <sys/mman.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/times.h>
+#include <sys/uio.h>
+#include <sys/xattr.h>
+#include <linux/capability.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
+
+#define CHECK(cond) do { if (!(cond)) { printf("FAILED: %s (%s)\n", #cond, strerror(errno)); \
+                                        return 1; } } while (0)
+#define SAY(what, cond) printf("%s: %s\n", what, (cond) ? "yes" : "no")
+
+static const char *error_name(int e) {
+    switch (e) {
+    case 0: return "ok";
+    case ENOENT: return "ENOENT";
+    case EBADF: return "EBADF";
+    case EINVAL: return "EINVAL";
+    case EPERM: return "EPERM";
+    case ESPIPE: return "ESPIPE";
+    case EWOULDBLOCK: return "EWOULDBLOCK";
+    case ERANGE: return "ERANGE";
+    case ENOMEM: return "ENOMEM";
+    case ENODATA: return "ENODATA";
+    default: return strerror(e);
+    }
+}
+
+static const char *outcome(long result) { return error_name(result < 0 ? errno : 0); }
+
+int identity_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    uid_t r, e, s;
+    gid_t rg, eg, sg;
+    CHECK(getresuid(&r, &e, &s) == 0 && getresgid(&rg, &eg, &sg) == 0);
+    SAY("getresuid agrees with getuid and geteuid", r == getuid() && e == geteuid());
+    SAY("getresgid agrees with getgid and getegid", rg == getgid() && eg == getegid());
+    int count = getgroups(0, NULL);
+    CHECK(count >= 0);
+    gid_t *groups = calloc(count + 1, sizeof *groups);
+    SAY("getgroups fills what it counted", getgroups(count, groups) == count);
+    long same = setgroups(count, groups);
+    SAY("setgroups to the same list: done as root, EPERM otherwise",
+        geteuid() == 0 ? same == 0 : same == -1 && errno == EPERM);
+    printf("setuid to itself: %s\n", outcome(setuid(getuid())));
+    printf("setresuid(-1, -1, -1): %s\n", outcome(setresuid(-1, -1, -1)));
+    printf("setreuid to itself: %s\n", outcome(setreuid(getuid(), -1)));
+    printf("setfsuid answers the old fsuid: %s\n",
+           setfsuid(-1) == (int)geteuid() ? "yes" : "no");
+#ifdef __NR_getuid32
+    /* ARM and i386: the plain calls are the kernel's 16-bit ones */
+    long low_uid = syscall(__NR_getuid), low_gid = syscall(__NR_getgid);
+    SAY("16-bit getuid is the uid (or 65534)",
+        low_uid == (getuid() > 0xffff ? 65534 : (long)getuid()));
+    SAY("16-bit getgid is the gid (or 65534)",
+        low_gid == (getgid() > 0xffff ? 65534 : (long)getgid()));
+    unsigned short small[64];
+    long got = syscall(__NR_getgroups, 64, small);
+    SAY("16-bit getgroups counts the same groups", got == count);
+    long none = syscall(__NR_setresuid, 0xffff, 0xffff, 0xffff);
+    printf("16-bit setresuid(-1, -1, -1): %s\n", outcome(none));
+#else
+    puts("16-bit getuid is the uid (or 65534): yes");
+    puts("16-bit getgid is the gid (or 65534): yes");
+    puts("16-bit getgroups counts the same groups: yes");
+    puts("16-bit setresuid(-1, -1, -1): ok");
+#endif
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    CHECK(syscall(SYS_capget, &header, data) == 0);
+    SAY("capget: root has CAP_CHOWN, others not",
+        (geteuid() == 0) == !!(data[0].effective & (1 << CAP_CHOWN)));
+    header.version = 0x12345678;
+    long bad = syscall(SYS_capget, &header, NULL);
+    printf("capget of an unknown version: %s, the kernel's is v3: %s\n", outcome(bad),
+           header.version == _LINUX_CAPABILITY_VERSION_3 ? "yes" : "no");
+    free(groups);
+    return 0;
+}
+
+int owners_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    const char *path = "xemu-owners.tmp", *link_path = "xemu-owners.link";
+    unlink(path);
+    unlink(link_path);
+    int fd = open(path, O_CREAT | O_RDWR, 0600);
+    CHECK(fd >= 0);
+    CHECK(symlink(path, link_path) == 0);
+    printf("chown(-1, -1): %s\n", outcome(chown(path, -1, -1)));
+    printf("fchown to its own owner: %s\n", outcome(fchown(fd, getuid(), getgid())));
+    printf("lchown of a symlink: %s\n", outcome(lchown(link_path, getuid(), -1)));
+    printf("fchownat AT_EMPTY_PATH: %s\n",
+           outcome(fchownat(fd, "", -1, getgid(), AT_EMPTY_PATH)));
+    printf("chown of a missing file: %s\n", outcome(chown("xemu-no-such-file", -1, -1)));
+    printf("fchown of a bad fd: %s\n", outcome(fchown(999, -1, -1)));
+    long other = chown(path, 1234, 5678);
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    if (geteuid() == 0)
+        SAY("root gives the file to 1234:5678",
+            other == 0 && st.st_uid == 1234 && st.st_gid == 5678);
+    else
+        SAY("root gives the file to 1234:5678", other < 0 && errno == EPERM);
+#ifdef __NR_chown32
+    /* ARM and i386: the plain chown is the 16-bit one; 0xffff leaves an id */
+    long sixteen = syscall(__NR_chown, path, 0xffff, 0xffff);
+    struct stat after;
+    CHECK(stat(path, &after) == 0);
+    SAY("16-bit chown(0xffff, 0xffff) changes nothing",
+        sixteen == 0 && after.st_uid == st.st_uid && after.st_gid == st.st_gid);
+#else
+    puts("16-bit chown(0xffff, 0xffff) changes nothing: yes");
+#endif
+    close(fd);
+    unlink(link_path);
+    unlink(path);
+    return 0;
+}
+
+int filetimes_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    const char *path = "xemu-times.tmp";
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    struct timespec set[2] = {{1000000000, 123456789}, {1100000000, 987654321}};
+    CHECK(utimensat(AT_FDCWD, path, set, 0) == 0);
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    printf("utimensat: atime %lld.%09ld mtime %lld.%09ld\n", (long long)st.st_atim.tv_sec,
+           st.st_atim.tv_nsec, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    struct timespec omit_now[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
+    CHECK(futimens(fd, omit_now) == 0);
+    CHECK(fstat(fd, &st) == 0);
+    SAY("futimens: UTIME_OMIT keeps atime", st.st_atim.tv_sec == 1000000000);
+    SAY("futimens: UTIME_NOW sets mtime to now",
+        llabs((long long)st.st_mtim.tv_sec - (long long)time(NULL)) < 60);
+    struct timeval tv[2] = {{1200000000, 5}, {1300000000, 6}};
+    CHECK(utimes(path, tv) == 0);
+    CHECK(stat(path, &st) == 0);
+    printf("utimes: atime %lld.%09ld mtime %lld.%09ld\n", (long long)st.st_atim.tv_sec,
+           st.st_atim.tv_nsec, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    struct utimbuf times = {1400000000, 1500000000};
+    CHECK(utime(path, &times) == 0);
+    CHECK(stat(path, &st) == 0);
+    printf("utime: atime %lld mtime %lld\n", (long long)st.st_atime, (long long)st.st_mtime);
+    struct timespec bad[2] = {{0, 2000000000L}, {0, 0}};
+    printf("utimensat with a bad tv_nsec: %s\n", outcome(utimensat(AT_FDCWD, path, bad, 0)));
+    printf("utimensat of a missing file: %s\n",
+           outcome(utimensat(AT_FDCWD, "xemu-no-such-file", NULL, 0)));
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
+int fsinfo_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    struct statfs fs;
+    CHECK(statfs("/", &fs) == 0);
+    SAY("statfs /: block size and name length set", fs.f_bsize > 0 && fs.f_namelen > 0);
+    CHECK(statfs("/proc", &fs) == 0);
+    SAY("statfs /proc: PROC_SUPER_MAGIC", fs.f_type == 0x9fa0);
+    printf("statfs of a missing path: %s\n", outcome(statfs("/xemu-no-such-dir/x", &fs)));
+    printf("fstatfs of a bad fd: %s\n", outcome(fstatfs(999, &fs)));
+    int fd = open("/proc/self/exe", O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK(fstatfs(fd, &fs) == 0);
+    SAY("fstatfs of the program's file: block size set", fs.f_bsize > 0);
+    printf("posix_fadvise SEQUENTIAL on a file: %s\n",
+           error_name(posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)));
+    int pipes[2];
+    CHECK(pipe(pipes) == 0);
+    printf("posix_fadvise on a pipe: %s\n", error_name(posix_fadvise(pipes[0], 0, 0, 0)));
+    printf("posix_fadvise on a bad fd: %s\n", error_name(posix_fadvise(999, 0, 0, 0)));
+    return 0;
+}
+
+int transfer_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    const char *a = "xemu-transfer-a.tmp", *b = "xemu-transfer-b.tmp";
+    const char *c = "xemu-transfer-c.tmp";
+    unlink(a); unlink(b); unlink(c);
+    int fa = open(a, O_CREAT | O_RDWR, 0600), fb = open(b, O_CREAT | O_RDWR, 0600);
+    CHECK(fa >= 0 && fb >= 0);
+    struct iovec out[2] = {{"hello ", 6}, {"vectors", 7}};
+    CHECK(pwritev(fa, out, 2, 100) == 13);
+    char one[6] = {0}, two[8] = {0};
+    struct iovec in[2] = {{one, 5}, {two, 7}};
+    CHECK(preadv(fa, in, 2, 101) == 12);
+    printf("preadv at 101: [%s][%s]\n", one, two);
+    SAY("pwritev left the file offset alone", lseek(fa, 0, SEEK_CUR) == 0);
+    off_t offset = 100;
+    CHECK(sendfile(fb, fa, &offset, 13) == 13);
+    printf("sendfile: offset now %lld\n", (long long)offset);
+    loff_t from = 106, to = 0;
+    CHECK(copy_file_range(fa, &from, fb, &to, 7, 0) == 7);
+    char back[32] = {0};
+    CHECK(pread(fb, back, 13, 0) == 13);
+    printf("copy_file_range over the start: %s (from %lld, to %lld)\n", back, (long long)from,
+           (long long)to);
+    int p1[2], p2[2];
+    CHECK(pipe(p1) == 0 && pipe(p2) == 0);
+    loff_t at = 100;
+    CHECK(splice(fa, &at, p1[1], NULL, 5, 0) == 5);
+    CHECK(tee(p1[0], p2[1], 5, 0) == 5);
+    char first[6] = {0}, copy[6] = {0};
+    CHECK(read(p1[0], first, 5) == 5 && read(p2[0], copy, 5) == 5);
+    printf("splice then tee: %s and %s, offset %lld\n", first, copy, (long long)at);
+    CHECK(fallocate(fa, 0, 0, 65536) == 0);
+    struct stat st;
+    CHECK(fstat(fa, &st) == 0);
+    printf("fallocate to 64 KiB: size %lld\n", (long long)st.st_size);
+    CHECK(flock(fa, LOCK_EX) == 0);
+    int again = open(a, O_RDONLY);
+    CHECK(again >= 0);
+    printf("second flock, non-blocking: %s\n", outcome(flock(again, LOCK_SH | LOCK_NB)));
+    CHECK(flock(fa, LOCK_UN) == 0);
+    printf("after unlock: %s\n", outcome(flock(again, LOCK_SH | LOCK_NB)));
+    CHECK(linkat(AT_FDCWD, a, AT_FDCWD, c, 0) == 0);
+    CHECK(stat(c, &st) == 0);
+    printf("linkat: %lu links\n", (unsigned long)st.st_nlink);
+    printf("linkat with a bad flag: %s\n", outcome(linkat(AT_FDCWD, a, AT_FDCWD, "x", 0x1)));
+    int memory = memfd_create("xemu-memfd", MFD_CLOEXEC);
+    CHECK(memory >= 0);
+    CHECK(write(memory, "in memory", 9) == 9);
+    char m[10] = {0};
+    CHECK(pread(memory, m, 9, 0) == 9);
+    printf("memfd_create: %s, close-on-exec %s\n", m,
+           fcntl(memory, F_GETFD) & FD_CLOEXEC ? "yes" : "no");
+    if (fsetxattr(fa, "user.xemu", "value", 5, 0) == 0) {
+        char value[16] = {0};
+        printf("getxattr size query: %zd\n", getxattr(a, "user.xemu", NULL, 0));
+        printf("getxattr: %zd %s\n", getxattr(a, "user.xemu", value, sizeof value), value);
+        printf("getxattr, buffer too small: %s\n", outcome(getxattr(a, "user.xemu", value, 2)));
+        char names[64] = {0};
+        ssize_t listed = flistxattr(fa, names, sizeof names);
+        SAY("listxattr names user.xemu", listed > 0 && memmem(names, listed, "user.xemu", 10));
+        CHECK(removexattr(a, "user.xemu") == 0);
+        printf("getxattr after removexattr: %s\n", outcome(getxattr(a, "user.xemu", value, 16)));
+    } else {
+        /* a file system without user attributes: the same lines as one with */
+        puts("getxattr size query: 5\ngetxattr: 5 value\ngetxattr, buffer too small: ERANGE\n"
+             "listxattr names user.xemu: yes\ngetxattr after removexattr: ENODATA");
+    }
+    unlink(a); unlink(b); unlink(c);
+    return 0;
+}
+
+int resources_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    struct rusage usage;
+    printf("getrusage(SELF): %s\n", outcome(getrusage(RUSAGE_SELF, &usage)));
+    printf("getrusage(THREAD): %s\n", outcome(getrusage(RUSAGE_THREAD, &usage)));
+    printf("getrusage(CHILDREN): %s\n", outcome(getrusage(RUSAGE_CHILDREN, &usage)));
+    printf("getrusage(42): %s\n", outcome(getrusage(42, &usage)));
+    struct tms t;
+    SAY("times counts ticks", times(&t) != (clock_t)-1);
+    errno = 0;
+    int nice_now = getpriority(PRIO_PROCESS, 0);
+    SAY("getpriority is the nice value", errno == 0 && nice_now >= -20 && nice_now <= 19);
+    printf("setpriority to the same: %s\n", outcome(setpriority(PRIO_PROCESS, 0, nice_now)));
+    printf("sched_getscheduler: %d\n", sched_getscheduler(0));
+    printf("SCHED_FIFO priorities: %d..%d\n", sched_get_priority_min(SCHED_FIFO),
+           sched_get_priority_max(SCHED_FIFO));
+    struct sched_param param = {.sched_priority = 5};
+    long got = sched_getparam(0, &param);
+    printf("sched_getparam: %s, priority %d\n", outcome(got), param.sched_priority);
+    printf("sched_setscheduler(OTHER, 0): %s\n",
+           outcome(sched_setscheduler(0, SCHED_OTHER, &param)));
+    struct timespec slice;
+    printf("sched_rr_get_interval: %s\n", outcome(sched_rr_get_interval(0, &slice)));
+    printf("sched_getparam of pid -1: %s\n", outcome(sched_getparam(-1, &param)));
+    int persona = personality(0xffffffff);
+    printf("personality: %#x\n", persona);
+    printf("personality(ADDR_NO_RANDOMIZE) answers the old: %#x\n",
+           personality(ADDR_NO_RANDOMIZE));
+    printf("personality now: %#x\n", personality(0xffffffff));
+    char name[17] = {0};
+    CHECK(prctl(PR_SET_NAME, "xemu-renamed-thread-name") == 0);
+    CHECK(prctl(PR_GET_NAME, name) == 0);
+    printf("prctl name round trip: %s\n", name);
+    printf("prctl PR_GET_DUMPABLE: %d\n", prctl(PR_GET_DUMPABLE));
+    printf("prctl of an unknown option: %s\n", outcome(prctl(0x7fff0000, 0, 0, 0, 0)));
+    long page = sysconf(_SC_PAGESIZE);
+    char *mapped = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+    CHECK(mapped != MAP_FAILED);
+    mapped[0] = 1;
+    unsigned char resident[2] = {0};
+    long asked = mincore(mapped, page, resident);
+    printf("mincore of a touched page: %s, resident %d\n", outcome(asked), resident[0] & 1);
+    CHECK(munmap(mapped + page, page) == 0);
+    printf("mincore over an unmapped page: %s\n", outcome(mincore(mapped, 2 * page, resident)));
+    printf("mincore of an unaligned address: %s\n", outcome(mincore(mapped + 1, page, resident)));
+    return 0;
+}
