@@ -112,6 +112,10 @@ CASES = [
     Case("fsinfo", ("fsinfo",)),
     Case("transfer", ("transfer",)),
     Case("resources", ("resources",)),
+    # sockets (sockets.c): loopback TCP and UDP, AF_UNIX with descriptors
+    Case("tcpecho", ("tcpecho",)),
+    Case("udpecho", ("udpecho",)),
+    Case("unixfd", ("unixfd",)),
 ]
 
 # Threads (threads.c): not in CASES until xemu runs threads. Every expected

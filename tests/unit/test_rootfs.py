@@ -113,3 +113,14 @@ def test_guest_descriptors_cannot_reach_xemus_own(accel, guest_env, tmp_path):
     assert lines[1:-1] == [f"{p}: No such file or directory" for p in probes]
     # once the guest opens "." as its fd 3, /proc/self/fd/3 is that directory
     assert lines[-1] == "at:.:/proc/self/fd/3/data: guest file"
+
+
+def test_unix_socket_names_are_paths_inside_the_rootfs(jail, guest_env):
+    """A named AF_UNIX socket is bound inside the root (through its
+    directory's descriptor) and getsockname gives the guest's own name."""
+    case = next(c for c in CASES if c.name == "unixfd")
+    program = install(jail, "arm")
+    result = run_xemu("run", "-q", "--rootfs", str(jail), program, *case.args,
+                      env=guest_env, cwd=jail.parent)
+    assert result.stdout == case.expected("arm", program), result.stderr
+    assert sorted(p.name for p in jail.parent.iterdir()) == ["root", "secret"]

@@ -252,6 +252,9 @@ class LinuxABI:
     # Terminal ioctl numbers (PowerPC's differ).
     ioctls: Mapping[str, int] = field(default_factory=lambda: {
         "TCGETS": 0x5401, "TIOCGWINSZ": 0x5413, "TIOCGPGRP": 0x540F, "TIOCSPGRP": 0x5410})
+    # SOL_SOCKET option numbers that differ from asm-generic's: guest -> host
+    # (PowerPC's six; linux/syscalls/sockets.py).
+    socket_options: Mapping[int, int] = field(default_factory=dict)
     # Host errno -> the guest's, where the arch numbers errors differently
     # from the generic asm-generic/errno.h (MIPS, SPARC, Alpha would; the
     # five arches here do not, so their maps are empty).

@@ -47,6 +47,9 @@ class OpenFile:
     # An eventfd or timerfd (8-byte values in the host's byte order): found
     # at first use by a big-endian guest (syscalls/fs.py)
     counter: bool | None = None
+    # Under --rootfs, the AF_UNIX name the guest bound (the host's is a
+    # /proc/self/fd path to the directory inside the root): getsockname's.
+    unix_name: bytes | None = None
 
 
 class FdTable:

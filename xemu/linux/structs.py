@@ -95,6 +95,10 @@ GENERIC: dict[str, tuple] = {
                    "nivcsw"))),
     "tms": (("tms_utime", "long"), ("tms_stime", "long"), ("tms_cutime", "long"),
             ("tms_cstime", "long")),
+    "msghdr": (("msg_name", "ulong"), ("msg_namelen", "u32"), ("msg_iov", "ulong"),
+               ("msg_iovlen", "ulong"), ("msg_control", "ulong"), ("msg_controllen", "ulong"),
+               ("msg_flags", "s32")),
+    "cmsghdr": (("cmsg_len", "ulong"), ("cmsg_level", "s32"), ("cmsg_type", "s32")),
     "statfs": STATFS_HEAD + tuple((f, "long") for f in STATFS_COUNTS) + STATFS_TAIL,
     "statfs64": STATFS_HEAD + tuple((f, "u64") for f in STATFS_COUNTS) + STATFS_TAIL,
 }

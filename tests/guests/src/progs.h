@@ -9,6 +9,7 @@
     X(mutexcount) X(atomiccount) X(condvar) X(barrier) X(tls) X(threadexit) X(pthreadkill) \
     X(procsignal) X(detached) X(manythreads) X(mainexit) X(robust) X(futexops) X(affinity) \
     X(tasklist) X(threadfork) X(threadexec) X(fdevents) \
-    X(identity) X(owners) X(filetimes) X(fsinfo) X(transfer) X(resources)
+    X(identity) X(owners) X(filetimes) X(fsinfo) X(transfer) X(resources) \
+    X(tcpecho) X(udpecho) X(unixfd)
 #define DECLARE(name) int name##_main(int argc, char **argv);
 PROGRAMS(DECLARE)

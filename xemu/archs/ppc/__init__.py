@@ -87,6 +87,10 @@ SPEC = ArchSpec(
         ioctls={"TCGETS": 0x402C7413, "TIOCGWINSZ": 0x40087468,
                 "TIOCGPGRP": 0x40047477, "TIOCSPGRP": 0x80047476},
         tls_register="r2",
+        # arch/powerpc/include/uapi/asm/socket.h moves these six SOL_SOCKET
+        # options: RCVLOWAT, SNDLOWAT, RCVTIMEO_OLD, SNDTIMEO_OLD, PASSCRED,
+        # PEERCRED (guest -> asm-generic's numbers)
+        socket_options={16: 18, 17: 19, 18: 20, 19: 21, 20: 16, 21: 17},
         clone=CloneABI(args=CLONE_BACKWARDS),
         exception_signals={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL,
                            EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
