@@ -86,6 +86,7 @@ CASES = [
     Case("groups", ("groups",)),
     Case("chain", ("chain",), status=10),
     Case("waitid", ("waitid",)),
+    Case("vforkfork", ("vforkfork",)),
     # signals (signals.c)
     Case("sighandler", ("sighandler",)),
     Case("sigmask", ("sigmask",)),
@@ -116,6 +117,10 @@ CASES = [
     Case("tcpecho", ("tcpecho",)),
     Case("udpecho", ("udpecho",)),
     Case("unixfd", ("unixfd",)),
+    # signals read from a descriptor, POSIX timers (linuxapi.c)
+    Case("sigfd", ("sigfd",)),
+    Case("ptimers", ("ptimers",)),
+    Case("inotify", ("inotify",)),
 ]
 
 # Threads (threads.c): not in CASES until xemu runs threads. Every expected

@@ -32,6 +32,8 @@ KNOWN = {
     ("i386", "proc"): "a native i386 process on an x86-64 kernel sees uname machine "
                       "x86_64; xemu reports i686 like an i386 kernel",
     **{(arch, case): reason for arch in QEMU for case, reason in {
+        "vforkfork": "qemu-user runs vfork as fork, so what the child notes in shared "
+                     "memory (its getppid) never reaches the parent",
         "resources": "qemu-user answers mincore of an unaligned address ENOMEM; the "
                      "kernel's mincore checks alignment first (EINVAL)",
         "execself": "qemu-user hands execve of a foreign program to the host kernel, "

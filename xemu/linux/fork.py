@@ -95,9 +95,19 @@ def _fork(thread: Thread, stop: Clone) -> Stop | None:
             put_tid(thread, stop.parent_tid, pid)
         thread.accel.set_syscall_result(pid)
         return None
+    forget_vfork_parents(process)
     become_child(thread, context)
     _child_side(thread, stop)
     return None
+
+
+def forget_vfork_parents(process) -> None:
+    """In a new host process made from a vfork child (its fork, or the
+    process it becomes at exec or exit): the parents waiting for that child
+    stay in the old one, with their descriptors."""
+    for waiting in process.vfork_parents:
+        waiting.fds.close_all()
+    process.vfork_parents = []
 
 
 def become_child(thread: Thread, context: object) -> None:
@@ -185,9 +195,7 @@ def leave_vfork_child(thread: Thread, child_goes_on) -> Stop | None:
         return None
     process.machine.forked(child=not pid)
     if pid == 0:
-        for waiting in process.vfork_parents:    # the parents' descriptors are theirs
-            waiting.fds.close_all()
-        process.vfork_parents = []
+        forget_vfork_parents(process)
         _only_thread(thread)                     # no CPU of its own: it execs or ends
         return child_goes_on(thread)
     _resume_parent(thread, parent, pid)

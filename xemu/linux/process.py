@@ -50,6 +50,15 @@ class OpenFile:
     # Under --rootfs, the AF_UNIX name the guest bound (the host's is a
     # /proc/self/fd path to the directory inside the root): getsockname's.
     unix_name: bytes | None = None
+    # A signalfd's state (signals.SignalFd), shared by its duplicates.
+    signalfd: object | None = None
+    inotify: bool = False            # an inotify descriptor (events in host byte order)
+
+    def duplicate(self, host_fd: int, cloexec: bool = False) -> OpenFile:
+        """Another descriptor for the same open file (dup, fork): what xemu
+        keeps of the file itself comes along; close-on-exec does not."""
+        return OpenFile(host_fd, cloexec, counter=self.counter, unix_name=self.unix_name,
+                        signalfd=self.signalfd, inotify=self.inotify)
 
 
 class FdTable:
@@ -59,17 +68,21 @@ class FdTable:
         self._files: dict[int, OpenFile] = {}
         self.limit = limit
 
-    def add(self, host_fd: int, lowest: int = 0, cloexec: bool = False) -> int:
+    def add(self, host_fd: int, lowest: int = 0, cloexec: bool = False,
+            like: OpenFile | None = None) -> int:
+        """Install host_fd at the lowest free number from lowest; like: the
+        descriptor it duplicates."""
         fd = lowest
         while fd in self._files:
             fd += 1
         if fd >= self.limit:
             os.close(host_fd)
             raise OSError(errno.EMFILE, "too many open files")
-        self._files[fd] = OpenFile(host_fd, cloexec)
+        self._files[fd] = like.duplicate(host_fd, cloexec) if like else OpenFile(host_fd, cloexec)
         return fd
 
-    def put(self, fd: int, host_fd: int, cloexec: bool = False) -> None:
+    def put(self, fd: int, host_fd: int, cloexec: bool = False,
+            like: OpenFile | None = None) -> None:
         """Install host_fd as guest fd, closing what was there (dup2)."""
         if not 0 <= fd < self.limit:
             os.close(host_fd)
@@ -77,7 +90,7 @@ class FdTable:
         old = self._files.pop(fd, None)
         if old is not None:
             os.close(old.host_fd)
-        self._files[fd] = OpenFile(host_fd, cloexec)
+        self._files[fd] = like.duplicate(host_fd, cloexec) if like else OpenFile(host_fd, cloexec)
 
     def get(self, fd: int) -> OpenFile:
         found = self._files.get(fd)
@@ -91,6 +104,9 @@ class FdTable:
     def numbers(self) -> list[int]:
         return sorted(self._files)
 
+    def entries(self) -> list[OpenFile]:
+        return list(self._files.values())
+
     def close(self, fd: int) -> None:
         found = self._files.pop(fd, None)
         if found is None:
@@ -101,7 +117,7 @@ class FdTable:
         """The table a child gets: every descriptor duplicated."""
         copied = FdTable(self.limit)
         for fd, entry in self._files.items():
-            copied._files[fd] = OpenFile(os.dup(entry.host_fd), entry.cloexec)
+            copied._files[fd] = entry.duplicate(os.dup(entry.host_fd), entry.cloexec)
         return copied
 
     def close_on_exec(self) -> None:
@@ -128,6 +144,7 @@ class Process:
     brk: int = 0
     umask: int = 0o022
     persona: int = 0                 # personality(2): PER_LINUX and its flags
+    signalfds_made: bool = False     # once true, signals keep signalfds' readiness
     # signal number -> the disposition the guest set (signals.SigAction)
     sigactions: dict = field(default_factory=dict)
     # signals sent to the process as a whole (signals.SignalQueue)
@@ -136,6 +153,7 @@ class Process:
     incoming: deque = field(default_factory=deque)
     trampoline: int | None = None    # the sigreturn page (signals.trampoline)
     real_timer: object | None = None     # ITIMER_REAL and alarm (signals.RealTimer)
+    posix_timers: dict = field(default_factory=dict)   # timer_create's: id -> PosixTimer
     quiet: bool = False
     warned: set = field(default_factory=set)
     rootfs: RootFs | None = None

@@ -30,7 +30,7 @@ PROC_SUPER_MAGIC = 0x9FA0
 DT_DIR, DT_REG, DT_LNK = 4, 8, 10
 
 # Entries of /proc/<pid> the guest sees: name -> d_type. Nothing else exists.
-FILES = ("auxv", "cmdline", "comm", "environ", "maps", "mem", "stat", "status")
+FILES = ("auxv", "cmdline", "comm", "environ", "maps", "mem", "mounts", "stat", "status")
 LINKS = ("cwd", "exe", "root")
 DIRS = ("fd", "fdinfo", "task")
 ENTRIES = {**{n: DT_REG for n in FILES}, **{n: DT_LNK for n in LINKS},
@@ -383,7 +383,28 @@ def content(process, parts: tuple) -> bytes:
         return _fdinfo(process, int(parts[1]))
     return {"maps": _maps, "auxv": lambda p: p.auxv, "cmdline": _cmdline,
             "environ": _environ, "comm": lambda p: _comm(p) + b"\n",
-            "stat": _stat, "status": _status}[name](process)
+            "mounts": _mounts, "stat": _stat, "status": _status}[name](process)
+
+
+def _mounts(process) -> bytes:
+    """The host's mounts as the guest's root sees them: under --rootfs only
+    those inside it, their mount points made the guest's paths (as Linux
+    shows a chrooted process)."""
+    with open("/proc/self/mounts", "rb") as f:
+        lines = f.read().splitlines()
+    if process.rootfs is None:
+        return b"".join(line + b"\n" for line in lines)
+    root = process.rootfs.host_root.encode()
+    shown = []
+    for line in lines:
+        fields = line.split(b" ")
+        if len(fields) < 2:
+            continue
+        point = fields[1]
+        if point == root or point.startswith(root + b"/"):
+            fields[1] = point[len(root):] or b"/"
+            shown.append(b" ".join(fields) + b"\n")
+    return b"".join(shown)
 
 
 def _maps(process) -> bytes:

@@ -145,6 +145,19 @@ class Siginfo:
     address: int | None = None   # si_addr of a fault
     status: int = 0              # SIGCHLD's si_status
     raw: bytes | None = None     # as the guest gave it (rt_sigqueueinfo)
+    thread_id: int = 0           # a timer's SIGEV_THREAD_ID target (0: the process)
+
+    def sender(self, spec: ArchSpec) -> tuple[int, int, int]:
+        """(pid, uid, value) as the guest's siginfo holds them (rt_sigqueueinfo's
+        raw bytes included; a timer's id and overrun in the pid and uid)."""
+        if self.raw is None:
+            return self.pid, self.uid, self.value
+        union = 16 if spec.bits == 64 else 12
+        raw = self.raw[:SIGINFO_SIZE].ljust(SIGINFO_SIZE, b"\0")
+        pid, uid = struct.unpack_from(spec.endian + "iI", raw, union)
+        value = struct.unpack_from(spec.endian + ("Q" if spec.bits == 64 else "I"), raw,
+                                   union + 8)[0]
+        return pid, uid, value
 
     def pack(self, spec: ArchSpec) -> bytes:
         """128 bytes: signo, errno, code, then the union at the next word
@@ -193,6 +206,17 @@ class SignalQueue:
     def discard(self, signum: int) -> None:
         self._queued.pop(signum, None)
         self.mask &= ~bit(signum)
+
+    def remove_if(self, signum: int, test) -> None:
+        """Drop the queued instances of signum that test(info) picks."""
+        queued = self._queued.get(signum)
+        if not queued:
+            return
+        kept = deque(info for info in queued if not test(info))
+        if kept:
+            self._queued[signum] = kept
+        else:
+            self.discard(signum)
 
 
 def lowest(mask: int) -> int:
@@ -277,13 +301,112 @@ def deliverable(thread) -> int:
 
 def recalc(thread) -> None:
     """Set the thread's cheap 'signals due' flag, which the dispatcher tests
-    after every system call."""
-    thread.signals_due = bool(deliverable(thread)) or bool(thread.process.incoming)
+    after every system call (and keep signalfds' readiness up to date). The
+    process's end and this thread's killing count too: a call that a wait
+    ended for them must not hand the guest an EINTR it would retry for ever
+    (glibc's sigwait loops), but come to the loop, which ends the thread."""
+    process = thread.process
+    thread.signals_due = bool(deliverable(thread)) or bool(process.incoming) or \
+        process.ending is not None or thread.killed
+    if process.signalfds_made:
+        refresh_signalfds(process)
 
 
 def set_blocked(thread, mask: int) -> None:
     thread.blocked = mask & ~UNBLOCKABLE & ((1 << NSIG) - 1)
     recalc(thread)
+
+
+# -- signalfd -----------------------------------------------------------------
+
+SIGNALFD_SIGINFO_SIZE = 128
+
+
+@dataclass
+class SignalFd:
+    """A signalfd: the signals it reads. Its host descriptor is an eventfd
+    that xemu keeps readable while one of them is pending, so poll, select
+    and epoll see it as they would the kernel's."""
+
+    mask: int
+    readable: bool = False
+
+
+def pending_anywhere(process) -> int:
+    mask = process.pending.mask
+    for thread in list(process.threads.values()):
+        mask |= thread.pending.mask
+    return mask
+
+
+def refresh_signalfds(process) -> None:
+    """Make each signalfd's eventfd readable exactly while it has a signal."""
+    pending = pending_anywhere(process)
+    for entry in process.fds.entries():
+        state = entry.signalfd
+        if state is None:
+            continue
+        wanted = bool(pending & state.mask)
+        if wanted != state.readable:
+            state.readable = wanted
+            if wanted:
+                os.eventfd_write(entry.host_fd, 1)
+            else:
+                os.eventfd_read(entry.host_fd)
+
+
+def read_signalfd(thread, entry, address: int, count: int) -> int:
+    """read(2) of a signalfd: pending signals of its set, taken from the
+    thread's then the process's queue, as signalfd_siginfo records; waits
+    (interruptibly) when there are none, unless the descriptor is
+    non-blocking."""
+    process = thread.process
+    state = entry.signalfd
+    if count < SIGNALFD_SIGINFO_SIZE:
+        return -errno.EINVAL
+    while True:
+        records = []
+        while len(records) < count // SIGNALFD_SIGINFO_SIZE:
+            mask = (thread.pending.mask | process.pending.mask) & state.mask
+            if not mask:
+                break
+            signum = lowest(mask)
+            queue = thread.pending if thread.pending.mask & bit(signum) else process.pending
+            records.append(_signalfd_record(process.spec, queue.take(signum)))
+        if records:
+            refresh_signalfds(process)
+            recalc(thread)
+            process.mem.write(address, b"".join(records))
+            return len(records) * SIGNALFD_SIGINFO_SIZE
+        if is_nonblocking(entry.host_fd):
+            return -errno.EAGAIN
+        if wait_for(thread, [], None, wake_returns=True) is None:
+            return -ERESTARTSYS
+
+
+def _signalfd_record(spec: ArchSpec, info: Siginfo) -> bytes:
+    """struct signalfd_siginfo: fixed-size fields, the guest's byte order."""
+    record = bytearray(SIGNALFD_SIGINFO_SIZE)
+    pid, uid, value = info.sender(spec)
+    struct.pack_into(spec.endian + "IiiII", record, 0, info.signo, 0, info.code,
+                     pid & 0xFFFFFFFF, uid)
+    # ssi_status, ssi_int (sigval's low 32 bits), ssi_ptr (all of it)
+    struct.pack_into(spec.endian + "iIQ", record, 40, info.status, value & 0xFFFFFFFF, value)
+    struct.pack_into(spec.endian + "Q", record, 72, info.address or 0)
+    return bytes(record)
+
+
+def drop_queued(process, signum: int, test) -> None:
+    """Take back queued instances of signum that test(info) picks, wherever
+    they wait (a POSIX timer re-armed or deleted takes back its signal)."""
+    process.pending.remove_if(signum, test)
+    for thread in list(process.threads.values()):
+        thread.pending.remove_if(signum, test)
+        recalc(thread)
+    kept = [info for info in process.incoming if not (info.signo == signum and test(info))]
+    if len(kept) != len(process.incoming):
+        process.incoming.clear()
+        process.incoming.extend(kept)
 
 
 # -- delivery ---------------------------------------------------------------
@@ -529,7 +652,9 @@ def take_incoming(process) -> None:
     incoming = process.incoming
     while incoming:
         info = incoming.popleft()
-        send(process, _with_child_details(info) if info.signo == host_signal.SIGCHLD else info)
+        target = process.threads.get(info.thread_id) if info.thread_id else None
+        send(process, _with_child_details(info) if info.signo == host_signal.SIGCHLD else info,
+             target)
 
 
 def _with_child_details(info: Siginfo) -> Siginfo:
@@ -692,6 +817,7 @@ def after_fork(process) -> None:
     process.pending = SignalQueue()
     process.incoming.clear()
     process.real_timer = None
+    process.posix_timers.clear()
     for thread in process.threads.values():
         thread.pending = SignalQueue()
         recalc(thread)

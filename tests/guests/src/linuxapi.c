@@ -324,3 +324,191 @@ int resources_main(int argc, char **argv) {
     printf("mincore of an unaligned address: %s\n", outcome(mincore(mapped + 1, page, resident)));
     return 0;
 }
+
+/* sigfd: signals read from a signalfd (blocked first, as its users do),
+ * seen by poll, with sigqueue's value and the sender's pid; a second
+ * signalfd call changes the set. ptimers: POSIX timers, one-shot and
+ * periodic, SIGEV_SIGNAL with a value, SIGEV_THREAD, overruns, ABSTIME. */
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+int sigfd_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGRTMIN + 1);
+    CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    CHECK(fd >= 0);
+    struct signalfd_siginfo info;
+    printf("read with nothing pending: %s\n", outcome(read(fd, &info, sizeof info)));
+    struct pollfd watch = {fd, POLLIN, 0};
+    printf("poll with nothing pending: %d\n", poll(&watch, 1, 0));
+    CHECK(kill(getpid(), SIGUSR1) == 0);
+    union sigval value = {.sival_int = 4242};
+    CHECK(sigqueue(getpid(), SIGRTMIN + 1, value) == 0);
+    int ready = poll(&watch, 1, 0);
+    printf("poll with two pending: %d, POLLIN %s\n", ready, watch.revents & POLLIN ? "yes" : "no");
+    struct signalfd_siginfo two[2];
+    ssize_t got = read(fd, two, sizeof two);
+    printf("read both: %zd bytes\n", got);
+    printf("first: %s from us: %s, code SI_USER: %s\n",
+           two[0].ssi_signo == SIGUSR1 ? "SIGUSR1" : "?",
+           two[0].ssi_pid == (unsigned)getpid() ? "yes" : "no",
+           two[0].ssi_code == SI_USER ? "yes" : "no");
+    printf("second: SIGRTMIN+1: %s, SI_QUEUE: %s, value %d\n",
+           two[1].ssi_signo == (unsigned)SIGRTMIN + 1 ? "yes" : "no",
+           two[1].ssi_code == SI_QUEUE ? "yes" : "no", two[1].ssi_int);
+    watch.revents = 0;
+    printf("poll after reading: %d\n", poll(&watch, 1, 0));
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, SIGRTMIN + 1);
+    CHECK(signalfd(fd, &only, 0) == fd);
+    CHECK(kill(getpid(), SIGUSR1) == 0);
+    printf("SIGUSR1 no longer in the set: %s\n", outcome(read(fd, &info, sizeof info)));
+    sigset_t pending;
+    CHECK(sigpending(&pending) == 0);
+    printf("SIGUSR1 still pending: %s\n", sigismember(&pending, SIGUSR1) ? "yes" : "no");
+    printf("signalfd on a non-signalfd: %s\n", outcome(signalfd(0, &only, 0)));
+    printf("read into a small buffer: %s\n", outcome(read(fd, &info, 8)));
+    return 0;
+}
+
+static volatile sig_atomic_t ticks, last_value, overruns_seen;
+static timer_t ticking;
+
+static void on_tick(int signum, siginfo_t *info, void *context) {
+    (void)signum; (void)context;
+    ticks++;
+    last_value = info->si_value.sival_int;
+    overruns_seen = timer_getoverrun(ticking);
+}
+
+static pthread_mutex_t thread_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t thread_done = PTHREAD_COND_INITIALIZER;
+static int thread_calls;
+
+static void in_a_thread(union sigval value) {
+    pthread_mutex_lock(&thread_lock);
+    thread_calls += value.sival_int;
+    pthread_cond_signal(&thread_done);
+    pthread_mutex_unlock(&thread_lock);
+}
+
+int ptimers_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    struct sigaction action = {.sa_sigaction = on_tick, .sa_flags = SA_SIGINFO | SA_RESTART};
+    sigemptyset(&action.sa_mask);
+    CHECK(sigaction(SIGRTMIN + 2, &action, NULL) == 0);
+    struct sigevent event = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 2,
+                             .sigev_value.sival_int = 77};
+    timer_t timer;
+    CHECK(timer_create(CLOCK_MONOTONIC, &event, &timer) == 0);
+    ticking = timer;
+    struct itimerspec once = {.it_value = {0, 20000000}};
+    CHECK(timer_settime(timer, 0, &once, NULL) == 0);
+    struct itimerspec now;
+    CHECK(timer_gettime(timer, &now) == 0);
+    printf("armed: %s\n", now.it_value.tv_sec == 0 && now.it_value.tv_nsec > 0 ? "yes" : "no");
+    while (!ticks) pause();
+    printf("one-shot fired: %d time(s), value %d\n", (int)ticks, (int)last_value);
+    CHECK(timer_gettime(timer, &now) == 0);
+    printf("disarmed after: %s\n",
+           now.it_value.tv_sec == 0 && now.it_value.tv_nsec == 0 ? "yes" : "no");
+    ticks = 0;
+    struct itimerspec periodic = {.it_interval = {0, 10000000}, .it_value = {0, 10000000}};
+    CHECK(timer_settime(timer, 0, &periodic, NULL) == 0);
+    while (ticks < 3) pause();
+    struct itimerspec off = {{0, 0}, {0, 0}}, previous;
+    CHECK(timer_settime(timer, 0, &off, &previous) == 0);
+    printf("periodic: at least 3 ticks, interval %ld ns\n", previous.it_interval.tv_nsec);
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGRTMIN + 2);
+    CHECK(sigprocmask(SIG_BLOCK, &block, NULL) == 0);
+    ticks = 0;
+    CHECK(timer_settime(timer, 0, &periodic, NULL) == 0);
+    struct timespec wait = {0, 80000000};
+    nanosleep(&wait, NULL);
+    CHECK(sigprocmask(SIG_UNBLOCK, &block, NULL) == 0);
+    int after_unblock = ticks;
+    CHECK(timer_settime(timer, 0, &off, NULL) == 0);
+    printf("blocked for 8 periods: one signal came at unblocking: %s, overruns in it: %s\n",
+           after_unblock == 1 ? "yes" : "no", overruns_seen >= 3 ? "yes" : "no");
+    struct timespec start;
+    CHECK(clock_gettime(CLOCK_REALTIME, &start) == 0);
+    timer_t absolute;
+    CHECK(timer_create(CLOCK_REALTIME, &event, &absolute) == 0);
+    struct itimerspec at = {.it_value = {start.tv_sec, start.tv_nsec}};
+    at.it_value.tv_nsec += 30000000;
+    if (at.it_value.tv_nsec >= 1000000000) {
+        at.it_value.tv_sec++;
+        at.it_value.tv_nsec -= 1000000000;
+    }
+    ticks = 0;
+    CHECK(timer_settime(absolute, TIMER_ABSTIME, &at, NULL) == 0);
+    while (!ticks) pause();
+    printf("TIMER_ABSTIME fired: yes\n");
+    struct sigevent threaded = {.sigev_notify = SIGEV_THREAD,
+                                .sigev_notify_function = in_a_thread,
+                                .sigev_value.sival_int = 5};
+    timer_t helper;
+    CHECK(timer_create(CLOCK_MONOTONIC, &threaded, &helper) == 0);
+    CHECK(timer_settime(helper, 0, &once, NULL) == 0);
+    pthread_mutex_lock(&thread_lock);
+    while (!thread_calls) pthread_cond_wait(&thread_done, &thread_lock);
+    pthread_mutex_unlock(&thread_lock);
+    printf("SIGEV_THREAD ran its function with value %d\n", thread_calls);
+    CHECK(timer_delete(timer) == 0 && timer_delete(absolute) == 0 && timer_delete(helper) == 0);
+    printf("timer_delete twice: %s\n", outcome(timer_delete(timer)));
+    struct sigevent bad = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = 1000};
+    printf("timer_create with a bad signal: %s\n",
+           outcome(timer_create(CLOCK_MONOTONIC, &bad, &timer)));
+    return 0;
+}
+
+/* inotify: a watched directory's events read through the descriptor. */
+#include <sys/inotify.h>
+
+static void print_events(const char *buffer, ssize_t length) {
+    for (ssize_t at = 0; at < length;) {
+        const struct inotify_event *event = (const void *)(buffer + at);
+        printf("event:%s%s%s%s%s name=%s\n", event->mask & IN_CREATE ? " CREATE" : "",
+               event->mask & IN_MODIFY ? " MODIFY" : "",
+               event->mask & IN_CLOSE_WRITE ? " CLOSE_WRITE" : "",
+               event->mask & IN_DELETE ? " DELETE" : "",
+               event->mask & IN_IGNORED ? " IGNORED" : "", event->len ? event->name : "-");
+        at += sizeof *event + event->len;
+    }
+}
+
+int inotify_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    CHECK(fd >= 0);
+    int watch = inotify_add_watch(fd, ".", IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE);
+    CHECK(watch >= 0);
+    char buffer[4096] __attribute__((aligned(8)));
+    printf("read with no events: %s\n", outcome(read(fd, buffer, sizeof buffer)));
+    int file = open("xemu-watched.tmp", O_CREAT | O_WRONLY, 0600);
+    CHECK(file >= 0);
+    CHECK(write(file, "x", 1) == 1);
+    close(file);
+    unlink("xemu-watched.tmp");
+    ssize_t got = read(fd, buffer, sizeof buffer);
+    CHECK(got > 0);
+    print_events(buffer, got);
+    CHECK(inotify_rm_watch(fd, watch) == 0);
+    got = read(fd, buffer, sizeof buffer);
+    CHECK(got > 0);
+    print_events(buffer, got);
+    printf("watch a missing path: %s\n",
+           outcome(inotify_add_watch(fd, "xemu-no-such-dir", IN_CREATE)));
+    printf("watch through a non-inotify fd: %s\n", outcome(inotify_add_watch(0, ".", IN_CREATE)));
+    printf("remove a watch twice: %s\n", outcome(inotify_rm_watch(fd, watch)));
+    return 0;
+}

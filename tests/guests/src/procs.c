@@ -306,3 +306,32 @@ int runprog_main(int argc, char **argv) {
     describe("program", status);
     return 0;
 }
+
+/* vforkfork: busybox timeout's pattern. A vfork child notes getppid(),
+ * forks and exits; the fork's child outlives it. The parent must resume
+ * once, in its own process (the grandchild once resumed it a second time),
+ * and be the child's parent (xemu once answered the grandparent, which
+ * busybox timeout then killed). */
+int vforkfork_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    fflush(stdout);
+    pid_t me = getpid();
+    volatile int parent_seen = 0;
+    pid_t pid = vfork();
+    if (pid == 0) {
+        parent_seen = getppid() == me;      /* the vfork child shares our memory */
+        if (fork() == 0) {
+            usleep(100000);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) != pid)
+        return 1;
+    printf("vfork child exited %d, its getppid was us: %s\n", WEXITSTATUS(status),
+           parent_seen ? "yes" : "no");
+    usleep(300000);
+    printf("parent resumed once\n");
+    return 0;
+}

@@ -2,6 +2,9 @@
 (arch/powerpc/include/uapi/asm/stat.h)."""
 
 LAYOUTS = {
+    # A 32-bit program's timespec64: the kernel keeps only the low half of
+    # tv_nsec (get_timespec64), and glibc leaves the other half unset.
+    "timespec64": (("tv_sec", "s64"), ("__pad", "s32"), ("tv_nsec", "s32")),
     "stat64": (
         ("st_dev", "u64"), ("st_ino", "u64"), ("st_mode", "u32"),
         ("st_nlink", "u32"), ("st_uid", "u32"), ("st_gid", "u32"),

@@ -43,7 +43,7 @@ from ..signals import SI_USER, Siginfo, SignalsPending, send
 from ..thread import Thread
 # (imported so they register their handlers)
 from . import (epoll, fdevents, fs, identity, mm, poll, proc, resources,  # noqa: F401
-               signals, sockets, time, transfer)
+               signals, sockets, time, timers, transfer)
 from .registry import HANDLERS, WIDE
 
 

@@ -1,4 +1,4 @@
-"""Event descriptors: eventfd and timerfd, the host's own.
+"""Event descriptors: eventfd, timerfd and inotify, the host's own.
 
 The guest's descriptor is a host eventfd or timerfd, so counting,
 EFD_SEMAPHORE, timer expiry and overruns are the host kernel's; flag bits
@@ -15,7 +15,7 @@ import errno
 import os
 import struct
 
-from ..process import Process
+from ..process import AT_FDCWD, Process
 from .hostlibc import LIBC, checked
 from .registry import syscall
 
@@ -111,3 +111,58 @@ def timerfd_gettime(p: Process, fd: int, current: int) -> int:
 @syscall("timerfd_gettime64")
 def timerfd_gettime64(p: Process, fd: int, current: int) -> int:
     return _gettime(p, fd, current, "timespec64")
+
+
+# -- inotify ------------------------------------------------------------------------
+
+IN_NONBLOCK, IN_CLOEXEC = 0o4000, 0o2000000
+IN_DONT_FOLLOW = 0x02000000
+INOTIFY_HEADER = struct.Struct("=iIII")       # wd, mask, cookie, len; then the name
+
+
+@syscall("inotify_init1")
+def inotify_init1(p: Process, flags: int) -> int:
+    """The host's inotify: events are read as the kernel writes them
+    (turned to a big-endian guest's byte order by fs.py's read)."""
+    flags = p.int32(flags)
+    if flags & ~(IN_NONBLOCK | IN_CLOEXEC):
+        return -errno.EINVAL
+    host = checked(LIBC.inotify_init1((flags & IN_NONBLOCK) | IN_CLOEXEC))
+    fd = p.fds.add(host, cloexec=bool(flags & IN_CLOEXEC))
+    p.fds.get(fd).inotify = True
+    return fd
+
+
+@syscall("inotify_init")
+def inotify_init(p: Process) -> int:
+    return inotify_init1(p, 0)
+
+
+@syscall("inotify_add_watch")
+def inotify_add_watch(p: Process, fd: int, path: int, mask: int) -> int:
+    entry = p.fds.get(p.int32(fd))
+    if not entry.inotify:
+        return -errno.EINVAL
+    follow = not mask & IN_DONT_FOLLOW
+    with p.path_at(AT_FDCWD, path, follow=follow) as (name, dir_fd):
+        where = os.fsencode(name) if dir_fd is None else \
+            b"/proc/self/fd/%d/%s" % (dir_fd, os.fsencode(name))
+        return checked(LIBC.inotify_add_watch(entry.host_fd, where, ctypes.c_uint32(mask)))
+
+
+@syscall("inotify_rm_watch")
+def inotify_rm_watch(p: Process, fd: int, watch: int) -> int:
+    entry = p.fds.get(p.int32(fd))
+    if not entry.inotify:
+        return -errno.EINVAL
+    checked(LIBC.inotify_rm_watch(entry.host_fd, p.int32(watch)))
+    return 0
+
+
+def inotify_events_to_guest(view, length: int, endian: str) -> None:
+    """Rewrite the event headers in a read buffer in the guest's byte order."""
+    at = 0
+    while at + INOTIFY_HEADER.size <= length:
+        fields = INOTIFY_HEADER.unpack_from(view, at)
+        struct.pack_into(endian + "iIII", view, at, *fields)
+        at += INOTIFY_HEADER.size + fields[3]

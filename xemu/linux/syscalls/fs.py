@@ -11,10 +11,10 @@ import termios
 
 from .. import procfs
 from ..process import AT_FDCWD, Process
-from ..signals import ERESTARTSYS, may_block, wait_readable
+from ..signals import ERESTARTSYS, may_block, read_signalfd, wait_readable
 from ..thread import Thread
 from . import hostlibc, identity
-from .fdevents import counter_in_host_order
+from .fdevents import counter_in_host_order, inotify_events_to_guest
 from .registry import syscall
 
 IOV_MAX = 1024
@@ -97,15 +97,16 @@ def close(p: Process, fd: int) -> int:
 
 @syscall("dup")
 def dup(p: Process, fd: int) -> int:
-    return p.fds.add(os.dup(p.fds.host(p.int32(fd))))
+    entry = p.fds.get(p.int32(fd))
+    return p.fds.add(os.dup(entry.host_fd), like=entry)
 
 
 @syscall("dup2")
 def dup2(p: Process, old: int, new: int) -> int:
     old, new = p.int32(old), p.int32(new)
-    host = p.fds.host(old)
+    entry = p.fds.get(old)
     if old != new:
-        p.fds.put(new, os.dup(host))
+        p.fds.put(new, os.dup(entry.host_fd), like=entry)
     return new
 
 
@@ -114,7 +115,8 @@ def dup3(p: Process, old: int, new: int, flags: int) -> int:
     old, new = p.int32(old), p.int32(new)
     if old == new:
         return -errno.EINVAL
-    p.fds.put(new, os.dup(p.fds.host(old)), cloexec=bool(flags & O_CLOEXEC))
+    entry = p.fds.get(old)
+    p.fds.put(new, os.dup(entry.host_fd), cloexec=bool(flags & O_CLOEXEC), like=entry)
     return new
 
 
@@ -138,7 +140,7 @@ def fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
     entry = p.fds.get(fd)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
         return p.fds.add(os.dup(entry.host_fd), lowest=p.int32(arg),
-                         cloexec=cmd == F_DUPFD_CLOEXEC)
+                         cloexec=cmd == F_DUPFD_CLOEXEC, like=entry)
     if cmd == F_GETFD:
         return FD_CLOEXEC if entry.cloexec else 0
     if cmd == F_SETFD:
@@ -207,13 +209,19 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
     p = thread.process
     if count == 0:
         return 0
+    entry = p.fds.get(p.int32(fd))
+    if entry.signalfd is not None:
+        return read_signalfd(thread, entry, buf, count)
     view = _guest_buffer(p, buf, count)
     host = _readable(thread, fd)
     if host is None:
         return -ERESTARTSYS
     done = os.readv(host, [view])
-    if done == 8 and p.spec.big_endian and _counter(p, fd):
-        view[:8] = bytes(view[:8])[::-1]
+    if p.spec.big_endian:
+        if done == 8 and _counter(p, fd):
+            view[:8] = bytes(view[:8])[::-1]
+        elif entry.inotify:
+            inotify_events_to_guest(view, done, p.spec.endian)
     return done
 
 

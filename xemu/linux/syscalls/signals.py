@@ -12,10 +12,10 @@ import time
 
 from ..process import Process
 from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINFO_SIZE,
-                       SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, RealTimer,
-                       SigAction, Siginfo, SignalReturn, bit, ignored, lowest, on_altstack, recalc,
-                       send, set_blocked, sigset_bytes, sigset_value,
-                       take_incoming, valid, wait_for)
+                       SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE,
+                       RealTimer, SigAction, Siginfo, SignalFd, SignalReturn, bit, ignored,
+                       lowest, on_altstack, recalc, send, set_blocked, sigset_bytes,
+                       sigset_value, take_incoming, valid, wait_for)
 from ..thread import Thread
 from .registry import syscall
 from .time import read_timeout
@@ -313,3 +313,35 @@ def _write_itimerval(p: Process, address: int, value: float, interval: float) ->
     (value_s, value_us), (interval_s, interval_us) = split(value), split(interval)
     p.write_struct(address, "itimerval", it_interval_sec=interval_s,
                    it_interval_usec=interval_us, it_value_sec=value_s, it_value_usec=value_us)
+
+
+SFD_NONBLOCK, SFD_CLOEXEC = os.O_NONBLOCK, 0o2000000
+
+
+@syscall("signalfd4")
+def signalfd4(thread: Thread, fd: int, mask: int, size: int, flags: int) -> int:
+    """A descriptor to read signals from (linux/signals.py SignalFd); with
+    an existing signalfd, its set changes."""
+    p = thread.process
+    flags = p.int32(flags)
+    if flags & ~(SFD_NONBLOCK | SFD_CLOEXEC) or size != SIGSET_SIZE:
+        return -errno.EINVAL
+    wanted = sigset_value(p.spec, p.mem.read(mask, SIGSET_SIZE)) & ~UNBLOCKABLE
+    fd = p.int32(fd)
+    if fd != -1:
+        entry = p.fds.get(fd)
+        if entry.signalfd is None:
+            return -errno.EINVAL
+        entry.signalfd.mask = wanted
+    else:
+        host = os.eventfd(0, os.EFD_CLOEXEC | (os.EFD_NONBLOCK if flags & SFD_NONBLOCK else 0))
+        fd = p.fds.add(host, cloexec=bool(flags & SFD_CLOEXEC))
+        p.fds.get(fd).signalfd = SignalFd(wanted)
+        p.signalfds_made = True
+    recalc(thread)
+    return fd
+
+
+@syscall("signalfd")
+def signalfd(thread: Thread, fd: int, mask: int, size: int) -> int:
+    return signalfd4(thread, fd, mask, size, 0)
