@@ -49,7 +49,8 @@ def pwritev(p: Process, fd: int, iov: int, count: int, low: int, high: int) -> i
 @syscall("preadv2")
 def preadv2(p: Process, fd: int, iov: int, count: int, low: int, high: int,
             flags: int) -> int:
-    host, views, offset = p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count), _offset(p, low, high)
+    host, views = p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count)
+    offset = _offset(p, low, high)
     if offset == -1:                         # the file position, as readv
         return os.readv(host, views)
     return os.preadv(host, views, _checked(offset), p.int32(flags))
@@ -58,7 +59,8 @@ def preadv2(p: Process, fd: int, iov: int, count: int, low: int, high: int,
 @syscall("pwritev2")
 def pwritev2(p: Process, fd: int, iov: int, count: int, low: int, high: int,
              flags: int) -> int:
-    host, views, offset = p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count), _offset(p, low, high)
+    host, views = p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count)
+    offset = _offset(p, low, high)
     if offset == -1:
         return os.writev(host, views)
     return os.pwritev(host, views, _checked(offset), p.int32(flags))
@@ -105,32 +107,35 @@ def sendfile64(p: Process, out_fd: int, in_fd: int, offset: int, count: int) -> 
     return _sendfile(p, out_fd, in_fd, offset, count, "q")
 
 
+def _between(p: Process, fd_in: int, off_in: int, fd_out: int, off_out: int, move) -> int:
+    """copy_file_range and splice: offsets given by pointer (loff_t) are
+    read, used and moved on by what was done; move(host_in, host_out,
+    start_in, start_out) does the work."""
+    start_in, start_out = _read_offset(p, off_in, "q"), _read_offset(p, off_out, "q")
+    done = move(p.fds.host(p.int32(fd_in)), p.fds.host(p.int32(fd_out)), start_in, start_out)
+    if start_in is not None:
+        _write_offset(p, off_in, "q", start_in + done)
+    if start_out is not None:
+        _write_offset(p, off_out, "q", start_out + done)
+    return done
+
+
 @syscall("copy_file_range")
 def copy_file_range(p: Process, fd_in: int, off_in: int, fd_out: int, off_out: int,
                     length: int, flags: int) -> int:
     if flags:
         return -errno.EINVAL
-    start_in, start_out = _read_offset(p, off_in, "q"), _read_offset(p, off_out, "q")
-    done = os.copy_file_range(p.fds.host(p.int32(fd_in)), p.fds.host(p.int32(fd_out)),
-                              length, start_in, start_out)
-    if start_in is not None:
-        _write_offset(p, off_in, "q", start_in + done)
-    if start_out is not None:
-        _write_offset(p, off_out, "q", start_out + done)
-    return done
+    return _between(p, fd_in, off_in, fd_out, off_out,
+                    lambda src, dst, at_src, at_dst: os.copy_file_range(src, dst, length,
+                                                                         at_src, at_dst))
 
 
 @syscall("splice")
 def splice(p: Process, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int,
            flags: int) -> int:
-    start_in, start_out = _read_offset(p, off_in, "q"), _read_offset(p, off_out, "q")
-    done = os.splice(p.fds.host(p.int32(fd_in)), p.fds.host(p.int32(fd_out)), length,
-                     start_in, start_out, p.int32(flags))
-    if start_in is not None:
-        _write_offset(p, off_in, "q", start_in + done)
-    if start_out is not None:
-        _write_offset(p, off_out, "q", start_out + done)
-    return done
+    return _between(p, fd_in, off_in, fd_out, off_out,
+                    lambda src, dst, at_src, at_dst: os.splice(src, dst, length, at_src, at_dst,
+                                                               p.int32(flags)))
 
 
 @syscall("tee")
