@@ -115,6 +115,7 @@ CASES = [
     Case("resources", ("resources",)),
     # sockets (sockets.c): loopback TCP and UDP, AF_UNIX with descriptors
     Case("tcpecho", ("tcpecho",)),
+    Case("tcpthreads", ("tcpthreads",)),
     Case("udpecho", ("udpecho",)),
     Case("unixfd", ("unixfd",)),
     # signals read from a descriptor, POSIX timers (linuxapi.c)

@@ -245,3 +245,39 @@ int unixfd_main(int argc, char **argv) {
     unlink("xemu-test.sock");
     return 0;
 }
+
+/* tcpthreads: one thread blocks in accept and recv before another, in the
+ * same process, connects and sends: a blocking socket call must let the
+ * other guest threads run (under TCG one runs at a time). */
+#include <pthread.h>
+
+static struct sockaddr_in threads_bound;
+
+static void *late_client(void *unused) {
+    (void)unused;
+    usleep(100000);
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    if (client < 0 || connect(client, (struct sockaddr *)&threads_bound,
+                              sizeof threads_bound) < 0)
+        return (void *)1;
+    send(client, "from a thread", 13, 0);
+    close(client);
+    return NULL;
+}
+
+int tcpthreads_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    int server = loopback_listener(&threads_bound);
+    CHECK(server >= 0);
+    pthread_t client;
+    CHECK(pthread_create(&client, NULL, late_client, NULL) == 0);
+    int connection = accept(server, NULL, NULL);
+    CHECK(connection >= 0);
+    char text[32] = {0};
+    ssize_t got = recv(connection, text, 13, MSG_WAITALL);
+    void *result;
+    CHECK(pthread_join(client, &result) == 0);
+    printf("accepted while the client thread ran: %.*s, client %s\n", (int)got, text,
+           result == NULL ? "ok" : "failed");
+    return 0;
+}

@@ -159,6 +159,12 @@ def socket_option(host: int, level: int, option: int, size: int) -> bytes:
     return buffer.raw[:length.value]
 
 
+def _ready(host: int, events: int) -> bool:
+    poller = select.poll()
+    poller.register(host, events)
+    return bool(poller.poll(0))
+
+
 def blocking(thread: Thread, host: int, events: int, attempt, timeout_option: int | None):
     """attempt() (which must not block) until it does not raise WouldBlock,
     waiting for events between tries as the kernel's call would block: a
@@ -246,28 +252,22 @@ def accept4(thread: Thread, fd: int, address: int, length: int, flags: int) -> i
     size = ctypes.c_uint32(MAX_ADDRESS)
 
     def attempt() -> int:
+        # accept(2) on a blocking listener would block here, holding the
+        # CPU lock: it is called only once poll says a connection waits.
+        if not is_nonblocking(host) and not _ready(host, select.POLLIN):
+            raise WouldBlock
         result = LIBC.accept4(host, storage, ctypes.byref(size),
-                              (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC | _nonblocking_flag(host))
+                              (flags & SOCK_NONBLOCK) | SOCK_CLOEXEC)
         if result < 0:
             error = ctypes.get_errno()
-            if error == errno.EAGAIN and not is_nonblocking(host):
-                raise WouldBlock
             raise OSError(error, os.strerror(error))
         return result
 
     accepted = blocking(thread, host, select.POLLIN, attempt, SO_RCVTIMEO)
     if accepted < 0:
         return accepted
-    if not flags & SOCK_NONBLOCK:
-        os.set_blocking(accepted, True)
     write_address(p, storage.raw[:size.value], address, length)
     return p.fds.add(accepted, cloexec=bool(flags & SOCK_CLOEXEC))
-
-
-def _nonblocking_flag(host: int) -> int:
-    """accept4 on a blocking listener is tried non-blocking (blocking()
-    waits between tries); the new socket's own mode is set after."""
-    return 0 if is_nonblocking(host) else SOCK_NONBLOCK
 
 
 @syscall("accept")
