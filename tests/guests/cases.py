@@ -151,6 +151,7 @@ THREAD_CASES = [
     Case("threadfork", ("threadfork",)),
     Case("threadexec", ("threadexec",), status=4),
     Case("fdevents", ("fdevents",)),
+    Case("pipethreads", ("pipethreads",)),
 ]
 
 # The C++ binary (cxx_binary): std::thread, futures, condition variables, OpenMP.

@@ -53,6 +53,7 @@ class OpenFile:
     # A signalfd's state (signals.SignalFd), shared by its duplicates.
     signalfd: object | None = None
     inotify: bool = False            # an inotify descriptor (events in host byte order)
+    pipe: bool | None = None         # a pipe or FIFO (found at its first write)
 
     def duplicate(self, host_fd: int, cloexec: bool = False) -> OpenFile:
         """Another descriptor for the same open file (dup, fork): what xemu

@@ -8,7 +8,7 @@
     X(procself) X(modes) \
     X(mutexcount) X(atomiccount) X(condvar) X(barrier) X(tls) X(threadexit) X(pthreadkill) \
     X(procsignal) X(detached) X(manythreads) X(mainexit) X(robust) X(futexops) X(affinity) \
-    X(tasklist) X(threadfork) X(threadexec) X(fdevents) \
+    X(tasklist) X(threadfork) X(threadexec) X(fdevents) X(pipethreads) \
     X(identity) X(owners) X(filetimes) X(fsinfo) X(transfer) X(resources) \
     X(tcpecho) X(tcpthreads) X(udpecho) X(unixfd) X(sigfd) X(ptimers) X(inotify) X(vforkfork)
 #define DECLARE(name) int name##_main(int argc, char **argv);

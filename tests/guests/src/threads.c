@@ -1231,3 +1231,44 @@ int fdevents_main(int argc, char **argv) {
     printf("unarmed nonblocking read: %zd %s\n", got, errname(errno));
     return 0;
 }
+
+/* pipethreads: one thread writes 1 MiB into a pipe in one write(2) while
+ * another reads it: the writer must not block the reader from running. */
+#define PIPE_TOTAL (1 << 20)
+
+static int pipe_ends[2];
+
+static void *pipe_writer(void *unused) {
+    (void)unused;
+    unsigned char *data = malloc(PIPE_TOTAL);
+    for (int i = 0; i < PIPE_TOTAL; i++)
+        data[i] = (unsigned char)(i * 7);
+    ssize_t written = write(pipe_ends[1], data, PIPE_TOTAL);
+    close(pipe_ends[1]);
+    free(data);
+    return (void *)(long)written;
+}
+
+int pipethreads_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    if (pipe(pipe_ends) != 0)
+        return 1;
+    pthread_t writer;
+    pthread_create(&writer, NULL, pipe_writer, NULL);
+    static unsigned char buffer[65536];
+    long total = 0, sum = 0;
+    ssize_t got;
+    while ((got = read(pipe_ends[0], buffer, sizeof buffer)) > 0) {
+        for (ssize_t i = 0; i < got; i++)
+            sum += buffer[i];
+        total += got;
+    }
+    void *written;
+    pthread_join(writer, &written);
+    long expected = 0;
+    for (int i = 0; i < PIPE_TOTAL; i++)
+        expected += (unsigned char)(i * 7);
+    printf("one write of %ld bytes read by another thread: %ld bytes, sum %s\n",
+           (long)written, total, sum == expected ? "right" : "wrong");
+    return 0;
+}

@@ -5,19 +5,23 @@ import ctypes
 import errno
 import fcntl as host_fcntl
 import os
+import select
 import stat as statmod
 import struct
 import termios
 
 from .. import procfs
 from ..process import AT_FDCWD, Process
-from ..signals import ERESTARTSYS, may_block, read_signalfd, wait_readable
+from ..signals import (ERESTARTSYS, is_nonblocking, may_block, read_signalfd,
+                       wait_for, wait_readable)
 from ..thread import Thread
 from . import hostlibc, identity
 from .fdevents import counter_in_host_order, inotify_events_to_guest
 from .registry import syscall
 
 IOV_MAX = 1024
+PIPE_BUF = 4096
+F_GETPIPE_SZ = 1032
 AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EACCESS, AT_EMPTY_PATH = 0x100, 0x200, 0x200, 0x1000
 F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL = 0, 1, 2, 3, 4
 F_DUPFD_CLOEXEC = 1030
@@ -226,13 +230,44 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
 
 
 @syscall("write")
-def write(p: Process, fd: int, buf: int, count: int) -> int:
+def write(thread: Thread, fd: int, buf: int, count: int) -> int:
+    p = thread.process
     if count == 0:
         return 0
     data = _guest_buffer(p, buf, count)
     if count == 8 and p.spec.big_endian and _counter(p, fd):
         data = bytes(data)[::-1]
-    return os.write(p.fds.host(p.int32(fd)), data)
+    host = p.fds.host(p.int32(fd))
+    if len(p.threads) > 1 and _is_pipe(p, fd) and not is_nonblocking(host):
+        return _write_pipe(thread, host, data)
+    return os.write(host, data)
+
+
+def _is_pipe(p: Process, fd: int) -> bool:
+    entry = p.fds.get(p.int32(fd))
+    if entry.pipe is None:
+        entry.pipe = statmod.S_ISFIFO(os.fstat(entry.host_fd).st_mode)
+    return entry.pipe
+
+
+def _write_pipe(thread: Thread, host: int, data) -> int:
+    """A blocking write to a pipe while other threads run: the host's write
+    would block holding the CPU lock (a reader thread of the same process
+    could then never run), so it writes what fits, waiting between pieces
+    where other threads run and signals come. A write of up to PIPE_BUF
+    bytes still goes in one piece, as POSIX requires."""
+    done, total = 0, len(data)
+    capacity = host_fcntl.fcntl(host, F_GETPIPE_SZ)
+    while done < total:
+        unread = struct.unpack("i", host_fcntl.ioctl(host, termios.FIONREAD, b"\0" * 4))[0]
+        room = capacity - unread
+        left = total - done
+        if room >= left or (room > 0 and left > PIPE_BUF):
+            done += os.write(host, data[done:done + min(room, left)])
+            continue
+        if wait_for(thread, [(host, select.POLLOUT)], None) is None:
+            return done if done else -ERESTARTSYS
+    return done
 
 
 def _counter(p: Process, fd: int) -> bool:
