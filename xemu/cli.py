@@ -169,7 +169,7 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.accel.base import Fault
     from .run import RunRequest, run as run_image
-    from .run.drive import end_by_signal
+    from .run.drive import end_by_signal, end_forked_child
     ctx.find_root().meta["verbose"] = verbose
     result = run_image(RunRequest(image=image, args=list(guest_args), arch=arch,
                                   accel=accel, env=parse_env(env_set, env_unset),
@@ -180,11 +180,7 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
                                   gdb=gdb_port, trace=trace, trace_mode=trace_mode,
                                   stats=stats, stats_json=stats_json))
     if result.forked_child:
-        # A process the guest forked ends as a C program's fork child does:
-        # output flushed, no interpreter shutdown (it is the parent's to do).
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(result.status)
+        end_forked_child(result.status)
     if isinstance(result.stop, Fault) and result.process is not None:
         # Killed by a signal: end by the same one, as the guest would have,
         # so the parent's wait sees WIFSIGNALED (no core dump of xemu).

@@ -8,6 +8,7 @@ import resource
 import signal
 import sys
 import time
+from typing import NoReturn
 
 from ..debug.stats import RunStats
 from ..debug.trace import disassemble_one
@@ -114,6 +115,14 @@ def report(stop: Stop, accel, memory: Memory, quiet_signals: bool = False) -> in
     else:
         raise RuntimeError(f"unexpected stop {stop!r}")
     return status
+
+
+def end_forked_child(status: int) -> NoReturn:
+    """A process the guest forked ends as a C program's fork child does:
+    output flushed, no interpreter shutdown (that is the parent's to do)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def end_by_signal(number: int) -> None:

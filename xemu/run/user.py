@@ -28,7 +28,7 @@ from ..machine.accel.base import KICK_SIGNAL, Exit, Fault, Stop, Timeout
 from ..machine.memory import Memory
 from ..machine.select import choose
 from ..proctitle import set_title
-from .drive import Driver, end_by_signal, report
+from .drive import Driver, end_by_signal, end_forked_child, report
 from .request import RunRequest, RunResult
 
 
@@ -105,9 +105,7 @@ class UserMachine:
         status = report(stop, thread.accel, thread.accel.memory, quiet_signals=True)
         if isinstance(stop, Fault):
             end_by_signal(stop.signal)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
+        end_forked_child(status)
 
     def join_threads(self, seconds: float = 2.0) -> None:
         """After the process ended: give its other threads time to leave."""

@@ -148,11 +148,13 @@ int udpecho_main(int argc, char **argv) {
                              {.msg_hdr = {.msg_iov = &parts[1], .msg_iovlen = 1}}};
     printf("sendmmsg: %d\n", sendmmsg(a, out, 2, 0));
     printf("lengths sent: %u %u\n", out[0].msg_len, out[1].msg_len);
-    char one[16] = {0}, two[16] = {0};
-    struct iovec into[2] = {{one, sizeof one}, {two, sizeof two}};
-    struct mmsghdr in[2] = {{.msg_hdr = {.msg_iov = &into[0], .msg_iovlen = 1}},
-                            {.msg_hdr = {.msg_iov = &into[1], .msg_iovlen = 1}}};
-    int count = recvmmsg(b, in, 2, MSG_WAITFORONE, NULL);
+    /* room for three where two wait: the batch ends with what there is */
+    char one[16] = {0}, two[16] = {0}, three[16] = {0};
+    struct iovec into[3] = {{one, sizeof one}, {two, sizeof two}, {three, sizeof three}};
+    struct mmsghdr in[3] = {{.msg_hdr = {.msg_iov = &into[0], .msg_iovlen = 1}},
+                            {.msg_hdr = {.msg_iov = &into[1], .msg_iovlen = 1}},
+                            {.msg_hdr = {.msg_iov = &into[2], .msg_iovlen = 1}}};
+    int count = recvmmsg(b, in, 3, MSG_WAITFORONE, NULL);
     printf("recvmmsg: %d: %s (%u) %s (%u)\n", count, one, in[0].msg_len, two, in[1].msg_len);
     errno = 0;
     got = recv(b, buffer, sizeof buffer, MSG_DONTWAIT);

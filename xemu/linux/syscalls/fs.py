@@ -11,7 +11,7 @@ import struct
 import termios
 
 from .. import procfs
-from ..process import AT_FDCWD, Process
+from ..process import AT_FDCWD, OpenFile, Process
 from ..signals import (ERESTARTSYS, is_nonblocking, may_block, read_signalfd,
                        wait_for, wait_readable)
 from ..thread import Thread
@@ -197,10 +197,9 @@ def _guest_buffer(p: Process, address: int, count: int) -> memoryview:
     return p.mem.view(address, min(count, region.end - address))
 
 
-def _readable(thread: Thread, fd: int) -> int | None:
+def _readable(thread: Thread, entry: OpenFile) -> int | None:
     """The host fd to read, once it has data (a read that may block waits
     here, where a signal can interrupt it: None then)."""
-    entry = thread.process.fds.get(thread.process.int32(fd))
     if entry.may_block is None:
         entry.may_block = may_block(entry.host_fd)
     if entry.may_block and not wait_readable(thread, entry.host_fd):
@@ -217,12 +216,12 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
     if entry.signalfd is not None:
         return read_signalfd(thread, entry, buf, count)
     view = _guest_buffer(p, buf, count)
-    host = _readable(thread, fd)
+    host = _readable(thread, entry)
     if host is None:
         return -ERESTARTSYS
     done = os.readv(host, [view])
     if p.spec.big_endian:
-        if done == 8 and _counter(p, fd):
+        if done == 8 and _counter(entry):
             view[:8] = bytes(view[:8])[::-1]
         elif entry.inotify:
             inotify_events_to_guest(view, done, p.spec.endian)
@@ -235,16 +234,16 @@ def write(thread: Thread, fd: int, buf: int, count: int) -> int:
     if count == 0:
         return 0
     data = _guest_buffer(p, buf, count)
-    if count == 8 and p.spec.big_endian and _counter(p, fd):
+    entry = p.fds.get(p.int32(fd))
+    if count == 8 and p.spec.big_endian and _counter(entry):
         data = bytes(data)[::-1]
-    host = p.fds.host(p.int32(fd))
-    if len(p.threads) > 1 and _is_pipe(p, fd) and not is_nonblocking(host):
+    host = entry.host_fd
+    if len(p.threads) > 1 and _is_pipe(entry) and not is_nonblocking(host):
         return _write_pipe(thread, host, data)
     return os.write(host, data)
 
 
-def _is_pipe(p: Process, fd: int) -> bool:
-    entry = p.fds.get(p.int32(fd))
+def _is_pipe(entry: OpenFile) -> bool:
     if entry.pipe is None:
         entry.pipe = statmod.S_ISFIFO(os.fstat(entry.host_fd).st_mode)
     return entry.pipe
@@ -270,10 +269,9 @@ def _write_pipe(thread: Thread, host: int, data) -> int:
     return done
 
 
-def _counter(p: Process, fd: int) -> bool:
+def _counter(entry: OpenFile) -> bool:
     """An eventfd or timerfd, whose 8-byte values are in the host's byte
     order: turned round for a big-endian guest. Found once per descriptor."""
-    entry = p.fds.get(p.int32(fd))
     if entry.counter is None:
         entry.counter = counter_in_host_order(entry.host_fd)
     return entry.counter
@@ -306,8 +304,9 @@ def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
 
 @syscall("readv")
 def readv(thread: Thread, fd: int, iov: int, count: int) -> int:
-    views = guest_iovecs(thread.process, iov, count)
-    host = _readable(thread, fd)
+    p = thread.process
+    views = guest_iovecs(p, iov, count)
+    host = _readable(thread, p.fds.get(p.int32(fd)))
     return -ERESTARTSYS if host is None else os.readv(host, views)
 
 
@@ -438,15 +437,11 @@ def _statfs_at(p: Process, path: int) -> dict:
     if found.proc is not None:
         return _statfs_of_path("/proc")
     with p.host_path(AT_FDCWD, found) as (name, dir_fd):
-        fd = os.open(name, os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        return hostlibc.fstatfs(fd)
-    finally:
-        os.close(fd)
+        return _statfs_of_path(name, dir_fd)
 
 
-def _statfs_of_path(path: str) -> dict:
-    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+def _statfs_of_path(path, dir_fd: int | None = None) -> dict:
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
         return hostlibc.fstatfs(fd)
     finally:

@@ -18,8 +18,7 @@ from .registry import syscall
 
 RUSAGE_WHO = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN,
               1: resource.RUSAGE_THREAD}
-PRIO_PROCESS, PRIO_USER = 0, 2
-PER_LINUX, PERSONALITY_QUERY = 0, 0xFFFFFFFF
+PERSONALITY_QUERY = 0xFFFFFFFF            # personality(0xffffffff) only asks
 
 
 @syscall("getrusage")

@@ -24,7 +24,6 @@ import errno
 import inspect
 import os
 import select
-import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -42,8 +41,9 @@ SOCK_TYPE_MASK = 0xF
 SOL_SOCKET = 1
 SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
 MSG_DONTWAIT, MSG_CMSG_CLOEXEC, MSG_CTRUNC = 0x40, 0x40000000, 0x8
-# the host's (asm-generic) SOL_SOCKET options with values that are not ints
-SO_LINGER, SO_PEERCRED, SO_RCVTIMEO, SO_SNDTIMEO = 13, 17, 20, 21
+# the host's (asm-generic) numbers of the SOL_SOCKET options xemu reads
+# itself or whose timeval value it converts (linger and ucred are u32s)
+SO_ERROR, SO_RCVTIMEO, SO_SNDTIMEO = 4, 20, 21
 SO_RCVTIMEO_NEW, SO_SNDTIMEO_NEW = 66, 67
 MAX_ADDRESS = 128                      # sizeof(struct sockaddr_storage)
 MAX_OPTION = 1 << 16
@@ -190,8 +190,8 @@ def blocking(thread: Thread, host: int, events: int, attempt, timeout_option: in
 @syscall("socket")
 def socket_(p: Process, family: int, kind: int, protocol: int) -> int:
     kind = p.int32(kind)
-    host = socket.socket(p.int32(family), (kind & ~SOCK_CLOEXEC) | SOCK_CLOEXEC,
-                         p.int32(protocol)).detach()
+    host = checked(LIBC.socket(p.int32(family), (kind & ~SOCK_CLOEXEC) | SOCK_CLOEXEC,
+                               p.int32(protocol)))
     return p.fds.add(host, cloexec=bool(kind & SOCK_CLOEXEC))
 
 
@@ -233,7 +233,7 @@ def connect(thread: Thread, fd: int, address: int, length: int) -> int:
         return -error
     if wait_for(thread, [(host, select.POLLOUT)], None) is None:
         return -ERESTARTSYS
-    return -struct.unpack("i", socket_option(host, SOL_SOCKET, socket.SO_ERROR, 4))[0]
+    return -struct.unpack("i", socket_option(host, SOL_SOCKET, SO_ERROR, 4))[0]
 
 
 @syscall("listen")
@@ -536,12 +536,17 @@ def recv(thread: Thread, fd: int, buf: int, length: int, flags: int) -> int:
     return recvfrom(thread, fd, buf, length, flags, 0, 0)
 
 
-def _sendmsg(thread: Thread, fd: int, header: int, flags: int) -> int:
-    p = thread.process
+def _message(p: Process, header: int) -> tuple[dict, list[memoryview]]:
+    """A guest msghdr's fields and the guest memory its iovecs name."""
     fields = p.read_struct(header, "msghdr")
     if fields["msg_iovlen"] > UIO_MAXIOV:
-        return -errno.EMSGSIZE
-    views = guest_iovecs(p, fields["msg_iov"], fields["msg_iovlen"])
+        raise OSError(errno.EMSGSIZE, "too many iovecs")
+    return fields, guest_iovecs(p, fields["msg_iov"], fields["msg_iovlen"])
+
+
+def _sendmsg(thread: Thread, fd: int, header: int, flags: int) -> int:
+    p = thread.process
+    fields, views = _message(p, header)
     control = _control_to_host(p, fields["msg_control"], fields["msg_controllen"])
     if fields["msg_name"] and fields["msg_namelen"]:
         with host_address(p, fields["msg_name"], fields["msg_namelen"]) as name:
@@ -551,10 +556,7 @@ def _sendmsg(thread: Thread, fd: int, header: int, flags: int) -> int:
 
 def _recvmsg(thread: Thread, fd: int, header: int, flags: int) -> int:
     p = thread.process
-    fields = p.read_struct(header, "msghdr")
-    if fields["msg_iovlen"] > UIO_MAXIOV:
-        return -errno.EMSGSIZE
-    views = guest_iovecs(p, fields["msg_iov"], fields["msg_iovlen"])
+    fields, views = _message(p, header)
     count, name, control, message_flags = _receive(
         thread, fd, views, flags, control_room=fields["msg_controllen"])
     if count < 0:
@@ -597,8 +599,13 @@ def _each_message(thread: Thread, fd: int, vector: int, count: int, flags: int, 
     done = 0
     for index in range(min(p.int32(count), UIO_MAXIOV)):
         entry = vector + index * size
-        result = one(thread, fd, entry, flags if done == 0 or one is _sendmsg
-                     else flags | MSG_DONTWAIT)
+        try:
+            result = one(thread, fd, entry, flags if done == 0 or one is _sendmsg
+                         else flags | MSG_DONTWAIT)
+        except OSError as error:         # after the first, an error only ends the batch
+            if done == 0:
+                raise
+            result = -(error.errno or errno.EIO)
         if result < 0:
             if done == 0:
                 return result
