@@ -28,6 +28,18 @@ def test_read_write_across_regions():
         mem.read(0x11FFE, 4)
 
 
+def test_mapped_views_go_across_regions_and_stop_at_a_hole():
+    mem = Memory()
+    mem.map(0x10000, PAGE, RW)
+    mem.map(0x11000, PAGE, PROT_READ)
+    mem.write(0x10FFE, b"abcd")
+    views = mem.mapped_views(0x10FFE, 4)
+    assert [bytes(v) for v in views] == [b"ab", b"cd"]
+    assert sum(len(v) for v in mem.mapped_views(0x10FFE, 3 * PAGE)) == PAGE + 2
+    with pytest.raises(GuestMemoryError):
+        mem.mapped_views(0x12000, 4)
+
+
 def test_partial_unmap_keeps_the_same_buffer():
     mem = Memory()
     mem.map(0x10000, 3 * PAGE, RW)

@@ -166,6 +166,24 @@ class Memory:
         offset = region.offset + address - region.start
         return memoryview(region.buffer)[offset:offset + size]
 
+    def mapped_views(self, address: int, size: int) -> list[memoryview]:
+        """Writable views of the range up to its first unmapped byte, one per
+        region it crosses (a host readv/writev then sees the guest's buffer as
+        the kernel would: whole across adjacent mappings, cut at a hole).
+        Raises if not even the first byte is mapped."""
+        views, end = [], address + size
+        while address < end:
+            region = self.region_at(address)
+            if region is None:
+                break
+            n = min(end, region.end) - address
+            offset = region.offset + address - region.start
+            views.append(memoryview(region.buffer)[offset:offset + n])
+            address += n
+        if not views:
+            raise GuestMemoryError(address, size)
+        return views
+
     def read(self, address: int, size: int) -> bytes:
         if size == 0:
             return b""

@@ -10,6 +10,7 @@ import stat as statmod
 import struct
 import termios
 
+from ...errors import GuestMemoryError
 from .. import procfs
 from ..process import AT_FDCWD, OpenFile, Process
 from ..signals import (ERESTARTSYS, is_nonblocking, may_block, read_signalfd,
@@ -188,13 +189,11 @@ def ioctl(p: Process, fd: int, request: int, arg: int) -> int:
 
 # -- reading and writing ---------------------------------------------------
 
-def _guest_buffer(p: Process, address: int, count: int) -> memoryview:
-    """The guest buffer, cut at the end of its mapping (as the kernel stops at
-    the first unmapped page); EFAULT if not even its first byte is mapped."""
-    region = p.mem.region_at(address)
-    if region is None:
-        raise OSError(errno.EFAULT, "bad address")
-    return p.mem.view(address, min(count, region.end - address))
+def _guest_buffer(p: Process, address: int, count: int) -> list[memoryview]:
+    """The guest buffer as views for readv/writev: whole across adjacent
+    mappings, cut at the first unmapped page as the kernel cuts it; EFAULT if
+    not even its first byte is mapped."""
+    return p.mem.mapped_views(address, count)
 
 
 def _readable(thread: Thread, entry: OpenFile) -> int | None:
@@ -215,16 +214,18 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
     entry = p.fds.get(p.int32(fd))
     if entry.signalfd is not None:
         return read_signalfd(thread, entry, buf, count)
-    view = _guest_buffer(p, buf, count)
+    views = _guest_buffer(p, buf, count)
     host = _readable(thread, entry)
     if host is None:
         return -ERESTARTSYS
-    done = os.readv(host, [view])
-    if p.spec.big_endian:
-        if done == 8 and _counter(entry):
-            view[:8] = bytes(view[:8])[::-1]
-        elif entry.inotify:
-            inotify_events_to_guest(view, done, p.spec.endian)
+    done = os.readv(host, views)
+    if p.spec.big_endian and (entry.inotify or (done == 8 and _counter(entry))):
+        data = bytearray(p.mem.read(buf, done))
+        if entry.inotify:
+            inotify_events_to_guest(data, done, p.spec.endian)
+        else:
+            data.reverse()
+        p.mem.write(buf, bytes(data))
     return done
 
 
@@ -233,14 +234,14 @@ def write(thread: Thread, fd: int, buf: int, count: int) -> int:
     p = thread.process
     if count == 0:
         return 0
-    data = _guest_buffer(p, buf, count)
+    views = _guest_buffer(p, buf, count)
     entry = p.fds.get(p.int32(fd))
     if count == 8 and p.spec.big_endian and _counter(entry):
-        data = bytes(data)[::-1]
+        views = [memoryview(b"".join(views)[::-1])]
     host = entry.host_fd
     if len(p.threads) > 1 and _is_pipe(entry) and not is_nonblocking(host):
-        return _write_pipe(thread, host, data)
-    return os.write(host, data)
+        return _write_pipe(thread, host, b"".join(views) if len(views) > 1 else views[0])
+    return os.writev(host, views)
 
 
 def _is_pipe(entry: OpenFile) -> bool:
@@ -279,13 +280,12 @@ def _counter(entry: OpenFile) -> bool:
 
 @syscall("pread64", wide=(3,))
 def pread64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
-    view = _guest_buffer(p, buf, count)
-    return os.preadv(p.fds.host(p.int32(fd)), [view], offset)
+    return os.preadv(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count), offset)
 
 
 @syscall("pwrite64", wide=(3,))
 def pwrite64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
-    return os.pwrite(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count), offset)
+    return os.pwritev(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count), offset)
 
 
 def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
@@ -294,11 +294,20 @@ def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
         raise OSError(errno.EINVAL, "bad iovec count")
     layout = p.layout("iovec")
     raw = p.mem.read(iov, layout.size * count)
-    views = []
+    views: list[memoryview] = []
     for i in range(count):
         entry = layout.unpack(raw[i * layout.size:])
-        if entry["iov_len"]:
-            views.append(p.mem.view(entry["iov_base"], entry["iov_len"]))
+        if not entry["iov_len"]:
+            continue
+        try:
+            pieces = p.mem.mapped_views(entry["iov_base"], entry["iov_len"])
+        except GuestMemoryError:
+            if not views:
+                raise
+            break       # a later iovec in a hole ends the transfer, as in Linux
+        views.extend(pieces)
+        if sum(len(v) for v in pieces) < entry["iov_len"]:
+            break
     return views
 
 

@@ -370,18 +370,6 @@ def _host_iovecs(views: list[memoryview]) -> tuple[ctypes.Array, list]:
     return array, kept
 
 
-def _guest_views(p: Process, buf: int, length: int) -> list[memoryview]:
-    views, end = [], buf + length
-    while buf < end:
-        region = p.mem.region_at(buf)
-        if region is None:
-            raise OSError(errno.EFAULT, "bad address")
-        size = min(end, region.end) - buf
-        views.append(p.mem.view(buf, size))
-        buf += size
-    return views
-
-
 def _word(p: Process) -> int:
     return p.spec.word_size
 
@@ -509,7 +497,7 @@ def _result(result: int, host: int, flags: int) -> int:
 def sendto(thread: Thread, fd: int, buf: int, length: int, flags: int, address: int,
            address_length: int) -> int:
     p = thread.process
-    views = _guest_views(p, buf, length)
+    views = p.mem.mapped_views(buf, length)
     if not address:
         return _send(thread, fd, views, flags)
     with host_address(p, address, address_length) as name:
@@ -525,7 +513,7 @@ def send(thread: Thread, fd: int, buf: int, length: int, flags: int) -> int:
 def recvfrom(thread: Thread, fd: int, buf: int, length: int, flags: int, address: int,
              address_length: int) -> int:
     p = thread.process
-    count, name, _, _ = _receive(thread, fd, _guest_views(p, buf, length), flags)
+    count, name, _, _ = _receive(thread, fd, p.mem.mapped_views(buf, length), flags)
     if count >= 0 and address:
         write_address(p, name, address, address_length)
     return count
