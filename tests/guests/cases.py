@@ -125,6 +125,9 @@ CASES = [
     # a read or write buffer across two mappings goes whole (a short write
     # here once cut hello's output at a heap region's end)
     Case("straddle", ("straddle",)),
+    # termios round trip on a pseudo-terminal (ppc numbers every flag its
+    # own way), window size, FIONREAD, tcflush, FIONBIO, FIOCLEX
+    Case("terminal", ("terminal",)),
 ]
 
 # Threads (threads.c): not in CASES until xemu runs threads. Every expected

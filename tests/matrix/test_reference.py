@@ -40,6 +40,8 @@ KNOWN = {
                     "which cannot run it without binfmt_misc (ENOEXEC)",
         "script": "qemu-user hands execve to the host kernel, whose #! interpreter "
                   "here is a foreign program it cannot run without binfmt_misc",
+        "terminal": "qemu-user answers an ioctl request it does not know ENOSYS; "
+                    "Linux answers ENOTTY, which is what isatty-style probes expect",
         "vfork": "qemu-user runs vfork as fork, so the child's writes do not reach "
                  "its parent (and its exec of a foreign program fails, as above)",
     }.items()},

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Mapping, NamedTuple, Protocol
 
+from .termbits import GENERIC as GENERIC_TERMBITS, GENERIC_IOCTLS, Termbits
+
 
 # The page size of every arch here: Linux's 4 KiB (xemu sets Unicorn's Arm
 # targets to it too). Memory, loader and the Linux layer all use this one.
@@ -249,9 +251,10 @@ class LinuxABI:
     structs: Mapping[str, tuple] = field(default_factory=dict)
     # Guest open(2) flag bits whose values differ from the host's (x86-64).
     open_flags: Mapping[str, int] = field(default_factory=dict)
-    # Terminal ioctl numbers (PowerPC's differ).
-    ioctls: Mapping[str, int] = field(default_factory=lambda: {
-        "TCGETS": 0x5401, "TIOCGWINSZ": 0x5413, "TIOCGPGRP": 0x540F, "TIOCSPGRP": 0x5410})
+    # Terminal and file ioctl numbers, and struct termios's bit values
+    # (PowerPC's differ: archs/ppc/termbits.py).
+    ioctls: Mapping[str, int] = field(default_factory=lambda: GENERIC_IOCTLS)
+    termbits: Termbits = GENERIC_TERMBITS
     # SOL_SOCKET option numbers that differ from asm-generic's: guest -> host
     # (PowerPC's six; linux/syscalls/sockets.py).
     socket_options: Mapping[int, int] = field(default_factory=dict)
@@ -287,6 +290,11 @@ class LinuxABI:
     def user_top(self) -> int:
         """The end of the user address range (TASK_SIZE)."""
         return self.task_size or self.stack_top
+
+    @cached_property
+    def ioctl_names(self) -> dict[int, str]:
+        """Request number -> name, for the ioctl dispatcher."""
+        return {number: name for name, number in self.ioctls.items()}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@
  *              fallocate, flock, linkat, memfd_create, xattrs
  *   resources  getrusage, times, priorities, sched_*, personality, prctl,
  *              mincore
- *   straddle   read and write buffers that cross mappings */
+ *   straddle   read and write buffers that cross mappings
+ *   terminal   termios round trip on a pseudo-terminal, window size, FIONREAD,
+ *              tcflush, FIONBIO, FIOCLEX, an unknown request */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,8 @@
 #include <sys/times.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <linux/capability.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +59,7 @@ static const char *error_name(int e) {
     case ENOMEM: return "ENOMEM";
     case ENODATA: return "ENODATA";
     case EFAULT: return "EFAULT";
+    case ENOTTY: return "ENOTTY";
     default: return strerror(e);
     }
 }
@@ -548,5 +553,100 @@ int straddle_main(int argc, char **argv) {
     memset(back, 0, sizeof back);
     printf("what went: %zd\n", read(pipes[0], back, sizeof back));
     printf("write starting in a hole: %s\n", outcome(write(pipes[1], two + 2 * page, 4)));
+    return 0;
+}
+
+static void show_termios(const char *when, const struct termios *t) {
+    printf("%s: ICANON %d ECHO %d ISIG %d IEXTEN %d ICRNL %d IXON %d OPOST %d ONLCR %d "
+           "CS8 %d CREAD %d PARENB %d CSTOPB %d VMIN %d VTIME %d VINTR %d VEOF %d "
+           "ospeed115200 %d ispeed9600 %d\n", when,
+           !!(t->c_lflag & ICANON), !!(t->c_lflag & ECHO), !!(t->c_lflag & ISIG),
+           !!(t->c_lflag & IEXTEN), !!(t->c_iflag & ICRNL), !!(t->c_iflag & IXON),
+           !!(t->c_oflag & OPOST), !!(t->c_oflag & ONLCR), (t->c_cflag & CSIZE) == CS8,
+           !!(t->c_cflag & CREAD), !!(t->c_cflag & PARENB), !!(t->c_cflag & CSTOPB),
+           t->c_cc[VMIN], t->c_cc[VTIME], t->c_cc[VINTR], t->c_cc[VEOF],
+           cfgetospeed(t) == B115200, cfgetispeed(t) == B9600);
+}
+
+static ssize_t read_some(int fd, char *buffer, size_t size) {
+    ssize_t got = 0;
+    for (int tries = 0; tries < 100 && got == 0; tries++) {
+        ssize_t n = read(fd, buffer, size);
+        if (n > 0) got = n;
+        else usleep(10000);
+    }
+    return got;
+}
+
+int terminal_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+    CHECK(strncmp(ptsname(master), "/dev/pts/", 9) == 0);
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    CHECK(slave >= 0);
+    int pipes[2];
+    CHECK(pipe(pipes) == 0);
+    int slave_tty = isatty(slave), master_tty = isatty(master), pipe_tty = isatty(pipes[0]);
+    printf("isatty: slave %d, master %d, pipe %d (%s)\n", slave_tty, master_tty, pipe_tty,
+           error_name(errno));
+    struct termios t;
+    CHECK(tcgetattr(slave, &t) == 0);
+    show_termios("default", &t);
+    t.c_lflag &= ~(ECHO | ICANON);
+    t.c_cflag |= PARENB | CSTOPB;
+    t.c_cc[VMIN] = 3;
+    t.c_cc[VTIME] = 7;
+    t.c_cc[VINTR] = 5;
+    cfsetospeed(&t, B115200);
+    cfsetispeed(&t, B9600);
+    CHECK(tcsetattr(slave, TCSANOW, &t) == 0);
+    memset(&t, 0, sizeof t);
+    CHECK(tcgetattr(slave, &t) == 0);
+    show_termios("changed", &t);
+    cfmakeraw(&t);
+    CHECK(tcsetattr(slave, TCSAFLUSH, &t) == 0);
+    CHECK(tcgetattr(slave, &t) == 0);
+    show_termios("raw", &t);
+    CHECK(tcgetattr(slave, &t) == 0);
+    t.c_lflag |= ICANON | ECHO;
+    t.c_oflag |= OPOST | ONLCR;
+    t.c_iflag |= ICRNL;
+    CHECK(tcsetattr(slave, TCSADRAIN, &t) == 0);
+    /* the host's line discipline obeys the translated flags: a line typed on
+     * the master is echoed with ONLCR's \r\n, and read whole on the slave */
+    CHECK(write(master, "typed\r", 6) == 6);
+    char echo[32] = {0}, line[32] = {0};
+    ssize_t echoed = read_some(master, echo, sizeof echo);
+    printf("echo on the master: %zd bytes, ends in CR LF %d\n", echoed,
+           echoed >= 2 && echo[echoed - 2] == '\r' && echo[echoed - 1] == '\n');
+    int pending = -1;
+    CHECK(ioctl(slave, FIONREAD, &pending) == 0);
+    printf("FIONREAD on the slave: %d\n", pending);
+    ssize_t got = read(slave, line, sizeof line);
+    printf("the slave reads: %zd [%.*s]\n", got, (int)strcspn(line, "\n"), line);
+    CHECK(write(master, "more\r", 5) == 5);
+    usleep(50000);
+    CHECK(tcflush(slave, TCIFLUSH) == 0);
+    CHECK(ioctl(slave, FIONREAD, &pending) == 0);
+    printf("after tcflush: %d\n", pending);
+    struct winsize size = {24, 80, 640, 480}, back = {0, 0, 0, 0};
+    CHECK(ioctl(slave, TIOCSWINSZ, &size) == 0 && ioctl(master, TIOCGWINSZ, &back) == 0);
+    printf("window size: %d rows, %d columns, %dx%d pixels\n", back.ws_row, back.ws_col,
+           back.ws_xpixel, back.ws_ypixel);
+    int on = 1;
+    CHECK(ioctl(pipes[0], FIONBIO, &on) == 0);
+    char byte;
+    printf("read from an empty pipe after FIONBIO: %s\n", outcome(read(pipes[0], &byte, 1)));
+    printf("O_NONBLOCK now: %d\n", !!(fcntl(pipes[0], F_GETFL) & O_NONBLOCK));
+    CHECK(write(pipes[1], "four", 4) == 4);
+    CHECK(ioctl(pipes[0], FIONREAD, &pending) == 0);
+    printf("FIONREAD on a pipe: %d\n", pending);
+    CHECK(ioctl(pipes[0], FIOCLEX) == 0);
+    printf("FIOCLEX: close-on-exec %d\n", !!(fcntl(pipes[0], F_GETFD) & FD_CLOEXEC));
+    CHECK(ioctl(pipes[0], FIONCLEX) == 0);
+    printf("FIONCLEX: close-on-exec %d\n", !!(fcntl(pipes[0], F_GETFD) & FD_CLOEXEC));
+    printf("tcgetattr on a pipe: %s\n", outcome(tcgetattr(pipes[0], &t)));
+    printf("an unknown request on the terminal: %s\n", outcome(ioctl(slave, 0x7A7A, 0)));
     return 0;
 }

@@ -1,5 +1,5 @@
 """PowerPC kernel structs that differ from the generic ones
-(arch/powerpc/include/uapi/asm/stat.h)."""
+(arch/powerpc/include/uapi/asm/stat.h, termbits.h)."""
 
 LAYOUTS = {
     # A 32-bit program's timespec64: the kernel keeps only the low half of
@@ -15,4 +15,8 @@ LAYOUTS = {
         ("st_ctime", "s32"), ("st_ctime_nsec", "u32"),
         ("__unused4", "u32"), ("__unused5", "u32"),
     ),
+    # c_cc before c_line, and the speeds that asm-generic keeps to termios2
+    "termios": (("c_iflag", "u32"), ("c_oflag", "u32"), ("c_cflag", "u32"),
+                ("c_lflag", "u32"), ("c_cc", "bytes19"), ("c_line", "u8"),
+                ("c_ispeed", "u32"), ("c_ospeed", "u32")),
 }

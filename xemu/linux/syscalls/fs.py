@@ -160,33 +160,6 @@ def fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
     return -errno.EINVAL
 
 
-@syscall("ioctl")
-def ioctl(p: Process, fd: int, request: int, arg: int) -> int:
-    host = p.fds.host(p.int32(fd))
-    request &= 0xFFFFFFFF
-    if request in p.spec.linux.ioctls.values() and not os.isatty(host):
-        return -errno.ENOTTY        # isatty() on a file, pipe or /dev/null
-    if request == p.spec.linux.ioctls["TCGETS"]:
-        iflag, oflag, cflag, lflag, _, _, cc = termios.tcgetattr(host)
-        cc_bytes = bytes(c[0] if isinstance(c, bytes) else c for c in cc)[:19]
-        p.write_struct(arg, "termios", c_iflag=iflag, c_oflag=oflag, c_cflag=cflag,
-                       c_lflag=lflag, c_cc=cc_bytes)
-        return 0
-    if request == p.spec.linux.ioctls["TIOCGPGRP"]:
-        p.mem.write(arg, struct.pack(p.spec.endian + "i", os.tcgetpgrp(host)))
-        return 0
-    if request == p.spec.linux.ioctls["TIOCSPGRP"]:
-        os.tcsetpgrp(host, struct.unpack(p.spec.endian + "i", p.mem.read(arg, 4))[0])
-        return 0
-    if request == p.spec.linux.ioctls["TIOCGWINSZ"]:
-        raw = host_fcntl.ioctl(host, termios.TIOCGWINSZ, bytes(8))
-        rows, cols, xpixel, ypixel = struct.unpack("HHHH", raw)
-        p.write_struct(arg, "winsize", ws_row=rows, ws_col=cols, ws_xpixel=xpixel,
-                       ws_ypixel=ypixel)
-        return 0
-    return -errno.ENOTTY
-
-
 # -- reading and writing ---------------------------------------------------
 
 def _guest_buffer(p: Process, address: int, count: int) -> list[memoryview]:
