@@ -128,6 +128,9 @@ CASES = [
     # termios round trip on a pseudo-terminal (ppc numbers every flag its
     # own way), window size, FIONREAD, tcflush, FIONBIO, FIOCLEX
     Case("terminal", ("terminal",)),
+    # System V shared memory, semaphores and queues between parent and child
+    # (through the ipc multiplexer on i386 and ppc)
+    Case("sysvipc", ("sysvipc",)),
 ]
 
 # Threads (threads.c): not in CASES until xemu runs threads. Every expected

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import platform
 
 from ..errors import ArchError
 from .base import ArchSpec
@@ -22,6 +23,12 @@ def by_name(name: str) -> ArchSpec:
             return spec
     choices = ", ".join(NAMES)
     raise ArchError(f"unknown arch '{name}' (choose from {choices})")
+
+
+def host() -> ArchSpec:
+    """The spec of the machine xemu runs on: its struct layouts are the
+    host kernel's, for calls answered through a host buffer."""
+    return by_name(platform.machine())
 
 
 def by_elf(machine: str, bits: int, big_endian: bool) -> ArchSpec:

@@ -240,6 +240,9 @@ class LinuxABI:
     # 0: stack_top.
     task_size: int = 0
     mmap_min_addr: int = MMAP_MIN_ADDR
+    # The alignment shmat asks of an address (SHMLBA): 4 pages on ARM, whose
+    # caches could alias, one elsewhere.
+    shmlba: int = PAGE
     # Entries an arch adds to the auxiliary vector, before the generic ones.
     auxv_extra: tuple[tuple[int, int], ...] = ()
     # 64-bit syscall arguments on a 32-bit arch take a register pair; ARM EABI

@@ -176,6 +176,8 @@ class Process:
     ended: threading.Event = field(default_factory=threading.Event)
     # Futex words with waiters (futex.py)
     futexes: object = field(default_factory=lambda: FutexTable())
+    # guest address -> System V segment attached there (syscalls/ipc.py)
+    shm_attached: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.brk = self.brk_start
@@ -213,6 +215,12 @@ class Process:
         code = "Q" if self.spec.bits == 64 else "I"
         return struct.pack(self.spec.endian + code * len(values),
                            *(v & self.word_mask for v in values))
+
+    def read_word(self, address: int) -> int:
+        """One unsigned guest word (a long or a pointer) from guest memory."""
+        code = "Q" if self.spec.bits == 64 else "I"
+        raw = self.mem.read(address, self.spec.word_size)
+        return struct.unpack(self.spec.endian + code, raw)[0]
 
     # -- paths ------------------------------------------------------------
 
@@ -404,6 +412,9 @@ class Process:
         self.brk_start = self.brk = brk_start
         self.word_mask = (1 << spec.bits) - 1
         self.fds.close_on_exec()
+        for attachment in self.shm_attached.values():     # execve detaches segments
+            attachment.detach()
+        self.shm_attached.clear()
         self.sigactions = {signum: action for signum, action in self.sigactions.items()
                            if action.handler == SIG_IGN}
         self.trampoline = None

@@ -1,6 +1,6 @@
 """Kernel struct layouts, described once and packed per arch.
 
-A layout is a tuple of (field, type). Types: u8 u16 u32 s32 u64 s64, "ulong"
+A layout is a tuple of (field, type). Types: u8 u16 s16 u32 s32 u64 s64, "ulong"
 and "long" (the arch's word), and "bytesN" (a char array). Offsets follow the
 C rules of the arch: natural alignment, except that i386 aligns 8-byte
 integers to 4 (ArchSpec.int64_align), which is why its stat64 is 96 bytes
@@ -13,7 +13,8 @@ import struct
 
 from ..archs.base import ArchSpec
 
-SCALARS = {"u8": "B", "u16": "H", "u32": "I", "s32": "i", "u64": "Q", "s64": "q"}
+SCALARS = {"u8": "B", "u16": "H", "s16": "h", "u32": "I", "s32": "i", "u64": "Q",
+           "s64": "q"}
 # a u64 in a struct the kernel declares packed and aligned(4) (ARM's statfs64)
 PACKED_U64 = "u64_aligned4"
 
@@ -58,7 +59,58 @@ STATFS_TAIL = (("f_fsid0", "s32"), ("f_fsid1", "s32"), ("f_namelen", "long"),
                ("f_frsize", "long"), ("f_flags", "long"),
                *((f"f_spare{i}", "long") for i in range(4)))
 
+# System V IPC (asm-generic/ipcbuf.h, shmbuf.h, sembuf.h, msgbuf.h). mode
+# is a u32 here; i386's and ARM's u16 and its padding make the same bytes,
+# little-endian as they are. Times are one long on 64-bit arches and a low
+# and a high word on 32-bit ones (IPC_BY_BITS).
+IPC64_PERM = (("key", "s32"), ("uid", "u32"), ("gid", "u32"), ("cuid", "u32"),
+              ("cgid", "u32"), ("mode", "u32"), ("seq", "u16"), ("__pad2", "u16"),
+              ("__unused1", "ulong"), ("__unused2", "ulong"))
+
+
+def ipc_times(bits: int, *names: str) -> tuple:
+    """The time fields of an *id64_ds on a 64- or 32-bit arch."""
+    if bits == 64:
+        return tuple((name, "long") for name in names)
+    return tuple(field for name in names for field in ((name, "ulong"), (f"{name}_high", "ulong")))
+
+
+def _words(*names: str) -> tuple:
+    return tuple((name, "ulong") for name in names)
+
+
+def ipc_layouts(bits: int, perm: tuple = IPC64_PERM) -> dict[str, tuple]:
+    unused = _words
+    return {
+        "shmid64_ds": (*perm, ("shm_segsz", "ulong"),
+                       *ipc_times(bits, "shm_atime", "shm_dtime", "shm_ctime"),
+                       ("shm_cpid", "s32"), ("shm_lpid", "s32"), ("shm_nattch", "ulong"),
+                       *unused("__unused4", "__unused5")),
+        "semid64_ds": (*perm, *ipc_times(bits, "sem_otime", "sem_ctime"),
+                       ("sem_nsems", "ulong"), *unused("__unused3", "__unused4")),
+        "msqid64_ds": (*perm, *ipc_times(bits, "msg_stime", "msg_rtime", "msg_ctime"),
+                       ("msg_cbytes", "ulong"), ("msg_qnum", "ulong"), ("msg_qbytes", "ulong"),
+                       ("msg_lspid", "s32"), ("msg_lrpid", "s32"),
+                       *unused("__unused4", "__unused5")),
+    }
+
+
+IPC_BY_BITS = {bits: ipc_layouts(bits) for bits in (32, 64)}
+
 GENERIC: dict[str, tuple] = {
+    # IPC_INFO and the *_INFO commands (uapi/linux/shm.h, sem.h, msg.h)
+    "shminfo64": tuple((name, "ulong") for name in (
+        "shmmax", "shmmin", "shmmni", "shmseg", "shmall", "__unused1", "__unused2",
+        "__unused3", "__unused4")),
+    "shm_info": (("used_ids", "s32"), *((name, "ulong") for name in (
+        "shm_tot", "shm_rss", "shm_swp", "swap_attempts", "swap_successes"))),
+    "seminfo": tuple((name, "s32") for name in (
+        "semmap", "semmni", "semmns", "semmnu", "semmsl", "semopm", "semume", "semusz",
+        "semvmx", "semaem")),
+    "msginfo": (*((name, "s32") for name in (
+        "msgpool", "msgmap", "msgmax", "msgmnb", "msgmni", "msgssz", "msgtql")),
+        ("msgseg", "u16")),
+    "sembuf": (("sem_num", "u16"), ("sem_op", "s16"), ("sem_flg", "s16")),
     "stat": STAT_GENERIC,
     "stat64": STAT64_GENERIC,
     "statx": STATX,
@@ -183,7 +235,8 @@ def layout(spec: ArchSpec, name: str) -> Layout:
     """The arch's layout of a kernel struct: its own if it declares one."""
     found = _cache.get((spec.name, name))
     if found is None:
-        fields = spec.linux.structs.get(name, GENERIC.get(name))
+        fields = spec.linux.structs.get(name) or IPC_BY_BITS[spec.bits].get(name) or \
+            GENERIC.get(name)
         if fields is None:
             raise KeyError(f"{spec.name} has no struct {name}")
         found = _cache[(spec.name, name)] = Layout(name, fields, spec)

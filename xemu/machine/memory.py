@@ -86,6 +86,23 @@ class Memory:
         """Map fresh zeroed memory at [start, start+size); it must be free.
         shared: the host buffer is MAP_SHARED, so it stays one memory across
         a host fork (a guest's MAP_SHARED mapping); else copy-on-write."""
+        size = self._check_free(start, size)
+        sharing = mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE
+        buffer = mmap.mmap(-1, size, flags=sharing | mmap.MAP_ANONYMOUS)
+        region = Region(start, size, perms, buffer, 0, name)
+        self._add(region)
+        return region
+
+    def map_buffer(self, start: int, buffer, perms: int, name: str = "") -> Region:
+        """Map host memory that exists already (a writable buffer of whole
+        pages, e.g. an attached System V segment) at start."""
+        size = self._check_free(start, len(memoryview(buffer).cast("B")))
+        region = Region(start, size, perms, buffer, 0, name)
+        self._add(region)
+        return region
+
+    def _check_free(self, start: int, size: int) -> int:
+        """The size in whole pages, once the range is free and within --memory."""
         if start % PAGE or size <= 0:
             raise ValueError(f"unaligned mapping {start:#x}+{size:#x}")
         size = page_up(size)
@@ -93,11 +110,7 @@ class Memory:
             raise ValueError(f"mapping {start:#x}+{size:#x} overlaps another")
         if self.limit is not None and self.mapped_bytes + size > self.limit:
             raise MemoryError(f"guest memory limit of {self.limit} bytes reached")
-        sharing = mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE
-        buffer = mmap.mmap(-1, size, flags=sharing | mmap.MAP_ANONYMOUS)
-        region = Region(start, size, perms, buffer, 0, name)
-        self._add(region)
-        return region
+        return size
 
     def unmap(self, start: int, size: int) -> None:
         """Unmap every page in the range; pages not mapped are ignored."""

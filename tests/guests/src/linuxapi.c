@@ -12,7 +12,9 @@
  *              mincore
  *   straddle   read and write buffers that cross mappings
  *   terminal   termios round trip on a pseudo-terminal, window size, FIONREAD,
- *              tcflush, FIONBIO, FIOCLEX, an unknown request */
+ *              tcflush, FIONBIO, FIOCLEX, an unknown request
+ *   sysvipc    System V shared memory, semaphores and message queues, between
+ *              a parent and its child */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +38,12 @@
 #include <sys/uio.h>
 #include <sys/xattr.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <termios.h>
 #include <linux/capability.h>
 #include <time.h>
@@ -60,6 +68,10 @@ static const char *error_name(int e) {
     case ENODATA: return "ENODATA";
     case EFAULT: return "EFAULT";
     case ENOTTY: return "ENOTTY";
+    case ENOMSG: return "ENOMSG";
+    case E2BIG: return "E2BIG";
+    case EIDRM: return "EIDRM";
+    case EINTR: return "EINTR";
     default: return strerror(e);
     }
 }
@@ -648,5 +660,128 @@ int terminal_main(int argc, char **argv) {
     printf("FIONCLEX: close-on-exec %d\n", !!(fcntl(pipes[0], F_GETFD) & FD_CLOEXEC));
     printf("tcgetattr on a pipe: %s\n", outcome(tcgetattr(pipes[0], &t)));
     printf("an unknown request on the terminal: %s\n", outcome(ioctl(slave, 0x7A7A, 0)));
+    return 0;
+}
+
+static const char *child_end(pid_t child) {
+    int status;
+    if (waitpid(child, &status, 0) != child) return "lost";
+    if (WIFSIGNALED(status)) return WTERMSIG(status) == SIGSEGV ? "SIGSEGV" : "another signal";
+    return WEXITSTATUS(status) == 0 ? "exit 0" : "exit non-zero";
+}
+
+static void on_alarm(int signum) { (void)signum; }
+
+struct message { long mtype; char mtext[32]; };
+
+int sysvipc_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    /* shared memory: a child's writes reach its parent */
+    int shm = shmget(IPC_PRIVATE, 10000, IPC_CREAT | 0600);
+    CHECK(shm >= 0);
+    char *shared = shmat(shm, NULL, 0);
+    CHECK(shared != (void *)-1);
+    pid_t child = fork();
+    if (child == 0) {
+        strcpy(shared, "written by the child");
+        _exit(0);
+    }
+    printf("child: %s; parent reads: %s\n", child_end(child), shared);
+    char *again = shmat(shm, NULL, SHM_RDONLY);
+    CHECK(again != (void *)-1);
+    printf("a second attachment sees: %s, at another address %d\n", again, again != shared);
+    struct shmid_ds ds;
+    CHECK(shmctl(shm, IPC_STAT, &ds) == 0);
+    printf("shm IPC_STAT: size %zu, attached %lu, mode %o, creator is me %d\n",
+           (size_t)ds.shm_segsz, (unsigned long)ds.shm_nattch, ds.shm_perm.mode & 0777,
+           ds.shm_cpid == getpid());
+    ds.shm_perm.mode = 0640;
+    CHECK(shmctl(shm, IPC_SET, &ds) == 0 && shmctl(shm, IPC_STAT, &ds) == 0);
+    printf("after IPC_SET: mode %o\n", ds.shm_perm.mode & 0777);
+    child = fork();
+    if (child == 0) {
+        again[0] = 'X';             /* a read-only attachment */
+        _exit(0);
+    }
+    printf("writing a read-only attachment: %s\n", child_end(child));
+    CHECK(shmdt(again) == 0);
+    printf("shmdt twice: %s\n", outcome(shmdt(again)));
+    CHECK(shmdt(shared) == 0 && shmctl(shm, IPC_RMID, NULL) == 0);
+    printf("shmat after IPC_RMID: %s\n", outcome((long)shmat(shm, NULL, 0)));
+
+    /* semaphores: a child waits for its parent */
+    int sem = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+    CHECK(sem >= 0);
+    /* the fourth argument is a union semun, passed as one (PowerPC's ABI
+     * passes a union by reference, a bare pointer would not do) */
+    union semun { int val; struct semid_ds *buf; unsigned short *array; } arg;
+    unsigned short start[2] = {3, 0}, now[2] = {0, 0};
+    arg.array = start;
+    CHECK(semctl(sem, 0, SETALL, arg) == 0);
+    struct sembuf down = {0, -2, 0};
+    CHECK(semop(sem, &down, 1) == 0);
+    arg.array = now;
+    CHECK(semctl(sem, 0, GETALL, arg) == 0);
+    printf("SETALL 3 0, then -2: %d %d; GETVAL 0: %d\n", now[0], now[1], semctl(sem, 0, GETVAL));
+    struct sembuf wait_one = {1, -1, 0}, post_one = {1, 1, 0};
+    child = fork();
+    if (child == 0) {
+        _exit(semop(sem, &wait_one, 1) == 0 ? 0 : 1);
+    }
+    usleep(50000);
+    CHECK(semop(sem, &post_one, 1) == 0);
+    printf("a child waiting on a semaphore: %s\n", child_end(child));
+    struct timespec brief = {0, 30000000};
+    printf("semtimedop on zero: %s\n", outcome(semtimedop(sem, &wait_one, 1, &brief)));
+    struct sembuf try_one = {1, -1, IPC_NOWAIT};
+    printf("IPC_NOWAIT on zero: %s\n", outcome(semop(sem, &try_one, 1)));
+    signal(SIGALRM, on_alarm);
+    ualarm(30000, 0);
+    printf("a signal during semop: %s\n", outcome(semop(sem, &wait_one, 1)));
+    arg.val = 7;
+    CHECK(semctl(sem, 1, SETVAL, arg) == 0);
+    printf("SETVAL 7: %d\n", semctl(sem, 1, GETVAL));
+    struct semid_ds sds;
+    arg.buf = &sds;
+    CHECK(semctl(sem, 0, IPC_STAT, arg) == 0);
+    printf("sem IPC_STAT: %lu semaphores, mode %o\n", (unsigned long)sds.sem_nsems,
+           sds.sem_perm.mode & 0777);
+    CHECK(semctl(sem, 0, IPC_RMID) == 0);
+    printf("semop after IPC_RMID: %s\n", outcome(semop(sem, &down, 1)));
+
+    /* message queues */
+    int queue = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    CHECK(queue >= 0);
+    struct message out = {2, "type two"}, in;
+    CHECK(msgsnd(queue, &out, strlen(out.mtext) + 1, 0) == 0);
+    out.mtype = 1;
+    strcpy(out.mtext, "type one");
+    CHECK(msgsnd(queue, &out, strlen(out.mtext) + 1, 0) == 0);
+    struct msqid_ds qds;
+    CHECK(msgctl(queue, IPC_STAT, &qds) == 0);
+    printf("msg IPC_STAT: %lu messages, %lu bytes\n", (unsigned long)qds.msg_qnum,
+           (unsigned long)qds.__msg_cbytes);
+    memset(&in, 0, sizeof in);
+    printf("msgrcv type 1: %zd", msgrcv(queue, &in, sizeof in.mtext, 1, 0));
+    printf(" [%ld %s]\n", in.mtype, in.mtext);
+    printf("msgrcv into 4 bytes: %s\n", outcome(msgrcv(queue, &in, 4, 0, 0)));
+    memset(&in, 0, sizeof in);
+    printf("with MSG_NOERROR: %zd", msgrcv(queue, &in, 4, 0, MSG_NOERROR));
+    printf(" [%ld %.4s]\n", in.mtype, in.mtext);
+    printf("msgrcv of an empty queue, IPC_NOWAIT: %s\n",
+           outcome(msgrcv(queue, &in, sizeof in.mtext, 0, IPC_NOWAIT)));
+    child = fork();
+    if (child == 0) {
+        struct message got;
+        ssize_t n = msgrcv(queue, &got, sizeof got.mtext, -5, 0);
+        _exit(n == 6 && got.mtype == 3 && strcmp(got.mtext, "later") == 0 ? 0 : 1);
+    }
+    usleep(50000);
+    out.mtype = 3;
+    strcpy(out.mtext, "later");
+    CHECK(msgsnd(queue, &out, 6, 0) == 0);
+    printf("a child waiting for a message: %s\n", child_end(child));
+    CHECK(msgctl(queue, IPC_RMID, NULL) == 0);
+    printf("msgsnd after IPC_RMID: %s\n", outcome(msgsnd(queue, &out, 6, 0)));
     return 0;
 }

@@ -6,7 +6,7 @@ from signal import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 
-from ..base import (CLONE_BACKWARDS, UID16_ENTRY_POINTS, ArchSpec, CloneABI, ElfInfo,
+from ..base import (CLONE_BACKWARDS, PAGE, UID16_ENTRY_POINTS, ArchSpec, CloneABI, ElfInfo,
                     IsaSwitch, LinuxABI, Registers, SyscallABI, TcgInfo, Trap)
 from ...errors import GuestMemoryError
 from . import gdb, structs
@@ -77,6 +77,7 @@ SPEC = ArchSpec(
                            result="r0"),
         syscall_numbers=NUMBERS,
         uname_machine="armv7l",
+        shmlba=4 * PAGE,                # asm/shmparam.h: VIPT caches may alias
         platform="v7l",
         hwcap=sum(HWCAP.values()),
         stack_top=0xbf000000,

@@ -42,7 +42,7 @@ from ...machine.accel.base import Stop
 from ..signals import SI_USER, Siginfo, SignalsPending, send
 from ..thread import Thread
 # (imported so they register their handlers)
-from . import (epoll, fdevents, fs, identity, ioctl, mm, poll, proc, resources,  # noqa: F401
+from . import (epoll, fdevents, fs, identity, ioctl, ipc, mm, poll, proc, resources,  # noqa: F401
                signals, sockets, time, timers, transfer)
 from .registry import HANDLERS, WIDE
 
