@@ -118,6 +118,8 @@ CASES = [
     Case("tcpthreads", ("tcpthreads",)),
     Case("udpecho", ("udpecho",)),
     Case("unixfd", ("unixfd",)),
+    # getifaddrs (rtnetlink, turned for ppc) and the SIOCGIF* ioctls on lo
+    Case("ifaddrs", ("ifaddrs",)),
     # signals read from a descriptor, POSIX timers (linuxapi.c)
     Case("sigfd", ("sigfd",)),
     Case("ptimers", ("ptimers",)),

@@ -3,8 +3,8 @@ import termios
 
 import pytest
 
-from xemu.archs.ppc.termbits import IOCTLS as PPC_IOCTLS, TERMBITS as PPC
-from xemu.archs.termbits import GENERIC, GENERIC_IOCTLS
+from xemu.archs.ppc.ioctls import IOCTLS as PPC_IOCTLS, TERMBITS as PPC
+from xemu.archs.ioctls import GENERIC, GENERIC_IOCTLS
 from xemu.linux.terminal import convert_cc, convert_flags
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Mapping, NamedTuple, Protocol
 
-from .termbits import GENERIC as GENERIC_TERMBITS, GENERIC_IOCTLS, Termbits
+from .ioctls import GENERIC as GENERIC_TERMBITS, GENERIC_IOCTLS, Termbits
 
 
 # The page size of every arch here: Linux's 4 KiB (xemu sets Unicorn's Arm
@@ -255,7 +255,7 @@ class LinuxABI:
     # Guest open(2) flag bits whose values differ from the host's (x86-64).
     open_flags: Mapping[str, int] = field(default_factory=dict)
     # Terminal and file ioctl numbers, and struct termios's bit values
-    # (PowerPC's differ: archs/ppc/termbits.py).
+    # (PowerPC's differ: archs/ppc/ioctls.py).
     ioctls: Mapping[str, int] = field(default_factory=lambda: GENERIC_IOCTLS)
     termbits: Termbits = GENERIC_TERMBITS
     # SOL_SOCKET option numbers that differ from asm-generic's: guest -> host

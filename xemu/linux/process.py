@@ -54,12 +54,14 @@ class OpenFile:
     signalfd: object | None = None
     inotify: bool = False            # an inotify descriptor (events in host byte order)
     pipe: bool | None = None         # a pipe or FIFO (found at its first write)
+    # rtnetlink whose messages need turning to the guest's byte order
+    netlink: bool = False
 
     def duplicate(self, host_fd: int, cloexec: bool = False) -> OpenFile:
         """Another descriptor for the same open file (dup, fork): what xemu
         keeps of the file itself comes along; close-on-exec does not."""
         return OpenFile(host_fd, cloexec, counter=self.counter, unix_name=self.unix_name,
-                        signalfd=self.signalfd, inotify=self.inotify)
+                        signalfd=self.signalfd, inotify=self.inotify, netlink=self.netlink)
 
 
 class FdTable:

@@ -1,6 +1,6 @@
 """struct termios between a guest's numbering and the host's.
 
-The host is x86-64, whose termbits are asm-generic's (archs/termbits.py);
+The host is x86-64, whose termbits are asm-generic's (archs/ioctls.py);
 an arch with its own (PowerPC) names in its ArchSpec which bit, field,
 speed code and control-character slot means what, and values are carried
 across by those names. Bits neither side names are common to both and
@@ -8,7 +8,7 @@ pass as they are.
 """
 from __future__ import annotations
 
-from ..archs.termbits import GENERIC, INPUT_SPEED_SHIFT, Termbits
+from ..archs.ioctls import GENERIC, INPUT_SPEED_SHIFT, Termbits
 
 FLAG_FIELDS = ("c_iflag", "c_oflag", "c_cflag", "c_lflag")
 NCCS = 19

@@ -10,11 +10,16 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -281,5 +286,76 @@ int tcpthreads_main(int argc, char **argv) {
     CHECK(pthread_join(client, &result) == 0);
     printf("accepted while the client thread ran: %.*s, client %s\n", (int)got, text,
            result == NULL ? "ok" : "failed");
+    return 0;
+}
+
+/* getifaddrs asks rtnetlink for every link and address: the loopback
+ * device's entries are the same on every machine. */
+int ifaddrs_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    struct ifaddrs *all;
+    if (getifaddrs(&all) != 0) {
+        perror("getifaddrs");
+        return 1;
+    }
+    for (struct ifaddrs *entry = all; entry; entry = entry->ifa_next) {
+        /* (IPv6 is left out: some containers have no ::1) */
+        if (strcmp(entry->ifa_name, "lo") != 0 || !entry->ifa_addr ||
+            entry->ifa_addr->sa_family == AF_INET6)
+            continue;
+        int family = entry->ifa_addr->sa_family;
+        char text[96] = "", mask[96] = "";
+        if (family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)entry->ifa_addr)->sin_addr, text,
+                      sizeof text);
+            inet_ntop(AF_INET, &((struct sockaddr_in *)entry->ifa_netmask)->sin_addr, mask,
+                      sizeof mask);
+        } else if (family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)entry->ifa_addr)->sin6_addr, text,
+                      sizeof text);
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)entry->ifa_netmask)->sin6_addr, mask,
+                      sizeof mask);
+        } else if (family == AF_PACKET) {
+            struct sockaddr_ll *link = (struct sockaddr_ll *)entry->ifa_addr;
+            snprintf(text, sizeof text, "index %d, hardware type %d, %d address bytes",
+                     link->sll_ifindex == (int)if_nametoindex("lo") ? 1 : -1,
+                     link->sll_hatype, link->sll_halen);
+            struct rtnl_link_stats *stats = entry->ifa_data;
+            snprintf(mask, sizeof mask, "stats %s", stats ? "present" : "absent");
+        }
+        printf("lo %s: %s %s, up %d, loopback %d, running %d\n",
+               family == AF_INET ? "inet" : family == AF_INET6 ? "inet6" :
+               family == AF_PACKET ? "packet" : "other", text, mask,
+               !!(entry->ifa_flags & IFF_UP), !!(entry->ifa_flags & IFF_LOOPBACK),
+               !!(entry->ifa_flags & IFF_RUNNING));
+    }
+    freeifaddrs(all);
+    printf("if_nametoindex(lo) is if_nametoindex of its own name: %d\n",
+           if_nametoindex("lo") > 0);
+    char name[IF_NAMESIZE] = "";
+    printf("if_indextoname: %s\n", if_indextoname(if_nametoindex("lo"), name) ? name : "?");
+    int sock = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strcpy(request.ifr_name, "lo");
+    if (ioctl(sock, SIOCGIFFLAGS, &request) == 0)
+        printf("SIOCGIFFLAGS: up %d, loopback %d\n", !!(request.ifr_flags & IFF_UP),
+               !!(request.ifr_flags & IFF_LOOPBACK));
+    if (ioctl(sock, SIOCGIFMTU, &request) == 0)
+        printf("SIOCGIFMTU: above 1000 %d\n", request.ifr_mtu > 1000);
+    if (ioctl(sock, SIOCGIFADDR, &request) == 0)
+        printf("SIOCGIFADDR: family %d, %s\n", request.ifr_addr.sa_family,
+               inet_ntoa(((struct sockaddr_in *)&request.ifr_addr)->sin_addr));
+    if (ioctl(sock, SIOCGIFHWADDR, &request) == 0)
+        printf("SIOCGIFHWADDR: type %d\n", request.ifr_hwaddr.sa_family);
+    struct ifreq records[16];
+    struct ifconf conf = {.ifc_len = sizeof records, .ifc_req = records};
+    if (ioctl(sock, SIOCGIFCONF, &conf) == 0) {
+        for (int i = 0; i < conf.ifc_len / (int)sizeof *records; i++)
+            if (strcmp(records[i].ifr_name, "lo") == 0)
+                printf("SIOCGIFCONF: lo %s\n",
+                       inet_ntoa(((struct sockaddr_in *)&records[i].ifr_addr)->sin_addr));
+    }
+    close(sock);
     return 0;
 }

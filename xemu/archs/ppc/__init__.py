@@ -9,7 +9,7 @@ from unicorn.ppc_const import UC_CPU_PPC32_7457_V1_2
 
 from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Registers,
                     SyscallABI, TcgInfo, Trap)
-from . import gdb, structs, termbits
+from . import gdb, ioctls, structs
 from .syscalls import NUMBERS
 
 MSR_FP = 1 << 13      # floating point available
@@ -84,8 +84,8 @@ SPEC = ArchSpec(
         structs=structs.LAYOUTS,
         open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
                     "O_LARGEFILE": 0o200000, "O_DIRECT": 0o400000},
-        ioctls=termbits.IOCTLS,
-        termbits=termbits.TERMBITS,
+        ioctls=ioctls.IOCTLS,
+        termbits=ioctls.TERMBITS,
         tls_register="r2",
         # arch/powerpc/include/uapi/asm/socket.h moves these six SOL_SOCKET
         # options: RCVLOWAT, SNDLOWAT, RCVTIMEO_OLD, SNDTIMEO_OLD, PASSCRED,

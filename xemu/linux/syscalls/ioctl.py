@@ -1,4 +1,5 @@
-"""ioctl: the terminal and file requests programs make, each translated.
+"""ioctl: the terminal, file and network-interface requests programs make,
+each translated.
 
 A guest's request number is looked up by name in its arch's table
 (LinuxABI.ioctls); the host then gets its own number for that name and
@@ -8,13 +9,14 @@ reaches the host untranslated.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl as host_fcntl
 import os
 import struct
 from typing import Callable
 
-from ...archs.termbits import GENERIC_IOCTLS as HOST
+from ...archs.ioctls import GENERIC_IOCTLS as HOST
 from ..process import OpenFile, Process
 from ..terminal import to_guest, to_host
 from .fs import open_flags_to_host
@@ -99,6 +101,70 @@ def _set_winsize(p: Process, entry: OpenFile, arg: int) -> int:
     return 0
 
 
+# struct ifreq: a name, then a union of 16 bytes (24 with a 64-bit word,
+# whose struct ifmap has longs); the host's is 40 bytes.
+IFNAMSIZ = 16
+HOST_IFREQ = 40
+
+
+def _ifreq_size(p: Process) -> int:
+    return IFNAMSIZ + (24 if p.spec.bits == 64 else 16)
+
+
+def _interface(host_request: str, value: str) -> Callable:
+    """An SIOCGIF* request: the interface named (or, for SIOCGIFNAME,
+    numbered) in the guest's ifreq; the answer, an int, a short or a
+    sockaddr (whose family is a host-order u16), goes back in its order."""
+    def get(p: Process, entry: OpenFile, arg: int) -> int:
+        size = _ifreq_size(p)
+        request = bytearray(p.mem.read(arg, size))
+        host = bytearray(HOST_IFREQ)
+        host[:IFNAMSIZ] = request[:IFNAMSIZ]
+        if value == "name":
+            index = struct.unpack_from(p.spec.endian + "i", request, IFNAMSIZ)[0]
+            struct.pack_into("=i", host, IFNAMSIZ, index)
+        answer = bytearray(host_fcntl.ioctl(entry.host_fd, HOST[host_request], bytes(host)))
+        out = bytearray(request)
+        if value == "name":
+            out[:IFNAMSIZ] = answer[:IFNAMSIZ]
+        else:
+            out[IFNAMSIZ:size] = _union_to_guest(p, answer[IFNAMSIZ:], value)[:size - IFNAMSIZ]
+        p.mem.write(arg, bytes(out))
+        return 0
+    return get
+
+
+def _union_to_guest(p: Process, union: bytes, value: str) -> bytes:
+    code = {"int": "i", "short": "h", "address": "H"}[value]
+    number = struct.unpack_from("=" + code, union)[0]
+    turned = struct.pack(p.spec.endian + code, number)
+    return turned + union[len(turned):]
+
+
+def _interfaces(p: Process, entry: OpenFile, arg: int) -> int:
+    """SIOCGIFCONF: struct ifconf {int length; a pointer to ifreqs}, each an
+    interface's name and IPv4 address."""
+    word = p.spec.word_size
+    length = struct.unpack(p.spec.endian + "i", p.mem.read(arg, 4))[0]
+    buffer = p.read_word(arg + word)
+    size = _ifreq_size(p)
+    room = max(length, 0) // size if buffer else 0
+    host_buffer = ctypes.create_string_buffer(room * HOST_IFREQ) if room else None
+    host_conf = struct.pack("=iiQ", room * HOST_IFREQ, 0,
+                            ctypes.addressof(host_buffer) if room else 0)
+    answer = host_fcntl.ioctl(entry.host_fd, HOST["SIOCGIFCONF"], host_conf)
+    count = struct.unpack_from("=i", answer)[0] // HOST_IFREQ
+    if room:
+        records = b""
+        for i in range(count):
+            record = host_buffer.raw[i * HOST_IFREQ:(i + 1) * HOST_IFREQ]
+            union = _union_to_guest(p, record[IFNAMSIZ:], "address")
+            records += (record[:IFNAMSIZ] + union)[:size]
+        p.mem.write(buffer, records)
+    p.mem.write(arg, struct.pack(p.spec.endian + "i", count * size))
+    return 0
+
+
 def _close_on_exec(flag: bool) -> Callable:
     def call(p: Process, entry: OpenFile, arg: int) -> int:
         entry.cloexec = flag        # the guest's flag: xemu's own fds stay as they are
@@ -144,6 +210,15 @@ REQUESTS: dict[str, Callable[[Process, OpenFile, int], int]] = {
     "FIOCLEX": _close_on_exec(True),
     "FIONCLEX": _close_on_exec(False),
     "TIOCGPTPEER": _peer,
+    "SIOCGIFCONF": _interfaces,
+    "SIOCGIFNAME": _interface("SIOCGIFNAME", "name"),
+    "SIOCGIFINDEX": _interface("SIOCGIFINDEX", "int"),
+    "SIOCGIFMTU": _interface("SIOCGIFMTU", "int"),
+    "SIOCGIFMETRIC": _interface("SIOCGIFMETRIC", "int"),
+    "SIOCGIFTXQLEN": _interface("SIOCGIFTXQLEN", "int"),
+    "SIOCGIFFLAGS": _interface("SIOCGIFFLAGS", "short"),
+    **{name: _interface(name, "address") for name in (
+        "SIOCGIFADDR", "SIOCGIFDSTADDR", "SIOCGIFBRDADDR", "SIOCGIFNETMASK", "SIOCGIFHWADDR")},
 }
 
 

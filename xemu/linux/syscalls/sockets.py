@@ -14,6 +14,10 @@
 - A call that would block waits in wait_for between non-blocking tries, so
   a signal interrupts it, other guest threads run, and SO_RCVTIMEO and
   SO_SNDTIMEO still end it with EAGAIN.
+- Families: AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK, whose addresses
+  xemu translates; any other is EAFNOSUPPORT. A guest of the other byte
+  order than the host gets NETLINK_ROUTE messages turned (linux/netlink.py)
+  and text-only NETLINK_KOBJECT_UEVENT; other netlink protocols are refused.
 - i386 (and any arch's libc that wants it) reaches them through socketcall.
 """
 from __future__ import annotations
@@ -25,9 +29,11 @@ import inspect
 import os
 import select
 import struct
+import sys
 import time
 from collections.abc import Iterator
 
+from .. import netlink
 from ..process import Process
 from ..signals import ERESTARTSYS, is_nonblocking, wait_for
 from ..thread import Thread
@@ -36,6 +42,9 @@ from .fs import guest_iovecs
 from .registry import HANDLERS, syscall
 
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+FAMILIES = (AF_UNIX, AF_INET, AF_INET6, AF_NETLINK)
+NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT = 0, 15
+HOST_BIG_ENDIAN = sys.byteorder == "big"
 SOCK_NONBLOCK, SOCK_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
 SOCK_TYPE_MASK = 0xF
 SOL_SOCKET = 1
@@ -189,15 +198,24 @@ def blocking(thread: Thread, host: int, events: int, attempt, timeout_option: in
 
 @syscall("socket")
 def socket_(p: Process, family: int, kind: int, protocol: int) -> int:
-    kind = p.int32(kind)
-    host = checked(LIBC.socket(p.int32(family), (kind & ~SOCK_CLOEXEC) | SOCK_CLOEXEC,
-                               p.int32(protocol)))
-    return p.fds.add(host, cloexec=bool(kind & SOCK_CLOEXEC))
+    family, kind, protocol = p.int32(family), p.int32(kind), p.int32(protocol)
+    if family not in FAMILIES:
+        return -errno.EAFNOSUPPORT
+    turned = family == AF_NETLINK and p.spec.big_endian != HOST_BIG_ENDIAN
+    if turned and protocol not in (NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT):
+        p.warn(f"netlink protocol {protocol} is not translated for a {p.spec.name} guest")
+        return -errno.EPROTONOSUPPORT
+    host = checked(LIBC.socket(family, (kind & ~SOCK_CLOEXEC) | SOCK_CLOEXEC, protocol))
+    fd = p.fds.add(host, cloexec=bool(kind & SOCK_CLOEXEC))
+    p.fds.get(fd).netlink = turned and protocol == NETLINK_ROUTE
+    return fd
 
 
 @syscall("socketpair")
 def socketpair(p: Process, family: int, kind: int, protocol: int, pair: int) -> int:
     kind = p.int32(kind)
+    if p.int32(family) not in FAMILIES:
+        return -errno.EAFNOSUPPORT
     ends = (ctypes.c_int * 2)()
     checked(LIBC.socketpair(p.int32(family), (kind & ~SOCK_CLOEXEC) | SOCK_CLOEXEC,
                             p.int32(protocol), ends))
@@ -438,7 +456,12 @@ def _control_to_guest(p: Process, raw: bytes, room: int, cloexec: bool) -> tuple
 def _send(thread: Thread, fd: int, views: list[memoryview], flags: int, name: bytes = b"",
           control: bytes = b"") -> int:
     p = thread.process
-    host = p.fds.host(p.int32(fd))
+    entry = p.fds.get(p.int32(fd))
+    host = entry.host_fd
+    if entry.netlink:       # the host reads netlink headers in its own byte order
+        data = bytearray(b"".join(views))
+        netlink.turn(data, len(data), from_host=False)
+        views = [memoryview(data)]
     iov, kept = _host_iovecs(views)
     name_buffer = ctypes.create_string_buffer(name, len(name)) if name else None
     control_buffer = ctypes.create_string_buffer(control, len(control)) if control else None
@@ -458,7 +481,8 @@ def _receive(thread: Thread, fd: int, views: list[memoryview], flags: int,
              name_room: int = 0, control_room: int = 0) -> tuple[int, bytes, bytes, int]:
     """(count or -errno, the sender's address, host control bytes, msg_flags)."""
     p = thread.process
-    host = p.fds.host(p.int32(fd))
+    entry = p.fds.get(p.int32(fd))
+    host = entry.host_fd
     iov, kept = _host_iovecs(views)
     name_buffer = ctypes.create_string_buffer(MAX_ADDRESS)
     control_size = 2 * control_room + 64 if control_room else 0
@@ -476,8 +500,20 @@ def _receive(thread: Thread, fd: int, views: list[memoryview], flags: int,
     count = blocking(thread, host, select.POLLIN, attempt, SO_RCVTIMEO)
     if count < 0:
         return count, b"", b"", 0
+    if entry.netlink:
+        _turn_received(views, count)
     control = control_buffer.raw[:message.controllen] if control_size else b""
     return count, name_buffer.raw[:message.namelen], control, message.flags
+
+
+def _turn_received(views: list[memoryview], count: int) -> None:
+    """Netlink messages the host wrote into guest memory, in the guest's order."""
+    data = bytearray(b"".join(views))
+    netlink.turn(data, min(count, len(data)), from_host=True)
+    at = 0
+    for view in views:
+        view[:] = data[at:at + len(view)]
+        at += len(view)
 
 
 def _dontwait(host: int, flags: int) -> int:

@@ -2,7 +2,7 @@
 (arch/powerpc/include/uapi/asm/termbits.h and ioctls.h): its flags, delay
 fields, speed codes and c_cc slots all differ from asm-generic's, and its
 ioctl numbers carry the _IOR/_IOW direction bits."""
-from ..termbits import GENERIC_IOCTLS, Termbits
+from ..ioctls import GENERIC_IOCTLS, Termbits
 
 TERMBITS = Termbits(
     flags={

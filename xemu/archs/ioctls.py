@@ -1,8 +1,8 @@
-"""struct termios as an arch numbers it, and the terminal ioctl numbers.
+"""struct termios as an arch numbers it, and the ioctl numbers xemu serves.
 
 asm-generic's values (include/uapi/asm-generic/termbits.h, ioctls.h) are
 the host's (x86-64) and every arch's here but PowerPC, whose own are in
-archs/ppc/termbits.py. linux/terminal.py translates by name between the
+archs/ppc/ioctls.py. linux/terminal.py translates by name between the
 two; bits both share (termbits-common.h: IGNBRK, OPOST, the baud codes
 B0..B38400, CRTSCTS...) are named in neither table and pass unchanged.
 """
@@ -60,4 +60,9 @@ GENERIC_IOCTLS = {
     "TCGETS2": 0x802C542A, "TCSETS2": 0x402C542B, "TCSETSW2": 0x402C542C,
     "TCSETSF2": 0x402C542D, "TIOCGPTN": 0x80045430, "TIOCSPTLCK": 0x40045431,
     "TIOCGPTPEER": 0x5441, "FIONCLEX": 0x5450, "FIOCLEX": 0x5451, "FIOASYNC": 0x5452,
+    # uapi/linux/sockios.h: the same on every arch here
+    "SIOCGIFNAME": 0x8910, "SIOCGIFCONF": 0x8912, "SIOCGIFFLAGS": 0x8913,
+    "SIOCGIFADDR": 0x8915, "SIOCGIFDSTADDR": 0x8917, "SIOCGIFBRDADDR": 0x8919,
+    "SIOCGIFNETMASK": 0x891B, "SIOCGIFMETRIC": 0x891D, "SIOCGIFMTU": 0x8921,
+    "SIOCGIFHWADDR": 0x8927, "SIOCGIFINDEX": 0x8933, "SIOCGIFTXQLEN": 0x8942,
 }
