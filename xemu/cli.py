@@ -159,7 +159,9 @@ def parse_timeout(text: str | None) -> float | None:
                    "(target remote :PORT).")
 @click.option("-v", "--verbose", is_flag=True, help="Say what xemu chose and why; "
               "show tracebacks of internal errors.")
-@click.option("-q", "--quiet", is_flag=True, help="No warnings (e.g. unsupported syscalls).")
+@click.option("-q", "--quiet", is_flag=True, envvar="XEMU_QUIET",
+              help="No warnings (e.g. unsupported syscalls); env XEMU_QUIET=1, for test "
+                   "runners that compare stderr.")
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -186,6 +188,93 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
         # so the parent's wait sees WIFSIGNALED (no core dump of xemu).
         end_by_signal(result.stop.signal)
     sys.exit(result.status)
+
+
+class DefaultRun(click.Group):
+    """`xemu matrix ARGS` is `xemu matrix run ARGS` unless ARGS names another
+    subcommand (merge)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or \
+            not 1 <= int(index) <= int(count):
+        raise click.BadParameter(f"'{text}' is not K/N with 1 <= K <= N", param_hint="--shard")
+    return int(index), int(count)
+
+
+REPORT_OPTIONS = [
+    click.option("--json", "json_path", metavar="FILE", help="Write every result as JSON."),
+    click.option("--junit", "junit_path", metavar="FILE",
+                 help="Write JUnit XML (GitLab, Jenkins and GitHub test reports read it)."),
+]
+
+
+def report_options(command):
+    for option in reversed(REPORT_OPTIONS):
+        command = option(command)
+    return command
+
+
+@main.group(cls=DefaultRun)
+def matrix() -> None:
+    """Run a project's tests built for every arch, and compare (run, merge)."""
+
+
+@matrix.command("run")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--arch", "arches", multiple=True, metavar="ARCH",
+              help="Only this arch (repeatable; default: all five).")
+@click.option("--accel", type=click.Choice(["all", "tcg", "kvm"]), default="all",
+              show_default=True,
+              help="all: every usable accelerator (x86 under KVM and under TCG).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=os.cpu_count() or 1,
+              show_default="the number of CPUs", help="Runs at once.")
+@click.option("--timeout", metavar="SECONDS", default="60",
+              callback=lambda c, p, v: parse_timeout(v), show_default=True,
+              help="Each run's wall-time limit.")
+@click.option("--memory", metavar="SIZE", default="1G", show_default=True,
+              callback=lambda c, p, v: (parse_size(v), v)[1],
+              help="Each run's guest memory cap.")
+@click.option("--reference", metavar="ARCH",
+              help="Compare every run with this arch's (the host's own arch runs natively).")
+@click.option("--stderr", "with_stderr", is_flag=True, help="Compare stderr too.")
+@click.option("-a", "--arg", "args", multiple=True, metavar="ARG",
+              help="An argument for every program of a pattern or file list (repeatable).")
+@click.option("--shard", metavar="K/N", callback=lambda c, p, v: parse_shard(v),
+              help="Run only the K-th of N deterministic parts (for a CI matrix).")
+@report_options
+def matrix_run(inputs, arches, accel, jobs, timeout, memory, reference, with_stderr, args,
+               shard, json_path, junit_path) -> None:
+    """Run INPUTS on every arch and accelerator: a manifest (.toml), a pattern
+    such as 'build-{arch}/tests/*', or program files (their ELF headers say
+    the arch). Exit status 0 only if every run passed."""
+    from .archs import NAMES, by_name
+    from .matrix import Options, run as run_matrix
+    from .matrix.report import console
+    chosen = [by_name(name).name for name in arches] or list(NAMES)
+    if reference:
+        reference = by_name(reference).name
+    options = Options(list(inputs), chosen, accel, jobs, timeout, memory, reference,
+                      with_stderr, json_path, junit_path, shard, tuple(args))
+    sys.exit(run_matrix(options, console()))
+
+
+@matrix.command("merge")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@report_options
+def matrix_merge(reports, json_path, junit_path) -> None:
+    """Join the JSON reports of shards into one table (and JSON, JUnit)."""
+    from .matrix import merge
+    from .matrix.report import console
+    sys.exit(merge(list(reports), json_path, junit_path, console()))
 
 
 @main.group()
