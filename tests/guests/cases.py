@@ -133,6 +133,9 @@ CASES = [
     # System V shared memory, semaphores and queues between parent and child
     # (through the ipc multiplexer on i386 and ppc)
     Case("sysvipc", ("sysvipc",)),
+    # ARM's kuser helpers page (Go's runtime at GOARM<7 calls it for every
+    # atomic); the other arches say they have none
+    Case("kuser", ("kuser",)),
 ]
 
 # Threads (threads.c): not in CASES until xemu runs threads. Every expected

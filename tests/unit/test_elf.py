@@ -48,3 +48,28 @@ def test_truncated_image(tmp_path):
 def test_missing_image():
     with pytest.raises(ImageError, match="cannot read"):
         load_image("/nonexistent/prog", None)
+
+
+def test_the_stack_is_executable_only_when_pt_gnu_stack_asks(tmp_path):
+    """A program built with trampolines (-z execstack) says so in its
+    PT_GNU_STACK; every other stack is data only. ARM's kuser helpers page
+    is mapped readable and executable at 0xffff0000, never writable."""
+    import struct
+
+    from tests.unit.test_bad_images import ARM, phdrs
+    from xemu.linux.exec import start_program
+    from xemu.machine.memory import PROT_EXEC, PROT_WRITE, Memory
+    PT_GNU_STACK = 0x6474E551
+    offset, fields = next(p for p in phdrs(ARM) if p[1][0] == PT_GNU_STACK)
+    patched = bytearray(ARM)
+    struct.pack_into("<I", patched, offset + 24, fields[6] | 1)        # p_flags |= PF_X
+    (tmp_path / "execstack").write_bytes(bytes(patched))
+    for path, executable in ((binary("arm"), False), (tmp_path / "execstack", True)):
+        image = load_image(str(path), None)
+        assert image.executable_stack == executable
+        memory = Memory()
+        start = start_program(memory, image, [b"x"], [], b"x")
+        assert bool(memory.region_at(start.sp).perms & PROT_EXEC) == executable
+        vectors = memory.region_at(0xFFFF0FC0)
+        assert vectors.name == "[vectors]" and vectors.perms & PROT_EXEC
+        assert not vectors.perms & PROT_WRITE

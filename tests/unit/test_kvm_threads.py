@@ -454,8 +454,8 @@ def test_compat_mode_vcpus_have_their_own_tss_too():
     from xemu.machine.accel.kvm import KvmAccelerator
     spec = by_name("i386")
     memory = Memory()
-    for begin, size in spec.linux.reserved:
-        memory.map(begin, size, RW)
+    for page in spec.linux.reserved:
+        memory.map(page.start, page.size, RW)
     first = KvmAccelerator(spec, memory)
     second = KvmAccelerator(spec, memory, space=first.space)
     try:

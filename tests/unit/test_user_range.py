@@ -47,8 +47,8 @@ class Guest:
         self.spec = spec = by_name(arch)
         self.mem = Memory(limit)
         self.mem.map(DATA, PAGE, RW)
-        for start, size in spec.linux.reserved:     # i386's GDT, as exec maps it
-            self.mem.map(start, size, RW, "[kernel]")
+        for page in spec.linux.reserved:     # i386's GDT, ARM's kuser page, as exec maps them
+            self.mem.map(page.start, page.size, page.perms, page.name)
         if accel == "kvm":
             kvm_or_skip()
             from xemu.machine.accel.kvm import KvmAccelerator
@@ -88,8 +88,8 @@ def test_each_arch_states_its_user_range():
         assert linux.mmap_min_addr == 0x10000
         assert linux.mmap_base < linux.mmap_top <= linux.stack_top <= linux.user_top
         assert linux.user_top <= 1 << by_name(arch).bits
-        for start, size in linux.reserved:          # xemu's own pages lie beyond it
-            assert start >= linux.user_top
+        for page in linux.reserved:          # the kernel's pages lie beyond it
+            assert page.start >= linux.user_top
 
 
 def test_a_fixed_mapping_beyond_task_size_is_enomem(guest):
@@ -151,7 +151,7 @@ def test_xemus_own_pages_beyond_the_range_are_out_of_reach():
     """i386's GDT sits at TASK_SIZE: no call may unmap, move, protect or
     replace it."""
     g = Guest("i386", "tcg")
-    (gdt, size), = g.spec.linux.reserved
+    (gdt, size, _, _, _), = g.spec.linux.reserved
     assert g.call("munmap", gdt, size) == -errno.EINVAL
     assert g.call("mprotect", gdt, size, PROT_READ | PROT_WRITE | PROT_EXEC) == -errno.ENOMEM
     assert g.call("mremap", gdt, size, 2 * size, MREMAP_MAYMOVE) == -errno.EFAULT

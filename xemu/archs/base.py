@@ -26,6 +26,17 @@ STACK_GAP = 16 << 20
 MMAP_MIN_ADDR = 0x10000
 
 
+class KernelPage(NamedTuple):
+    """Memory Linux maps into every process of an arch, beyond the user
+    range where no guest call reaches it: i386's GDT as xemu lays it out
+    (filled by the CPU set-up), ARM's kuser helpers page."""
+    start: int
+    size: int
+    perms: int = 3                  # PROT_READ | PROT_WRITE
+    data: bytes = b""               # written at start when the page is mapped
+    name: str = "[kernel]"          # as /proc/self/maps shows it
+
+
 class Registers(Protocol):
     """What arch set-up code may do to a CPU, whatever the accelerator.
     A register the accelerator does not keep raises KeyError."""
@@ -281,8 +292,9 @@ class LinuxABI:
     # Refines a CPU exception the accelerator reports coarsely:
     # (exception number, pc, memory) -> (signal, pc of the instruction) or None.
     classify_exception: Callable[[int, int, object], tuple[int, int] | None] | None = None
-    # (address, size) ranges the arch's set-up maps for itself (i386's GDT).
-    reserved: tuple[tuple[int, int], ...] = ()
+    # Pages every process has beyond the user range (i386's GDT, ARM's
+    # kuser helpers).
+    reserved: tuple[KernelPage, ...] = ()
 
     @property
     def mmap_top(self) -> int:

@@ -96,10 +96,12 @@ def start_program(memory: Memory, image: Image, argv: list[bytes], envp: list[by
     spec = image.arch
     try:
         map_segments(memory, image)
-        memory.map(spec.linux.stack_top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE,
-                   "[stack]")
-        for start, size in spec.linux.reserved:
-            memory.map(start, size, PROT_READ | PROT_WRITE, "[kernel]")
+        stack_perms = PROT_READ | PROT_WRITE | (PROT_EXEC if image.executable_stack else 0)
+        memory.map(spec.linux.stack_top - STACK_SIZE, STACK_SIZE, stack_perms, "[stack]")
+        for page in spec.linux.reserved:
+            memory.map(page.start, page.size, page.perms, page.name)
+            if page.data:
+                memory.write(page.start, page.data)
         if loader is not None:
             loader = place_loader(memory, loader)
             map_segments(memory, loader, image.interpreter)

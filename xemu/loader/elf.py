@@ -47,6 +47,7 @@ class Image:
     phnum: int = 0
     interpreter: str | None = None
     position_independent: bool = False      # ET_DYN: it may be placed anywhere
+    executable_stack: bool = False          # PT_GNU_STACK asks for PF_X (trampolines)
 
     @property
     def end(self) -> int:
@@ -149,7 +150,7 @@ def _parse(path: Path, f) -> Image:
     if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
         raise ImageError(f"{shown(path)}: not an executable (ELF type {header['e_type']})")
     bias = PIE_BASE[spec.bits] if header["e_type"] == "ET_DYN" else 0
-    segments, phdr, interpreter = [], 0, None
+    segments, phdr, interpreter, executable_stack = [], 0, None, False
     loads = [p for p in elf.iter_segments() if p["p_type"] == "PT_LOAD"]
     if not loads:
         raise ImageError(f"{shown(path)}: no loadable segments")
@@ -162,6 +163,8 @@ def _parse(path: Path, f) -> Image:
             interpreter = os.fsdecode(p.data().rstrip(b"\0"))
         elif p["p_type"] == "PT_PHDR":
             phdr = p["p_vaddr"] + bias
+        elif p["p_type"] == "PT_GNU_STACK":
+            executable_stack = bool(p["p_flags"] & PF_X)
     for p in loads:
         data = p.data()
         if len(data) != p["p_filesz"]:
@@ -175,4 +178,5 @@ def _parse(path: Path, f) -> Image:
     return Image(path=path, arch=spec, entry=header["e_entry"] + bias,
                  segments=segments, phdr=phdr, phent=header["e_phentsize"],
                  phnum=header["e_phnum"], interpreter=interpreter,
-                 position_independent=header["e_type"] == "ET_DYN")
+                 position_independent=header["e_type"] == "ET_DYN",
+                 executable_stack=executable_stack)

@@ -1272,3 +1272,54 @@ int pipethreads_main(int argc, char **argv) {
            (long)written, total, sum == expected ? "right" : "wrong");
     return 0;
 }
+
+/* ARM's kuser helpers: code the kernel maps at 0xffff0000, which Go's
+ * runtime (GOARM < 7) and old C libraries call for atomics and TLS. */
+#if defined(__arm__)
+typedef int (*kuser_cmpxchg_t)(int oldval, int newval, volatile int *ptr);
+static volatile int kuser_shared;
+
+static void *kuser_bump(void *unused) {
+    (void)unused;
+    kuser_cmpxchg_t cmpxchg = (kuser_cmpxchg_t)0xffff0fc0;
+    for (int i = 0; i < 100000; i++) {
+        int seen;
+        do seen = kuser_shared; while (cmpxchg(seen, seen + 1, &kuser_shared));
+    }
+    return NULL;
+}
+#endif
+
+int kuser_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+#if defined(__arm__)
+    typedef int (*cmpxchg64_t)(const long long *oldval, const long long *newval,
+                               volatile long long *ptr);
+    typedef void *(*get_tls_t)(void);
+    typedef void (*barrier_t)(void);
+    kuser_cmpxchg_t cmpxchg = (kuser_cmpxchg_t)0xffff0fc0;
+    cmpxchg64_t cmpxchg64 = (cmpxchg64_t)0xffff0f60;
+    get_tls_t get_tls = (get_tls_t)0xffff0fe0;
+    barrier_t barrier = (barrier_t)0xffff0fa0;
+    printf("helper version: %d\n", *(volatile int *)0xffff0ffc);
+    volatile int word = 5;
+    printf("cmpxchg 5->7 on 5: %d, now %d\n", cmpxchg(5, 7, &word), word);
+    printf("cmpxchg 5->9 on 7: %s, now %d\n", cmpxchg(5, 9, &word) ? "refused" : "stored", word);
+    volatile long long wide = 1LL << 40;
+    long long old = 1LL << 40, new = (1LL << 41) + 3;
+    printf("cmpxchg64: %d, now %lld\n", cmpxchg64(&old, &new, &wide), wide);
+    barrier();
+    void *tls;
+    __asm__ volatile("mrc p15, 0, %0, c13, c0, 3" : "=r"(tls));
+    printf("get_tls is the thread pointer: %d\n", get_tls() == tls);
+    /* the helpers are atomic between threads too */
+    pthread_t other;
+    pthread_create(&other, NULL, kuser_bump, NULL);
+    kuser_bump(NULL);
+    pthread_join(other, NULL);
+    printf("two threads x 100000 cmpxchg increments: %d\n", kuser_shared);
+#else
+    puts("no kuser helpers on this arch");
+#endif
+    return 0;
+}

@@ -1,18 +1,20 @@
 """32-bit ARM, EABI hard-float (armhf): a Cortex-A15 with VFPv4 and NEON.
 Programs may start in Thumb state (entry address with bit 0 set)."""
 import struct
+from errno import EINVAL
 from signal import SIGBUS, SIGILL, SIGSEGV, SIGTRAP
 
 from unicorn import UC_ARCH_ARM, UC_MODE_ARM
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_A15
 
 from ..base import (CLONE_BACKWARDS, PAGE, UID16_ENTRY_POINTS, ArchSpec, CloneABI, ElfInfo,
-                    IsaSwitch, LinuxABI, Registers, SyscallABI, TcgInfo, Trap)
+                    IsaSwitch, KernelPage, LinuxABI, Registers, SyscallABI, TcgInfo, Trap)
 from ...errors import GuestMemoryError
 from . import gdb, structs
 from .signal import ArmSignalFrames
 from .syscalls import NUMBERS
 
+PROT_READ, PROT_EXEC = 1, 4
 CPACR_CP10_CP11_FULL = 0xF << 20     # let user code use VFP/NEON
 FPEXC_EN = 1 << 30                   # VFP unit on
 CPSR_T = 1 << 5                      # executing Thumb instructions
@@ -57,9 +59,66 @@ def setup_cpu(regs: Registers, memory) -> None:
     regs.write("fpexc", FPEXC_EN)
 
 
+# The kuser helpers page (arch/arm/kernel/entry-armv.S, Documentation/arm/
+# kernel_user_helpers.rst): code the kernel maps at 0xffff0000 in every
+# process, at fixed addresses programs call (Go's runtime on GOARM<7 for
+# every atomic, old glibc and Android for TLS and barriers). xemu's copy,
+# assembled from the ARMv7 forms the kernel uses on SMP:
+KUSER_PAGE = 0xFFFF0000
+KUSER_HELPERS = {
+    # __kuser_cmpxchg64(r0 &old, r1 &new, r2 ptr): r0 = 0 and C set if stored
+    0xF60: (0xE92D00F0,     # push    {r4, r5, r6, r7}
+            0xE1C040D0,     # ldrd    r4, r5, [r0]
+            0xE1C160D0,     # ldrd    r6, r7, [r1]
+            0xE1B20F9F,     # 1: ldrexd r0, r1, [r2]
+            0xE0303004,     # eors    r3, r0, r4
+            0x00313005,     # eorseq  r3, r1, r5
+            0x01A23F96,     # strexdeq r3, r6, r7, [r2]
+            0x03330001,     # teqeq   r3, #1
+            0x0AFFFFF9,     # beq     1b
+            0xE2730000,     # rsbs    r0, r3, #0
+            0xE8BD00F0,     # pop     {r4, r5, r6, r7}
+            0xE12FFF1E),    # bx      lr
+    # __kuser_memory_barrier
+    0xFA0: (0xF57FF05B,     # dmb     ish
+            0xE12FFF1E),    # bx      lr
+    # __kuser_cmpxchg(r0 old, r1 new, r2 ptr): r0 = 0 and C set if stored
+    0xFC0: (0xE1923F9F,     # 1: ldrex r3, [r2]
+            0xE0533000,     # subs    r3, r3, r0
+            0x01823F91,     # strexeq r3, r1, [r2]
+            0x03330001,     # teqeq   r3, #1
+            0x0AFFFFFA,     # beq     1b
+            0xE2730000,     # rsbs    r0, r3, #0
+            0xE12FFF1E),    # bx      lr
+    # __kuser_get_tls: TPIDRURO, where set_tls put it
+    0xFE0: (0xEE1D0F70,     # mrc     p15, 0, r0, c13, c0, 3
+            0xE12FFF1E),    # bx      lr
+    # __kuser_helper_version: how many 32-byte helper slots there are
+    0xFFC: (5,),
+}
+
+
+def kuser_page() -> bytes:
+    page = bytearray(PAGE)
+    for offset, words in KUSER_HELPERS.items():
+        page[offset:offset + 4 * len(words)] = struct.pack(f"<{len(words)}I", *words)
+    return bytes(page)
+
+
 def set_tls(thread, value: int) -> int:
     """ARM's private set_tls call: the thread pointer lives in TPIDRURO."""
     thread.regs.write("c13_c0_3", value)
+    return 0
+
+
+def cacheflush(thread, start: int, end: int, flags: int) -> int:
+    """ARM's private cacheflush (arch/arm/kernel/traps.c do_cache_op): code
+    written to [start, end) is to run; EINVAL for flags, a reversed range
+    or a start in no mapping. The range is cut at the end of its mapping."""
+    region = thread.process.mem.region_at(start)
+    if flags or end < start or region is None:
+        return -EINVAL
+    thread.accel.forget_code(start, min(end, region.end))
     return 0
 
 
@@ -89,8 +148,10 @@ SPEC = ArchSpec(
                     "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
         tls_register="c13_c0_3",     # TPIDRURO, read by `mrc p15, 0, rX, c13, c0, 3`
         clone=CloneABI(args=CLONE_BACKWARDS),
-        syscall_handlers={"ARM_set_tls": set_tls},
+        syscall_handlers={"ARM_set_tls": set_tls, "ARM_cacheflush": cacheflush},
         syscall_entry_points=UID16_ENTRY_POINTS,
+        reserved=(KernelPage(KUSER_PAGE, PAGE, PROT_READ | PROT_EXEC, kuser_page(),
+                             "[vectors]"),),
         exception_signals={EXCP_UDEF: SIGILL, EXCP_PREFETCH_ABORT: SIGSEGV,
                            EXCP_DATA_ABORT: SIGBUS, EXCP_BKPT: SIGTRAP},
     ),

@@ -11,7 +11,7 @@ import struct
 from unicorn import UC_ARCH_X86, UC_MODE_32
 
 from ..base import (CLONE_BACKWARDS, UID16_ENTRY_POINTS, ArchSpec, CloneABI, ElfInfo,
-                    LinuxABI, Registers, SyscallABI, TcgInfo, Trap)
+                    KernelPage, LinuxABI, Registers, SyscallABI, TcgInfo, Trap)
 from . import gdb, structs
 from .signal import FRAMES as SIGNAL_FRAMES
 from .syscalls import NUMBERS
@@ -129,7 +129,7 @@ SPEC = ArchSpec(
         syscall_entry_points={"mmap": "old_mmap", "select": "old_select",
                               **UID16_ENTRY_POINTS},
         exception_signals=X86_INTERRUPT_SIGNALS,
-        reserved=((GDT_BASE, 0x1000),),
+        reserved=(KernelPage(GDT_BASE, 0x1000),),
     ),
     tcg=TcgInfo(
         engine=(UC_ARCH_X86, UC_MODE_32, None),

@@ -125,3 +125,7 @@ class Accelerator(Protocol):
     def wake(self) -> None:
         """Any thread: end the run soon with Woken (a signal, a timer or
         another thread's time slice needs the OS loop)."""
+
+    def forget_code(self, start: int, end: int) -> None:
+        """Guest code in [start, end) may have changed behind the CPU's back
+        (a cache flush the guest asked for): drop what was made of it."""

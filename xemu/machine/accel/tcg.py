@@ -459,8 +459,11 @@ class TcgAccelerator(Debugging):
         """A debugger's write: the bytes, and no stale translation of them.
         (gdb probes X with an empty write; Unicorn refuses an empty range.)"""
         self.memory.write(address, data)
-        if data:
-            self.uc.ctl_remove_cache(address, address + len(data))
+        self.forget_code(address, address + len(data))
+
+    def forget_code(self, start: int, end: int) -> None:
+        if end > start:
+            self.uc.ctl_remove_cache(start, end)
 
     def _on_breakpoint(self, uc: Uc, address: int, size: int, user_data) -> None:
         if not self._stepping:

@@ -63,8 +63,8 @@ def self_test(spec: ArchSpec) -> tuple[bool, str]:
     memory = Memory()
     memory.map(PROBE_CODE, PAGE, PROT_READ | PROT_EXEC)
     memory.map(PROBE_STACK, PAGE, PROT_READ | PROT_WRITE)
-    for start, size in spec.linux.reserved:
-        memory.map(start, size, PROT_READ | PROT_WRITE)
+    for page in spec.linux.reserved:
+        memory.map(page.start, page.size, page.perms)
     memory.write(PROBE_CODE, mode.SSE_INSTRUCTION + mode.SYSCALL_INSTRUCTION)
     accel = KvmAccelerator(spec, memory)
     try:
@@ -362,6 +362,9 @@ class KvmAccelerator(Debugging):
         nothing to tell apart from a guest's SIGUSR1."""
         self._woken = True
         self._kick()
+
+    def forget_code(self, start: int, end: int) -> None:
+        """The CPU runs the guest's bytes themselves: nothing to forget."""
 
     def step(self) -> Stop | None:
         """One instruction under KVM's single step; None when it simply ran.
