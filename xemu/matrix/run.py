@@ -1,8 +1,8 @@
 """Running the cells: each one `xemu run` (or the host itself, for the
 native reference) in its own process, several at once.
 
-Each run gets a timeout and a memory cap, stdin from the test, and
-XEMU_QUIET so xemu's own warnings never mix into what is compared. Ctrl-C
+Each run gets a timeout and a memory cap, stdin from the test, and -q so
+xemu's own warnings never mix into what is compared. Ctrl-C
 stops the pool: running children are killed, the cells not started are
 reported as not run, and the caller still writes its report.
 """
@@ -56,18 +56,19 @@ class Pool:
         self.stopping = False
 
     def run_one(self, cell: Cell) -> Run:
-        if self.stopping:
-            return Run(cell, None, note="not run (interrupted)")
         timeout = cell.test.timeout or self.timeout
-        env = {**os.environ, **cell.test.env, "XEMU_QUIET": "1"}
+        env = {**os.environ, **cell.test.env}
         start = time.monotonic()
-        try:
-            child = subprocess.Popen(command(cell, timeout, self.memory), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                                     start_new_session=True)
-        except OSError as e:
-            return Run(cell, None, note=f"could not start: {e.strerror}")
-        with self.lock:
+        with self.lock:         # Ctrl-C's clean-up sees every child, or none starts
+            if self.stopping:
+                return Run(cell, None, note="not run (interrupted)")
+            try:
+                child = subprocess.Popen(command(cell, timeout, self.memory),
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, env=env,
+                                         start_new_session=True)
+            except OSError as e:
+                return Run(cell, None, note=f"could not start: {e.strerror}")
             self.children.add(child)
         timed_out = False
         try:
@@ -110,8 +111,8 @@ class Pool:
                         results[futures[future]] = run
                         done(run)
             except KeyboardInterrupt:
-                self.stopping = True
                 with self.lock:
+                    self.stopping = True
                     for child in list(self.children):
                         self._kill(child)
                 for future in pending:

@@ -10,6 +10,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import stat
 import struct
 
 from ..process import AT_FDCWD, Process
@@ -224,6 +225,28 @@ def name_to_handle_at(p: Process, dirfd: int, path: int, handle: int, mount_id: 
                       flags: int) -> int:
     """File handles name host file systems' objects: not the guest's to hold."""
     return -errno.EOPNOTSUPP
+
+
+@syscall("open_by_handle_at")
+def open_by_handle_at(p: Process, mount_fd: int, handle: int, flags: int) -> int:
+    """No handle the guest holds came from name_to_handle_at, and one made up
+    would open any file of the host's file system past --rootfs."""
+    return -errno.EOPNOTSUPP
+
+
+@syscall("vmsplice")
+def vmsplice(thread: Thread, fd: int, iov: int, count: int, flags: int) -> int:
+    """Guest memory into a pipe, or out of one: the pages are copied (as
+    Linux does without SPLICE_F_GIFT), so it is writev or readv on the pipe."""
+    p = thread.process
+    entry = p.fds.get(p.int32(fd))
+    if not stat.S_ISFIFO(os.fstat(entry.host_fd).st_mode):
+        return -errno.EBADF
+    views = guest_iovecs(p, iov, count)
+    mode = fcntl.fcntl(entry.host_fd, fcntl.F_GETFL) & os.O_ACCMODE
+    if mode == os.O_RDONLY:
+        return os.readv(entry.host_fd, views)
+    return os.writev(entry.host_fd, views)
 
 
 # -- extended attributes ----------------------------------------------------------
