@@ -6,7 +6,7 @@
  *   owners     chown, fchown, lchown, fchownat (AT_EMPTY_PATH)
  *   filetimes  utimensat (UTIME_NOW, UTIME_OMIT), futimens, utimes, utime
  *   fsinfo     statfs, fstatfs, posix_fadvise
- *   transfer   preadv/pwritev, sendfile, copy_file_range, splice, tee,
+ *   transfer   preadv/pwritev, sendfile, copy_file_range, splice, tee, vmsplice,
  *              fallocate, flock, linkat, memfd_create, xattrs
  *   resources  getrusage, times, priorities, sched_*, personality, prctl,
  *              mincore
@@ -255,6 +255,12 @@ int transfer_main(int argc, char **argv) {
     char first[6] = {0}, copy[6] = {0};
     CHECK(read(p1[0], first, 5) == 5 && read(p2[0], copy, 5) == 5);
     printf("splice then tee: %s and %s, offset %lld\n", first, copy, (long long)at);
+    struct iovec gift[2] = {{"from ", 5}, {"memory", 6}};
+    CHECK(vmsplice(p1[1], gift, 2, 0) == 11);
+    char spliced[12] = {0};
+    struct iovec back_in = {spliced, 11};
+    CHECK(vmsplice(p1[0], &back_in, 1, 0) == 11);
+    printf("vmsplice in and out of a pipe: %s\n", spliced);
     CHECK(fallocate(fa, 0, 0, 65536) == 0);
     struct stat st;
     CHECK(fstat(fa, &st) == 0);
