@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -68,7 +69,9 @@ def main() -> int:
         print(f"needs {', '.join(missing)}", file=sys.stderr)
         return 2
     if not all((EXAMPLE / "build" / f"cmake-{arch}").is_dir() for arch in ARCHS):
-        subprocess.run(["./build.sh", "cmake"], cwd=EXAMPLE, check=True)
+        xemu = Path(sys.executable).parent / "xemu"      # the venv's, beside this Python
+        subprocess.run(["./build.sh", "cmake"], cwd=EXAMPLE, check=True,
+                       env={**os.environ, "XEMU": str(xemu)} if xemu.exists() else None)
     runs = qemu_runs()
     times: dict[str, list[float]] = {"qemu-user, one by one": [],
                                      f"xemu matrix -j {options.jobs} (TCG only)": [],

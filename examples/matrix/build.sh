@@ -9,7 +9,11 @@ tool=${1:?usage: build.sh cmake|meson [ARCH...]}
 shift
 arches=("$@")
 [ ${#arches[@]} -gt 0 ] || arches=(x86_64 i386 arm aarch64 ppc)
-XEMU=${XEMU:-$(command -v xemu)}
+XEMU=${XEMU:-$(command -v xemu || true)}
+if [ -z "$XEMU" ]; then
+    echo "build.sh: no xemu on PATH (install it, or set XEMU=/path/to/xemu)" >&2
+    exit 2
+fi
 export XEMU PATH="$(dirname "$XEMU"):$PATH"     # Meson's exe_wrapper is `xemu` on PATH
 for arch in "${arches[@]}"; do
     dir=build/$tool-$arch
