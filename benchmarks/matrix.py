@@ -22,14 +22,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parent / "examples" / "matrix"
 sys.path.insert(0, str(HERE.parent))
-from xemu.archs import all_specs  # noqa: E402  (the checkout's xemu)
+from xemu.archs import all_specs, by_name  # noqa: E402  (the checkout's xemu)
 from xemu.matrix.plan import accelerators  # noqa: E402
 
 ARCHS = tuple(spec.name for spec in all_specs())
 
 
 def qemu_runs() -> list[tuple[list[str], bytes]]:
-    """Every test on every arch as qemu-user commands, with its stdin."""
+    """Every test on every arch as qemu-user commands (-L: the arch's libc
+    from Debian's cross packages), with its stdin."""
     manifest = tomllib.loads((EXAMPLE / "xemu-matrix.toml").read_text())
     template = manifest["matrix"]["program"]
     runs = []
@@ -37,7 +38,10 @@ def qemu_runs() -> list[tuple[list[str], bytes]]:
         stdin = test.get("stdin_text", "").encode()
         for arch in ARCHS:
             program = EXAMPLE / template.replace("{arch}", arch).replace("{name}", test["name"])
-            runs.append(([f"qemu-{arch}-static", str(program), *test.get("args", ())], stdin))
+            sysroot = Path("/usr") / by_name(arch).elf.triplet
+            prefix = ["-L", str(sysroot)] if sysroot.is_dir() else []
+            runs.append(([f"qemu-{arch}-static", *prefix, str(program), *test.get("args", ())],
+                         stdin))
     return runs
 
 
