@@ -87,6 +87,7 @@ CASES = [
     Case("chain", ("chain",), status=10),
     Case("waitid", ("waitid",)),
     Case("vforkfork", ("vforkfork",)),
+    Case("pidfds", ("pidfds",)),
     # signals (signals.c)
     Case("sighandler", ("sighandler",)),
     Case("sigmask", ("sigmask",)),

@@ -56,12 +56,14 @@ class OpenFile:
     pipe: bool | None = None         # a pipe or FIFO (found at its first write)
     # rtnetlink whose messages need turning to the guest's byte order
     netlink: bool = False
+    pidfd_pid: int | None = None     # a pidfd: the process it stands for
 
     def duplicate(self, host_fd: int, cloexec: bool = False) -> OpenFile:
         """Another descriptor for the same open file (dup, fork): what xemu
         keeps of the file itself comes along; close-on-exec does not."""
         return OpenFile(host_fd, cloexec, counter=self.counter, unix_name=self.unix_name,
-                        signalfd=self.signalfd, inotify=self.inotify, netlink=self.netlink)
+                        signalfd=self.signalfd, inotify=self.inotify, netlink=self.netlink,
+                        pidfd_pid=self.pidfd_pid)
 
 
 class FdTable:

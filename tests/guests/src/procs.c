@@ -10,9 +10,13 @@
  *   groups    setpgid, getpgid, setsid, getsid in children
  *   chain     ten generations, each waits for the next
  *   waitid    waitid and WNOHANG
- *   runprog   fork, exec the program named in the arguments, wait */
+ *   runprog   fork, exec the program named in the arguments, wait
+ *   pidfds    close_range, pidfd_open, pidfd_send_signal, waitid(P_PIDFD) */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -333,5 +337,40 @@ int vforkfork_main(int argc, char **argv) {
            parent_seen ? "yes" : "no");
     usleep(300000);
     printf("parent resumed once\n");
+    return 0;
+}
+
+/* Descriptors for processes, and closing ranges of descriptors. */
+int pidfds_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    int keep[4];
+    for (int i = 0; i < 4; i++)
+        keep[i] = dup(1);
+    printf("close_range over two: %d\n", close_range(keep[2], keep[3], 0));
+    printf("the first two still open: %d, the last two closed: %d\n",
+           fcntl(keep[0], F_GETFD) >= 0 && fcntl(keep[1], F_GETFD) >= 0,
+           fcntl(keep[2], F_GETFD) < 0 && fcntl(keep[3], F_GETFD) < 0);
+    int marking = close_range(keep[0], keep[1], CLOSE_RANGE_CLOEXEC);
+    printf("CLOSE_RANGE_CLOEXEC: %d, marked: %d\n", marking,
+           (fcntl(keep[0], F_GETFD) & FD_CLOEXEC) && (fcntl(keep[1], F_GETFD) & FD_CLOEXEC));
+    printf("a reversed range: %s\n", close_range(9, 3, 0) < 0 && errno == EINVAL ? "EINVAL" : "?");
+    pid_t child = fork();
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    int pidfd = syscall(SYS_pidfd_open, child, 0);
+    printf("pidfd_open: %s, close-on-exec %d\n", pidfd >= 0 ? "ok" : strerror(errno),
+           pidfd >= 0 && (fcntl(pidfd, F_GETFD) & FD_CLOEXEC));
+    struct pollfd ready = {pidfd, POLLIN, 0};
+    printf("readable while the child lives: %d\n", poll(&ready, 1, 50));
+    printf("pidfd_send_signal SIGTERM: %ld\n", syscall(SYS_pidfd_send_signal, pidfd, SIGTERM,
+                                                       NULL, 0));
+    printf("readable once it ended: %d\n", poll(&ready, 1, 5000));
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int waited = waitid(P_PIDFD, pidfd, &info, WEXITED);
+    printf("waitid(P_PIDFD): %d, killed by SIGTERM %d, that child %d\n", waited,
+           info.si_code == CLD_KILLED && info.si_status == SIGTERM, info.si_pid == child);
     return 0;
 }

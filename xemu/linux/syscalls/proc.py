@@ -391,6 +391,7 @@ def _wait_child(thread: Thread, call, options: int, found):
             return None
 
 
+P_PIDFD = 3
 CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1, 2, 3, 4, 5, 6
 
 
@@ -398,9 +399,10 @@ CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_TRAPPED, CLD_STOPPED, CLD_CONTINUED = 1,
 def waitid(thread: Thread, idtype: int, ident: int, infop: int, options: int,
            rusage: int) -> int:
     p = thread.process
-    options = p.int32(options)
-    result = _wait_child(thread, lambda flags: os.waitid(p.int32(idtype), p.int32(ident),
-                                                         flags),
+    options, idtype, ident = p.int32(options), p.int32(idtype), p.int32(ident)
+    if idtype == P_PIDFD:           # ident is a guest descriptor: the host's stands for it
+        ident = p.fds.host(ident)
+    result = _wait_child(thread, lambda flags: os.waitid(idtype, ident, flags),
                          options, lambda found: found is not None)
     if result is None and not options & os.WNOHANG:
         return -ERESTARTSYS

@@ -117,6 +117,38 @@ def _sender(signum: int, code: int = SI_USER) -> Siginfo:
     return Siginfo(signum, code, os.getpid(), os.getuid())
 
 
+PIDFD_NONBLOCK = os.O_NONBLOCK
+
+
+@syscall("pidfd_open")
+def pidfd_open(p: Process, pid: int, flags: int) -> int:
+    """A descriptor for a process (guest pids are the host's): readable once
+    it ends, so poll and epoll wait for it."""
+    pid, flags = p.int32(pid), p.int32(flags)
+    if flags & ~PIDFD_NONBLOCK or pid <= 0:
+        return -errno.EINVAL
+    fd = p.fds.add(os.pidfd_open(pid, flags), cloexec=True)
+    p.fds.get(fd).pidfd_pid = pid
+    return fd
+
+
+@syscall("pidfd_send_signal")
+def pidfd_send_signal(thread: Thread, pidfd: int, signum: int, info: int, flags: int) -> int:
+    """kill(2) through a pidfd. A siginfo of the caller's own is not carried
+    (as sigqueue to another process, it goes as a plain signal)."""
+    p = thread.process
+    pid = p.fds.get(p.int32(pidfd)).pidfd_pid
+    if pid is None or flags:
+        return -errno.EINVAL if flags else -errno.EBADF
+    return kill(thread, pid, signum)
+
+
+@syscall("pidfd_getfd")
+def pidfd_getfd(p: Process, pidfd: int, target: int, flags: int) -> int:
+    """Would take a host descriptor of another xemu, not of its guest."""
+    return -errno.EPERM
+
+
 @syscall("kill")
 def kill(thread: Thread, pid: int, signum: int) -> int:
     """Guest processes are host processes with the same pids and (on these
