@@ -39,8 +39,11 @@ COMMANDS = [
     ["sh", "-c", "read line < src.txt; echo $line"],
     ["sh", "-c", 'trap "echo trapped" USR1; kill -USR1 $$; echo after'],
     ["sh", "-c", "sort -r src.txt | md5sum"],
-    ["sh", "-c", "nc -l -p PORT > got & sleep 0.5; echo over nc | nc 127.0.0.1 PORT; wait; "
-                 "cat got"],
+    # the client tries again until the listener listens (a loaded machine
+    # may take longer than any fixed pause to start it)
+    ["sh", "-c", "nc -l -p PORT > got & for try in 1 2 3 4 5 6 7 8 9 10; do "
+                 "sleep 0.3; echo over nc | nc 127.0.0.1 PORT 2>/dev/null && break; done; "
+                 "wait; cat got"],
 ]
 IDS = ["while-read", "substitution", "background", "xargs", "find-exec", "timeout", "env",
        "df", "id", "touch", "cp", "read-file", "trap", "sort-md5sum", "nc"]

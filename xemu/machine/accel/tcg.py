@@ -63,7 +63,10 @@ INVALID_MEMORY = (UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                   | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                   | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT)
 # Steps tried after a yield hint before an undefined instruction is real.
-HINT_STEPS = 3
+# (A pending yield exit can be reported again by a step; 3 tries were once
+# not enough in CI, for Go's procyield under a storm of signals. A step
+# costs microseconds, so a real undefined instruction loses nothing.)
+HINT_STEPS = 16
 
 
 class UnicornRegisters:
