@@ -277,6 +277,53 @@ def matrix_merge(reports, json_path, junit_path) -> None:
     sys.exit(merge(list(reports), json_path, junit_path, console()))
 
 
+@main.group(invoke_without_command=True)
+@click.pass_context
+def lab(ctx: click.Context) -> None:
+    """Teaching labs: what TCG, KVM and accel= mean, shown live (lab run NAME)."""
+    if ctx.invoked_subcommand is None:
+        from .labs import LABS
+        for name, lab_module in LABS.items():
+            titles = lab_module.TITLE
+            click.echo(f"{name:12} {titles['en']}\n{'':12} {titles['vi']}")
+        click.echo("\nxemu lab run NAME [--lang vi]   or   xemu lab run --all")
+
+
+@lab.command("run")
+@click.argument("names", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Run every lab, in order.")
+@click.option("--lang", type=click.Choice(["en", "vi"]), default="en", show_default=True,
+              help="The language the lab speaks (its sheet: docs/labs/LANG/NAME.md).")
+@click.option("--json", "json_path", metavar="FILE",
+              help="Write what each lab observed (numbers included) as JSON.")
+def lab_run(names, every, lang, json_path) -> None:
+    """Run the labs named (see `xemu lab`), or --all."""
+    import json
+
+    from .labs import NAMES, run as run_lab
+    if every:
+        names = NAMES
+    if not names:
+        raise click.UsageError("name a lab (see `xemu lab`) or give --all")
+    unknown = [name for name in names if name not in NAMES]
+    if unknown:
+        raise click.BadParameter(f"no lab named {unknown[0]!r} (choose from "
+                                 f"{', '.join(NAMES)})", param_hint="NAME")
+    observed = {name: run_lab(name, lang) for name in names}
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(observed, f, indent=1)
+
+
+@lab.command("guest")
+@click.argument("arch")
+def lab_guest(arch) -> None:
+    """Print where the labs' guest for ARCH is (to run it by hand)."""
+    from .archs import by_name
+    from .labs.common import guest
+    click.echo(guest(by_name(arch).name))
+
+
 @main.group()
 def binfmt() -> None:
     """Run foreign programs by their own name, through the kernel's binfmt_misc."""

@@ -23,11 +23,13 @@ PACKAGE = Path(__file__).resolve().parents[2] / "xemu"
 # Which layers each layer may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
-    "cli": {"__main__", "run", "binfmt", "matrix", "debug", "linux", "loader", "machine",
+    "cli": {"__main__", "run", "binfmt", "matrix", "labs", "debug", "linux", "loader", "machine",
             "archs", "errors", "proctitle", "__init__"},
     # runs xemu as a child process per cell; asks only what arch a file is
     # and which accelerators can run it
     "matrix": {"loader", "machine", "archs", "errors"},
+    # runs xemu as a student would; asks which accelerators can run an arch
+    "labs": {"machine", "archs", "errors"},
     "binfmt": {"machine", "archs", "errors"},
     "run": {"debug", "linux", "loader", "machine", "archs", "errors", "proctitle", "__init__"},
     "debug": {"linux", "machine", "loader", "archs", "errors"},
@@ -39,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "proctitle": set(),
     "__init__": set(),
 }
-ARCH_FREE_LAYERS = {"linux", "loader", "debug", "run", "matrix"}
+ARCH_FREE_LAYERS = {"linux", "loader", "debug", "run", "matrix"}   # labs name arches: they teach them
 DYNAMIC_IMPORT_ALLOWED = {"xemu.archs"}   # the registry, xemu/archs/__init__.py
 DYNAMIC_IMPORT_NAMES = {"import_module", "__import__"}
 

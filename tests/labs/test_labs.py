@@ -1,0 +1,72 @@
+"""Every lab is also a test: run as a student runs it (`xemu lab run`),
+and the shape of what it observed checked, never absolute times."""
+import json
+
+import pytest
+
+from tests.helpers import kvm_skip_reason, run_xemu
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory, request):
+    """xemu lab run --all, once, in English."""
+    report = tmp_path_factory.mktemp("labs") / "labs.json"
+    result = run_xemu("lab", "run", "--all", "--json", str(report), timeout=900)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    return json.loads(report.read_text()), result.stdout.decode()
+
+
+def test_translation_runs_a_ppc_guest_block_by_block(observed):
+    found = observed[0]["translation"]
+    assert found["ran"] and found["accel"] == "tcg"
+    assert 0 < found["blocks"] < found["instructions"]
+    assert "checksum" in found["output"]
+
+
+def test_together_kvm_beats_translation(observed):
+    found = observed[0]["together"]
+    assert found["tcg_seconds"] > 0
+    if kvm_skip_reason():
+        pytest.skip(kvm_skip_reason())
+    assert found["kvm_faster"] and found["vm_exits"].get("syscall", 0) >= 1
+
+
+def test_ps_shows_the_accelerator_of_each_guest(observed):
+    found = observed[0]["ps"]
+    assert any("accel=tcg" in line and "-cpu ppc" in line for line in found["lines"])
+    if found["kvm"]:
+        assert any("accel=kvm" in line and "-cpu x86_64" in line for line in found["lines"])
+
+
+def test_arch_refuses_kvm_for_ppc_and_translation_pays(observed):
+    found = observed[0]["arch"]
+    assert found["refusal_status"] == 2
+    assert "cannot run ppc guests" in found["refusal"]
+    if kvm_skip_reason():
+        pytest.skip(kvm_skip_reason())
+    assert found["ppc_seconds"] > found["x86_kvm_seconds"]
+
+
+def test_a_lab_speaks_vietnamese():
+    result = run_xemu("lab", "run", "ps", "--lang", "vi", timeout=300)
+    shown = result.stdout.decode()
+    assert result.returncode == 0 and "Bài 4" in shown and "máy khách" in shown
+
+
+def test_the_list_and_a_wrong_name():
+    listing = run_xemu("lab")
+    assert listing.returncode == 0 and "translation" in listing.stdout.decode()
+    wrong = run_xemu("lab", "run", "nosuch")
+    lines = wrong.stderr.decode().strip().splitlines()
+    assert wrong.returncode == 2 and len(lines) == 1 and "no lab named" in lines[0]
+
+
+def test_every_lab_has_a_sheet_in_each_language_and_the_same_words():
+    from tests.helpers import ROOT
+    from xemu.labs import LABS, LANGS
+    for name, lab in LABS.items():
+        assert set(lab.TITLE) == set(LANGS) and set(lab.TEXT) == set(LANGS), name
+        assert set(lab.TEXT["en"]) == set(lab.TEXT["vi"]), name
+        for lang in LANGS:
+            sheet = ROOT / "docs" / "labs" / lang / f"{name}.md"
+            assert f"xemu lab run {name}" in sheet.read_text(), sheet
