@@ -10,7 +10,8 @@ import pytest
 from tests.helpers import ROOT
 from xemu.archs import all_specs
 
-MAKEFILES = [ROOT / "tests" / "guests" / "Makefile", ROOT / "benchmarks" / "Makefile"]
+MAKEFILES = [ROOT / "tests" / "guests" / "Makefile", ROOT / "benchmarks" / "Makefile",
+             ROOT / "xemu" / "labs" / "guests" / "Makefile"]
 
 
 def variables(makefile: Path) -> dict[str, str]:
@@ -32,5 +33,6 @@ def test_makefiles_build_every_registered_arch_with_its_cross_compiler(makefile)
 
 @pytest.mark.parametrize("spec", all_specs(), ids=lambda s: s.name)
 def test_every_registered_arch_has_its_test_binaries(spec):
-    for path in (f"tests/guests/bin/{spec.name}/xtest", f"benchmarks/bin/{spec.name}/bench"):
+    for path in (f"tests/guests/bin/{spec.name}/xtest", f"benchmarks/bin/{spec.name}/bench",
+                 f"xemu/labs/guests/{spec.name}/labguest"):
         assert (ROOT / path).is_file(), f"{path}: run make in its folder"
