@@ -110,9 +110,12 @@ name = "spin-again"
 args = ["spin"]
 ''')
     report = tmp_path / "partial.json"
+    # (SIGINT back to its default first: a process that inherits it ignored,
+    # as from some test runners, never sees Ctrl-C, and neither does Python)
     child = subprocess.Popen([sys.executable, "-m", "xemu", "matrix", str(manifest), "-j", "2",
                               "--json", str(report)], env=guest_env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not _spinning(tmp_path):
         time.sleep(0.2)
