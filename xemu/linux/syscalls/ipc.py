@@ -41,8 +41,7 @@ SEM_SETVAL, SEM_SETALL, SEM_STAT, SEM_INFO, SEM_STAT_ANY = 16, 17, 18, 19, 20
 MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
 SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
-SEMMSL = 32000                  # the most semaphores one set may hold (GETALL's bound)
-MSGMAX_LIMIT = 1 << 24          # a msgsnd/msgrcv size xemu will buffer
+MSGMAX_LIMIT = 1 << 24          # a msgsnd/msgrcv size xemu will buffer (Linux's msgmax: 8 KiB)
 
 LIBC.shmat.restype = ctypes.c_void_p
 LIBC.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
@@ -304,10 +303,12 @@ def msgget(p: Process, key: int, flags: int) -> int:
     return checked(LIBC.msgget(p.int32(key), p.int32(flags)))
 
 
-def _message_size(p: Process, size: int) -> int:
+def _message_size(p: Process, size: int, sending: bool) -> int:
+    """A message's size: EINVAL if negative, or for a send past what any
+    kernel's msgmax allows; a receive's room is only ever cut."""
     size = p.signed(size)
-    if size < 0:
-        raise OSError(errno.EINVAL, "negative message size")
+    if size < 0 or (sending and size > MSGMAX_LIMIT):
+        raise OSError(errno.EINVAL, "bad message size")
     return min(size, MSGMAX_LIMIT)
 
 
@@ -315,7 +316,7 @@ def _message_size(p: Process, size: int) -> int:
 def msgsnd(thread: Thread, ident: int, message: int, size: int, flags: int) -> int:
     """struct msgbuf is the guest's long mtype, then the text."""
     p = thread.process
-    ident, flags, size = p.int32(ident), p.int32(flags), _message_size(p, size)
+    ident, flags, size = p.int32(ident), p.int32(flags), _message_size(p, size, True)
     word = p.spec.word_size
     mtype = p.signed(p.read_word(message))
     buffer = ctypes.create_string_buffer(struct.pack("=q", mtype) + p.mem.read(message + word,
@@ -328,7 +329,7 @@ def msgsnd(thread: Thread, ident: int, message: int, size: int, flags: int) -> i
 def _msgrcv(thread: Thread, ident: int, message: int, size: int, wanted: int,
             flags: int) -> int:
     p = thread.process
-    ident, flags, size = p.int32(ident), p.int32(flags), _message_size(p, size)
+    ident, flags, size = p.int32(ident), p.int32(flags), _message_size(p, size, False)
     word = p.spec.word_size
     buffer = ctypes.create_string_buffer(8 + size)
     got = _retrying(thread, lambda: checked(LIBC.msgrcv(ident, buffer, size, wanted,
