@@ -70,3 +70,12 @@ def test_every_lab_has_a_sheet_in_each_language_and_the_same_words():
         for lang in LANGS:
             sheet = ROOT / "docs" / "labs" / lang / f"{name}.md"
             assert f"xemu lab run {name}" in sheet.read_text(), sheet
+
+
+def test_kvm_alone_prints_only_when_user_space_serves_the_exits(observed):
+    found = observed[0]["kvm"]
+    if kvm_skip_reason():
+        pytest.skip(kvm_skip_reason())
+    assert found["served_output"] == "Hi\n"
+    assert found["exits"] == ["io 0x3f8", "io 0x3f8", "io 0x3f8", "hlt"]
+    assert found["unserved_output"] == "" and found["unserved_exits"] == found["exits"]
