@@ -149,6 +149,9 @@ def parse_timeout(text: str | None) -> float | None:
                    "FILE ('-': stderr). Needs TCG.")
 @click.option("--trace-mode", type=click.Choice(["block", "insn"]), default="block",
               show_default=True, help="A line per translation block, or per instruction.")
+@click.option("--trace-exits", is_flag=True,
+              help="Under KVM, a line on stderr for each VM exit: the system call, the "
+                   "exception, the port (what the guest needed xemu for).")
 @click.option("--stats", is_flag=True,
               help="At the end, a summary on stderr: wall time, blocks and instructions "
                    "(TCG), VM exits (KVM), system calls, peak memory. Counting blocks "
@@ -166,8 +169,8 @@ def parse_timeout(text: str | None) -> float | None:
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, argv0, sysroot, strace, trace, trace_mode, stats, stats_json, gdb_port,
-        verbose, quiet, image, guest_args) -> None:
+        load, entry, rootfs, argv0, sysroot, strace, trace, trace_mode, trace_exits, stats,
+        stats_json, gdb_port, verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.accel.base import Fault
     from .run import RunRequest, run as run_image
@@ -180,6 +183,7 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
                                   machine=machine,
                                   load=load, entry=entry, strace=strace,
                                   gdb=gdb_port, trace=trace, trace_mode=trace_mode,
+                                  trace_exits=trace_exits,
                                   stats=stats, stats_json=stats_json))
     if result.forked_child:
         end_forked_child(result.status)

@@ -52,6 +52,7 @@ def run_board(request: RunRequest, opened: OpenedImage,
     set_title(f"xemu -machine {board.name},accel={accel_name} -cpu {spec.name} "
               f"-kernel {request.image}")
     accel = make_board_accelerator(accel_name, board_spec(spec, board), board, memory)
+    request.exit_tracer(accel, accel_name)
     accel.regs.write(accel.spec.pc, image.entry)
     with Driver(request, stats) as driver:
         driver.attach(accel)

@@ -1,8 +1,10 @@
 """What the user asked for, and what a run came to."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
+from ..errors import AccelError
 from ..machine.accel.base import Stop
 from ..machine.memory import Memory
 
@@ -28,8 +30,20 @@ class RunRequest:
     gdb: int | None = None               # wait for gdb on this TCP port (0: any free one)
     trace: str | None = None             # --trace FILE ("-": stderr)
     trace_mode: str = "block"            # block or insn
+    trace_exits: bool = False            # --trace-exits: a line per KVM exit on stderr
     stats: bool = False                  # a summary on stderr at the end
     stats_json: str | None = None        # the same summary as JSON in this file
+
+    def exit_tracer(self, accel, accel_name: str):
+        """--trace-exits: accel's exits told on stderr, one line each; an
+        error where the guest is translated (TCG has no exits to show)."""
+        if not self.trace_exits:
+            return
+        if accel_name != "kvm":
+            raise AccelError("--trace-exits shows KVM's exits, and this guest is translated "
+                             "(TCG): run an x86 guest with --accel kvm")
+        accel.exit_trace = lambda text: print(f"xemu: kvm exit: {text}", file=sys.stderr,
+                                              flush=True)
 
     def needs_tcg(self, board: bool = False) -> str | None:
         """Why this run must be translated, if it must."""

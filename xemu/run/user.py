@@ -52,6 +52,7 @@ class UserMachine:
         set_title(f"xemu -machine accel={self.accel_name} -cpu {spec.name} "
                   + " ".join(os.fsdecode(a) for a in argv))
         accel = make_accelerator(self.accel_name, spec, memory)
+        self.request.exit_tracer(accel, self.accel_name)
         self.driver.attach(accel)
         return accel
 

@@ -27,6 +27,7 @@ import os
 import signal
 import threading
 from collections import Counter
+from typing import Callable
 
 from ....archs.base import PAGE, ArchSpec
 from ....errors import GuestMemoryError
@@ -35,8 +36,8 @@ from ..base import (KICK_SIGNAL, REGISTERS_SET, Breakpoint, Exit, Fault, Interru
                     Stop, SyscallHandler, Watchpoint, Woken, cpu_exception)
 from ..debugging import Debugging, watched_pages
 from . import kick, structs
-from .exits import (SYSCALL_EXIT, DebugTrap, Unexpected, classify_exit, decode_exit,
-                    exit_reason)
+from .exits import (SYSCALL_EXIT, DebugTrap, GuestException, Unexpected, classify_exit,
+                    decode_exit, exit_reason)
 from .ioctl import KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP
 from .registers import KvmRegisters
 from .space import KvmAddressSpace
@@ -106,6 +107,8 @@ class KvmAccelerator(Debugging):
         self._signalled = False              # a kick went since it last took them back
         self._syscall_stays_in_user: bool | None = None   # learnt at the first call
         self.exit_counts: Counter[str] = Counter()         # VM exits by reason (--stats)
+        # --trace-exits: told one line per exit (what the guest needed xemu for)
+        self.exit_trace: Callable[[str], None] | None = None
         self._interrupted = self._woken = False   # interrupt() (gdb), wake() (signals)
         self._foreign = 0                    # outside SIGUSR1s taken, to send again
         self._depth = 0                      # run()s in progress (a step nests in one)
@@ -269,6 +272,8 @@ class KvmAccelerator(Debugging):
                 continue
             kind = classify_exit(decode_exit(page), mode)
             self.exit_counts[exit_reason(kind)] += 1
+            if self.exit_trace is not None:
+                self.exit_trace(self._exit_text(kind))
             if kind is SYSCALL_EXIT:
                 stop, registers_set = self._serve_syscall()
                 if self._syscall_stays_in_user is None:
@@ -351,7 +356,18 @@ class KvmAccelerator(Debugging):
         one's VM, with a copy of these registers."""
         other = KvmAccelerator(self.spec, self.memory, space=self.space)
         other.regs.restore(self.regs.save())
+        other.exit_trace = self.exit_trace
         return other
+
+    def _exit_text(self, kind: object) -> str:
+        """One exit in words, for --trace-exits: the call, the exception, or
+        what the guest broke."""
+        if kind is SYSCALL_EXIT:
+            number = self.regs.read(self.spec.linux.syscall.number)
+            return f"syscall {self.spec.syscall_names.get(number, f'#{number}')}"
+        if isinstance(kind, GuestException):
+            return f"exception {kind.vector} at {self.regs.read(self.spec.pc):#x}"
+        return exit_reason(kind)
 
     def wake(self) -> None:
         """A host signal or a timer needs the OS loop: end the run with

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
+from typing import Callable
 
 from ....devices import PortBus
 from ....memory import Memory, Region
@@ -17,6 +18,17 @@ from ..vm import Kvm
 
 CR0_ET = 0x10                     # the reset value's only set bit we keep
 TSS_ADDRESS = 0xFFFBD000          # Intel's real mode needs three pages here
+
+
+def exit_text(exit: object) -> str:
+    """A board's exit in words, for --trace-exits."""
+    if isinstance(exit, PortIO):
+        if exit.is_write:
+            return f"io out port {exit.port:#x}, {exit.size} byte(s): {exit.data:#x}"
+        return f"io in port {exit.port:#x}, {exit.size} byte(s)"
+    if isinstance(exit, Mmio):
+        return f"mmio {'write' if exit.is_write else 'read'} at {exit.address:#x}"
+    return type(exit).__name__.lower()
 
 
 class KvmRealMode:
@@ -32,6 +44,7 @@ class KvmRealMode:
         self.regs = KvmRegisters(self.vcpu)
         self._ports = PortBus()
         self.exit_counts: Counter[str] = Counter()       # VM exits by kind (--stats)
+        self.exit_trace: Callable[[str], None] | None = None     # --trace-exits
         self._slots: dict[Region, int] = {}
         self.memory_slots = MemorySlots(self.vm, self.kvm)
         for region in memory.regions():
@@ -67,6 +80,8 @@ class KvmRealMode:
             page = self.vcpu.run()
             exit = decode_exit(page)
             self.exit_counts[type(exit).__name__.lower()] += 1
+            if self.exit_trace is not None:
+                self.exit_trace(exit_text(exit))
             if isinstance(exit, PortIO):
                 stop = self._port_io(exit, page)
                 if stop is not None:
