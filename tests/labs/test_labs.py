@@ -79,3 +79,11 @@ def test_kvm_alone_prints_only_when_user_space_serves_the_exits(observed):
     assert found["served_output"] == "Hi\n"
     assert found["exits"] == ["io 0x3f8", "io 0x3f8", "io 0x3f8", "hlt"]
     assert found["unserved_output"] == "" and found["unserved_exits"] == found["exits"]
+
+
+def test_exits_cost_more_than_native_calls_and_each_call_is_an_exit(observed):
+    found = observed[0]["exits"]
+    assert found["tcg_us"] > found["native_us"]
+    if kvm_skip_reason():
+        pytest.skip(kvm_skip_reason())
+    assert found["kvm_exits"] >= 20_000 and found["kvm_us"] > found["native_us"]

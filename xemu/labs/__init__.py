@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import sys
 
-from . import arch, kvm, ps, together, translation
+from . import arch, exits, kvm, ps, together, translation
 from .common import Lab
 
 LANGS = ("en", "vi")
-LABS = {lab.NAME: lab for lab in (translation, kvm, together, ps, arch)}
+LABS = {lab.NAME: lab for lab in (translation, kvm, together, ps, arch, exits)}
 NAMES = tuple(LABS)
 
 

@@ -1,0 +1,98 @@
+"""Claim 6, as the course material puts type 1 and type 2: a type-2
+hypervisor serves its guest's exits in an ordinary process on a host OS,
+and each exit costs what that process takes. Measured here on a guest
+that makes system calls and little else."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .common import guest, kvm_usable
+
+NAME = "exits"
+TITLE = {"en": "Lab 6: where a system-call-heavy guest's time goes (type 1 and type 2)",
+         "vi": "Bài 6: thời gian của máy khách gọi hệ thống nhiều đi đâu (loại 1 và loại 2)"}
+CALLS = 20_000
+TEXT = {
+    "en": {
+        "plan": "The x86-64 guest makes {calls:,} getppid system calls; each way is timed "
+                "with {calls:,} calls and with none, and the difference divided by {calls:,}:",
+        "row": "  {how:<34} {per_call:8.2f} us per call   (start-up {startup:.2f} s)",
+        "native": "natively: the host kernel serves it",
+        "kvm": "xemu --accel kvm: an exit to xemu",
+        "tcg": "xemu --accel tcg: a trap out of TCG",
+        "exits": "Under KVM every call was a VM exit: {exits:,} exits for {calls:,} calls. "
+                 "This host's KVM: {flavour}.",
+        "why": "The guest's own instructions cost almost nothing here; the time is the exits. "
+               "A type-1 hypervisor (Xen, ESXi, KVM's own kernel half) handles an exit inside "
+               "the kernel, in well under a microsecond; a type-2 one (QEMU, xemu) returns to "
+               "a user process, here one written in Python, {ratio:.0f}x the native call.",
+        "nokvm": "KVM cannot be used here ({why}): only native and translated are shown.",
+    },
+    "vi": {
+        "plan": "Máy khách x86-64 thực hiện {calls:,} lời gọi hệ thống getppid; mỗi cách được "
+                "đo với {calls:,} lời gọi và với không lời gọi nào, rồi lấy hiệu chia cho "
+                "{calls:,}:",
+        "row": "  {how:<34} {per_call:8.2f} us mỗi lời gọi   (khởi động {startup:.2f} giây)",
+        "native": "chạy trực tiếp: nhân máy chủ phục vụ",
+        "kvm": "xemu --accel kvm: một lần thoát về xemu",
+        "tcg": "xemu --accel tcg: một lần bẫy ra khỏi TCG",
+        "exits": "Với KVM mỗi lời gọi là một lần thoát VM: {exits:,} lần thoát cho {calls:,} "
+                 "lời gọi. KVM của máy này: {flavour}.",
+        "why": "Các lệnh của chính máy khách gần như không tốn gì ở đây; thời gian nằm ở các "
+               "lần thoát. Hypervisor loại 1 (Xen, ESXi, nửa trong nhân của KVM) xử lý một lần "
+               "thoát ngay trong nhân, dưới một micro giây; hypervisor loại 2 (QEMU, xemu) "
+               "quay về một tiến trình người dùng, ở đây viết bằng Python, gấp {ratio:.0f} lần "
+               "lời gọi trực tiếp.",
+        "nokvm": "Không dùng được KVM ở đây ({why}): chỉ có chạy trực tiếp và dịch mã.",
+    },
+}
+
+
+def run(lab) -> dict:
+    lab.say("plan", calls=CALLS)
+    native = _per_call(lambda line: _native(line))
+    lab.say("row", how=lab.text["native"], **native)
+    observations = {"native_us": native["per_call"]}
+    usable, why = kvm_usable("x86_64")
+    ways = (("kvm", "tcg") if usable else ("tcg",))
+    for accel in ways:
+        found = _per_call(lambda line, accel=accel: _xemu(lab, accel, line))
+        lab.say("row", how=lab.text[accel], **found)
+        observations[f"{accel}_us"] = found["per_call"]
+        if accel == "kvm":
+            observations["kvm_exits"] = found["exits"]
+    if usable:
+        from ..machine.select import kvm_flavour
+        lab.say("exits", exits=observations["kvm_exits"], calls=CALLS, flavour=kvm_flavour())
+        lab.say("why", ratio=observations["kvm_us"] / max(native["per_call"], 1e-3))
+    else:
+        lab.say("nokvm", why=why)
+    return observations
+
+
+def _per_call(run_with) -> dict:
+    """Microseconds per call: (the time with CALLS calls - without) / CALLS."""
+    startup, _ = run_with("syscalls 0\n")
+    total, exits = run_with(f"syscalls {CALLS}\n")
+    return {"per_call": max(0.0, total - startup) / CALLS * 1e6, "startup": startup,
+            "exits": exits}
+
+
+def _native(line: str) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as scratch:
+        program = Path(scratch) / "labguest"          # an installed copy may not be +x
+        shutil.copy(guest("x86_64"), program)
+        program.chmod(0o755)
+        start = time.monotonic()
+        subprocess.run([str(program)], input=line.encode(), capture_output=True)
+        return time.monotonic() - start, 0
+
+
+def _xemu(lab, accel: str, line: str) -> tuple[float, int]:
+    done = lab.xemu("run", "--accel", accel, str(guest("x86_64")), stdin=line,
+                    stats=accel == "kvm")
+    return done.seconds, done.stats.get("vm_exits_total", 0)
