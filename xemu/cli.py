@@ -300,7 +300,9 @@ def lab(ctx: click.Context) -> None:
               help="The language the lab speaks (its sheet: docs/labs/LANG/NAME.md).")
 @click.option("--json", "json_path", metavar="FILE",
               help="Write what each lab observed (numbers included) as JSON.")
-def lab_run(names, every, lang, json_path) -> None:
+@click.option("--chart", "chart_path", metavar="FILE.png",
+              help="The together lab's times as a bar chart (needs pip install 'xemu[bench]').")
+def lab_run(names, every, lang, json_path, chart_path) -> None:
     """Run the labs named (see `xemu lab`), or --all."""
     import json
 
@@ -313,7 +315,17 @@ def lab_run(names, every, lang, json_path) -> None:
     if unknown:
         raise click.BadParameter(f"no lab named {unknown[0]!r} (choose from "
                                  f"{', '.join(NAMES)})", param_hint="NAME")
+    if chart_path and "together" not in names:
+        raise click.UsageError("--chart draws the together lab: run it too")
+    if chart_path:
+        try:
+            import matplotlib  # noqa: F401  (before minutes of runs, not after)
+        except ImportError:
+            raise XemuError("--chart needs matplotlib: pip install 'xemu[bench]'") from None
     observed = {name: run_lab(name, lang) for name in names}
+    if chart_path:
+        from .labs.together import chart
+        chart(observed["together"], chart_path, lang)
     if json_path:
         with open(json_path, "w") as f:
             json.dump(observed, f, indent=1)

@@ -87,3 +87,16 @@ def test_exits_cost_more_than_native_calls_and_each_call_is_an_exit(observed):
     if kvm_skip_reason():
         pytest.skip(kvm_skip_reason())
     assert found["kvm_exits"] >= 20_000 and found["kvm_us"] > found["native_us"]
+
+
+def test_the_together_chart_is_a_png(tmp_path):
+    pytest.importorskip("matplotlib", reason="the chart needs the bench extra (matplotlib)")
+    from xemu.labs.together import chart
+    path = tmp_path / "together.png"
+    chart({"native_seconds": 0.2, "kvm_seconds": 0.4, "tcg_seconds": 4.0}, str(path), "vi")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_chart_without_the_together_lab_is_a_usage_error():
+    result = run_xemu("lab", "run", "ps", "--chart", "x.png")
+    assert result.returncode == 2 and "together" in result.stderr.decode()

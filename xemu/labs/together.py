@@ -49,6 +49,32 @@ TEXT = {
 }
 
 
+def chart(observations: dict, path: str, lang: str) -> None:
+    """The three times as a bar chart (PNG) for a report: matplotlib, from
+    the bench extra (pip install 'xemu[bench]')."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
+    except ImportError:
+        raise RuntimeError("--chart needs matplotlib: pip install 'xemu[bench]'") from None
+    text = TEXT[lang]
+    bars = [(text["native"], observations["native_seconds"])]
+    if "kvm_seconds" in observations:
+        bars.append((text["kvm"], observations["kvm_seconds"]))
+    bars.append((text["tcg"], observations["tcg_seconds"]))
+    figure, axes = pyplot.subplots(figsize=(7, 3.2))
+    axes.barh([name for name, _ in bars][::-1], [seconds for _, seconds in bars][::-1],
+              color=["C2", "C0", "C3"][:len(bars)][::-1])
+    axes.set_xlabel("s" if lang == "en" else "giây")
+    axes.set_title(TITLE[lang], fontsize=10)
+    for y, (_, seconds) in enumerate(bars[::-1]):
+        axes.text(seconds, y, f" {seconds:.2f}", va="center")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot.close(figure)
+
+
 def run(lab) -> dict:
     lab.say("plan", rounds=ROUNDS)
     with tempfile.TemporaryDirectory() as scratch:
