@@ -33,12 +33,9 @@ class Lab:
     """What a lab's run() gets: the language to speak, and ways to run guests."""
     text: dict                  # the lab's TEXT for this language
     out: object = sys.stdout
-    said: list[str] = field(default_factory=list)
 
     def say(self, key: str, **values) -> None:
-        text = self.text[key].format(**values)
-        self.said.append(text)
-        print(text, file=self.out, flush=True)
+        print(self.text[key].format(**values), file=self.out, flush=True)
 
     def xemu(self, *args: str, stdin: str = "", stats: bool = True,
              timeout: float = 300) -> GuestRun:
