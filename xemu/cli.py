@@ -241,12 +241,11 @@ def matrix() -> None:
               help="all: every usable accelerator (x86 under KVM and under TCG).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=os.cpu_count() or 1,
               show_default="the number of CPUs", help="Runs at once.")
-@click.option("--timeout", metavar="SECONDS", default="60",
-              callback=lambda c, p, v: parse_timeout(v), show_default=True,
-              help="Each run's wall-time limit.")
-@click.option("--memory", metavar="SIZE", default="1G", show_default=True,
-              callback=lambda c, p, v: (parse_size(v), v)[1],
-              help="Each run's guest memory cap.")
+@click.option("--timeout", metavar="SECONDS", callback=lambda c, p, v: parse_timeout(v),
+              help="Each run's wall-time limit (default: the manifest's, else 60).")
+@click.option("--memory", metavar="SIZE",
+              callback=lambda c, p, v: v if v is None else (parse_size(v), v)[1],
+              help="Each run's guest memory cap (default: the manifest's, else 1G).")
 @click.option("--reference", metavar="ARCH",
               help="Compare every run with this arch's (the host's own arch runs natively).")
 @click.option("--stderr", "with_stderr", is_flag=True, help="Compare stderr too.")

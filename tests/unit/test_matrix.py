@@ -150,3 +150,20 @@ def test_accelerators_per_arch():
     assert plan.accelerators("x86_64", "tcg") == ["tcg"]
     if os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK):
         assert plan.accelerators("x86_64", "all") == ["kvm", "tcg"]
+
+
+def test_the_command_line_beats_the_manifest_and_the_manifest_beats_defaults(tmp_path):
+    from xemu.matrix import DEFAULT_MEMORY, DEFAULT_TIMEOUT, Options, tests_of
+    executable(tmp_path / "b-arm" / "t")
+    (tmp_path / "m.toml").write_text('[matrix]\nprogram = "b-{arch}/{name}"\ntimeout = 5\n'
+                                     '[[test]]\nname = "t"\n')
+    manifest = str(tmp_path / "m.toml")
+    chosen = Options([manifest], ["arm"])
+    tests_of(chosen)
+    assert chosen.timeout == 5 and chosen.memory == DEFAULT_MEMORY
+    given = Options([manifest], ["arm"], timeout=9.0, memory="2G")
+    tests_of(given)
+    assert given.timeout == 9.0 and given.memory == "2G"
+    plain = Options([str(tmp_path / "b-{arch}" / "*")], ["arm"])
+    tests_of(plain)
+    assert plain.timeout == DEFAULT_TIMEOUT

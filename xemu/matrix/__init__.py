@@ -18,6 +18,8 @@ from .judge import judge
 from .report import Result, passed, show, write_json, write_junit
 from .run import Interrupted, Pool, Run
 
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MEMORY = "1G"
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 
@@ -28,8 +30,8 @@ class Options:
     arches: list[str]
     accel: str = "all"                 # all usable, or tcg, or kvm
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
-    timeout: float = 60.0
-    memory: str | None = "1G"
+    timeout: float | None = None       # None: the manifest's, else DEFAULT_TIMEOUT
+    memory: str | None = None          # None: the manifest's, else DEFAULT_MEMORY
     reference: str | None = None       # an arch: compare with its run
     with_stderr: bool = False
     json_path: str | None = None
@@ -39,16 +41,21 @@ class Options:
 
 
 def tests_of(options: Options) -> list[plan.Test]:
-    """The tests the inputs name; a manifest's [matrix] table may set the
-    arches, timeout, memory and reference the options leave unset."""
+    """The tests the inputs name; a manifest's [matrix] table sets the
+    timeout, memory and reference the command line leaves unset."""
     inputs = options.inputs
     if not inputs:
         raise plan.PlanError("name a manifest (.toml), a pattern with {arch}, or programs")
+    settings: dict = {}
+    tests = None
     if len(inputs) == 1 and inputs[0].endswith(".toml"):
         tests, settings = plan.from_manifest(inputs[0], options.arches)
-        options.timeout = float(settings.get("timeout", options.timeout))
-        options.memory = settings.get("memory", options.memory)
-        options.reference = options.reference or settings.get("reference")
+    if options.timeout is None:
+        options.timeout = float(settings.get("timeout", DEFAULT_TIMEOUT))
+    if options.memory is None:
+        options.memory = str(settings.get("memory", DEFAULT_MEMORY))
+    options.reference = options.reference or settings.get("reference")
+    if tests is not None:
         return tests
     patterns = [text for text in inputs if "{arch}" in text]
     if patterns:
