@@ -41,7 +41,8 @@ class RunRequest:
             return
         if accel_name != "kvm":
             raise AccelError("--trace-exits shows KVM's exits, and this guest is translated "
-                             "(TCG): run an x86 guest with --accel kvm")
+                             "(TCG): run one KVM can run (`xemu info` lists them) with "
+                             "--accel kvm")
         accel.exit_trace = lambda text: print(f"xemu: kvm exit: {text}", file=sys.stderr,
                                               flush=True)
 
