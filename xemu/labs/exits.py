@@ -4,13 +4,7 @@ and each exit costs what that process takes. Measured here on a guest
 that makes system calls and little else."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import time
-from pathlib import Path
-
-from .common import guest, kvm_usable
+from .common import guest, kvm_usable, run_native
 
 NAME = "exits"
 TITLE = {"en": "Lab 6: where a system-call-heavy guest's time goes (type 1 and type 2)",
@@ -54,7 +48,7 @@ TEXT = {
 
 def run(lab) -> dict:
     lab.say("plan", calls=CALLS)
-    native = _per_call(lambda line: _native(line))
+    native = _per_call(lambda line: (run_native(guest("x86_64"), line), 0))
     lab.say("row", how=lab.text["native"], **native)
     observations = {"native_us": native["per_call"]}
     usable, why = kvm_usable("x86_64")
@@ -80,16 +74,6 @@ def _per_call(run_with) -> dict:
     total, exits = run_with(f"syscalls {CALLS}\n")
     return {"per_call": max(0.0, total - startup) / CALLS * 1e6, "startup": startup,
             "exits": exits}
-
-
-def _native(line: str) -> tuple[float, int]:
-    with tempfile.TemporaryDirectory() as scratch:
-        program = Path(scratch) / "labguest"          # an installed copy may not be +x
-        shutil.copy(guest("x86_64"), program)
-        program.chmod(0o755)
-        start = time.monotonic()
-        subprocess.run([str(program)], input=line.encode(), capture_output=True)
-        return time.monotonic() - start, 0
 
 
 def _xemu(lab, accel: str, line: str) -> tuple[float, int]:

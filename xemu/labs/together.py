@@ -2,13 +2,7 @@
 instructions run on the CPU itself and only exits cost anything."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-import time
-from pathlib import Path
-
-from .common import guest, kvm_usable
+from .common import guest, kvm_usable, run_native
 
 NAME = "together"
 TITLE = {"en": "Lab 3: KVM and xemu together run the guest at the CPU's own speed",
@@ -77,14 +71,7 @@ def chart(observations: dict, path: str, lang: str) -> None:
 
 def run(lab) -> dict:
     lab.say("plan", rounds=ROUNDS)
-    with tempfile.TemporaryDirectory() as scratch:
-        program = Path(scratch) / "labguest"          # an installed copy may not be +x
-        shutil.copy(guest("x86_64"), program)
-        program.chmod(0o755)
-        start = time.monotonic()
-        subprocess.run([str(program)], input=f"compute {ROUNDS}\n".encode(),
-                       capture_output=True)
-        native = time.monotonic() - start
+    native = run_native(guest("x86_64"), f"compute {ROUNDS}\n")
     lab.say("row", how=lab.text["native"], seconds=native, detail="")
     usable, why = kvm_usable("x86_64")
     observations = {"native_seconds": native}

@@ -107,6 +107,16 @@ def choose(spec: ArchSpec, requested: str, board: bool = False,
     return "kvm", f"runs on the {host} CPU itself through KVM"
 
 
+def kvm_usable(spec: ArchSpec) -> tuple[bool, str]:
+    """(can KVM run this guest here, why or why not): `choose` with
+    --accel kvm, its refusal as the reason instead of an error."""
+    try:
+        chosen, why = choose(spec, "kvm")
+    except AccelError as e:
+        return False, str(e)
+    return chosen == "kvm", why
+
+
 # KVM's vendor module -> what it is. The module decides what a guest's CPU
 # can do: PVM runs guests in host ring 3 without hardware virtualization,
 # so only 64-bit code runs on the CPU (other modes go through KVM's

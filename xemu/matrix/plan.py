@@ -158,11 +158,8 @@ def accelerators(arch: str, wanted: str) -> list[str]:
     guest KVM can run here, TCG for the rest (or only the one asked for)."""
     if wanted == "tcg":
         return ["tcg"]
-    from ..machine.select import choose
-    try:
-        kvm = choose(by_name(arch), "kvm")[0] == "kvm"
-    except XemuError:
-        kvm = False
+    from ..machine.select import kvm_usable
+    kvm = kvm_usable(by_name(arch))[0]
     if wanted == "kvm":
         return ["kvm"] if kvm else []
     return ["kvm", "tcg"] if kvm else ["tcg"]
