@@ -16,32 +16,28 @@ import statistics
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = HERE.parent / "examples" / "matrix"
 sys.path.insert(0, str(HERE.parent))
 from xemu.archs import all_specs, by_name  # noqa: E402  (the checkout's xemu)
-from xemu.matrix.plan import accelerators  # noqa: E402
+from xemu.matrix.plan import accelerators, from_manifest  # noqa: E402
 
 ARCHS = tuple(spec.name for spec in all_specs())
 
 
 def qemu_runs() -> list[tuple[list[str], bytes]]:
-    """Every test on every arch as qemu-user commands (-L: the arch's libc
-    from Debian's cross packages), with its stdin."""
-    manifest = tomllib.loads((EXAMPLE / "xemu-matrix.toml").read_text())
-    template = manifest["matrix"]["program"]
+    """Every test on every arch of the example's manifest (read as xemu
+    matrix reads it) as qemu-user commands (-L: the arch's libc from
+    Debian's cross packages), with its stdin."""
+    tests, _ = from_manifest(str(EXAMPLE / "xemu-matrix.toml"), list(ARCHS))
     runs = []
-    for test in manifest["test"]:
-        stdin = test.get("stdin_text", "").encode()
-        for arch in ARCHS:
-            program = EXAMPLE / template.replace("{arch}", arch).replace("{name}", test["name"])
+    for test in tests:
+        for arch, program in test.programs.items():
             sysroot = Path("/usr") / by_name(arch).elf.triplet
             prefix = ["-L", str(sysroot)] if sysroot.is_dir() else []
-            runs.append(([f"qemu-{arch}-static", *prefix, str(program), *test.get("args", ())],
-                         stdin))
+            runs.append(([f"qemu-{arch}-static", *prefix, program, *test.args], test.stdin))
     return runs
 
 
