@@ -74,28 +74,26 @@ def run(lab) -> dict:
     if not usable:
         lab.say("nokvm", why=why)
         return {"kvm": False}
-    from ..machine.accel.kvm.exits import Halted, PortIO, decode_exit
-    from ..machine.accel.kvm.structs import kvm_regs, kvm_segment, kvm_sregs
     from ..machine.accel.kvm.vm import Kvm
+    from ..machine.memory import buffer_address
     kvm = Kvm()
     lab.say("open", version=kvm.api_version)
     vm = kvm.create_vm()
     lab.say("vm")
     ram = mmap.mmap(-1, RAM)
     ram[CODE:CODE + len(GUEST)] = GUEST
-    address = _address(ram)
-    vm.set_memory(0, 0, RAM, address)
+    vm.set_memory(0, 0, RAM, buffer_address(ram))
     vm.set_tss_address(TSS)
     lab.say("memory", size=RAM // 1024, code=len(GUEST), at=CODE)
     try:
         vcpu = vm.create_vcpu(0)
-        _real_mode(vcpu, kvm_regs, kvm_segment, kvm_sregs)
+        _real_mode(vcpu)
         lab.say("vcpu", at=CODE)
         lab.say("run")
-        served, exits = _run(vcpu, lab, decode_exit, PortIO, Halted, serve=True)
+        served, exits = _run(vcpu, lab, serve=True)
         lab.say("served", output=served)
-        _real_mode(vcpu, kvm_regs, kvm_segment, kvm_sregs)
-        unserved, unserved_exits = _run(vcpu, lab, decode_exit, PortIO, Halted, serve=False)
+        _real_mode(vcpu)
+        unserved, unserved_exits = _run(vcpu, lab, serve=False)
         lab.say("unserved", exits=len(unserved_exits), chars=len(unserved))
         lab.say("why")
         vcpu.close()
@@ -106,29 +104,20 @@ def run(lab) -> dict:
             "unserved_output": unserved, "unserved_exits": unserved_exits}
 
 
-def _address(buffer: mmap.mmap) -> int:
-    import ctypes
-    return ctypes.addressof(ctypes.c_char.from_buffer(buffer))
-
-
-def _real_mode(vcpu, kvm_regs, kvm_segment, kvm_sregs) -> None:
-    """Flat real mode, CS:IP = 0:CODE, interrupts off."""
-    sregs = vcpu.get_sregs(kvm_sregs())
-    code = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0xB, present=1, s=1)
-    data = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0x3, present=1, s=1)
-    sregs.cs = code
-    for name in ("ds", "es", "ss", "fs", "gs"):
-        setattr(sregs, name, data)
-    sregs.cr0, sregs.cr4, sregs.efer = 0x10, 0, 0
-    vcpu.set_sregs(sregs)
+def _real_mode(vcpu) -> None:
+    """Real mode (xemu's pc board's set-up), CS:IP = 0:CODE, interrupts off."""
+    from ..machine.accel.kvm.structs import kvm_regs, kvm_sregs
+    from ..machine.accel.kvm.x86.realmode import real_mode
+    vcpu.set_sregs(real_mode(vcpu.get_sregs(kvm_sregs())))
     regs = kvm_regs()
     regs.rip, regs.rflags = CODE, 0x2
     vcpu.set_regs(regs)
 
 
-def _run(vcpu, lab, decode_exit, PortIO, Halted, serve: bool) -> tuple[str, list[str]]:
+def _run(vcpu, lab, serve: bool) -> tuple[str, list[str]]:
     """KVM_RUN until hlt: (what the serial port printed, each exit named).
     serve: print the exits and play the serial port, as QEMU's loop does."""
+    from ..machine.accel.kvm.exits import Halted, PortIO, decode_exit
     output, exits = "", []
     for n in range(1, MAX_EXITS + 1):
         exit = decode_exit(vcpu.run())

@@ -20,6 +20,18 @@ CR0_ET = 0x10                     # the reset value's only set bit we keep
 TSS_ADDRESS = 0xFFFBD000          # Intel's real mode needs three pages here
 
 
+def real_mode(sregs: kvm_sregs) -> kvm_sregs:
+    """sregs for real mode with every segment at 0 (64 KiB each), paging
+    and protection off."""
+    code = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0xB, present=1, s=1)
+    data = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0x3, present=1, s=1)
+    sregs.cs = code
+    for name in ("ds", "es", "ss", "fs", "gs"):
+        setattr(sregs, name, data)
+    sregs.cr0, sregs.cr4, sregs.efer = CR0_ET, 0, 0
+    return sregs
+
+
 def exit_text(exit: object) -> str:
     """A board's exit in words, for --trace-exits."""
     if isinstance(exit, PortIO):
@@ -50,14 +62,7 @@ class KvmRealMode:
         for region in memory.regions():
             self.region_added(region)
         memory.listeners.append(self)
-        sregs = self.vcpu.get_sregs(kvm_sregs())
-        code = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0xB, present=1, s=1)
-        data = kvm_segment(base=0, limit=0xFFFF, selector=0, type=0x3, present=1, s=1)
-        sregs.cs = code
-        for name in ("ds", "es", "ss", "fs", "gs"):
-            setattr(sregs, name, data)
-        sregs.cr0, sregs.cr4, sregs.efer = CR0_ET, 0, 0
-        self.vcpu.set_sregs(sregs)
+        self.vcpu.set_sregs(real_mode(self.vcpu.get_sregs(kvm_sregs())))
         self.regs.reset()
 
     # guest-physical = guest address on a board
