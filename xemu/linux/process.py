@@ -220,6 +220,13 @@ class Process:
         return struct.pack(self.spec.endian + code * len(values),
                            *(v & self.word_mask for v in values))
 
+    def read_int(self, address: int) -> int:
+        """A guest C int (32 bits, the guest's byte order) from guest memory."""
+        return struct.unpack(self.spec.endian + "i", self.mem.read(address, 4))[0]
+
+    def write_int(self, address: int, value: int) -> None:
+        self.mem.write(address, struct.pack(self.spec.endian + "i", value))
+
     def read_word(self, address: int) -> int:
         """One unsigned guest word (a long or a pointer) from guest memory."""
         code = "Q" if self.spec.bits == 64 else "I"

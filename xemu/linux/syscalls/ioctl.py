@@ -59,7 +59,7 @@ def _int_out(host_request: str) -> Callable:
     """A request that fills an int (FIONREAD, TIOCGPGRP, TIOCGPTN...)."""
     def get(p: Process, entry: OpenFile, arg: int) -> int:
         raw = host_fcntl.ioctl(entry.host_fd, HOST[host_request], bytes(INT.size))
-        p.mem.write(arg, struct.pack(p.spec.endian + "i", INT.unpack(raw)[0]))
+        p.write_int(arg, INT.unpack(raw)[0])
         return 0
     return get
 
@@ -67,7 +67,7 @@ def _int_out(host_request: str) -> Callable:
 def _int_in(host_request: str) -> Callable:
     """A request that reads an int the guest points at (TIOCSPGRP, FIONBIO...)."""
     def set_(p: Process, entry: OpenFile, arg: int) -> int:
-        value = struct.unpack(p.spec.endian + "i", p.mem.read(arg, 4))[0]
+        value = p.read_int(arg)
         host_fcntl.ioctl(entry.host_fd, HOST[host_request], INT.pack(value))
         return 0
     return set_
@@ -145,7 +145,7 @@ def _interfaces(p: Process, entry: OpenFile, arg: int) -> int:
     """SIOCGIFCONF: struct ifconf {int length; a pointer to ifreqs}, each an
     interface's name and IPv4 address."""
     word = p.spec.word_size
-    length = struct.unpack(p.spec.endian + "i", p.mem.read(arg, 4))[0]
+    length = p.read_int(arg)
     buffer = p.read_word(arg + word)
     size = _ifreq_size(p)
     room = max(length, 0) // size if buffer else 0
@@ -161,7 +161,7 @@ def _interfaces(p: Process, entry: OpenFile, arg: int) -> int:
             union = _union_to_guest(p, record[IFNAMSIZ:], "address")
             records += (record[:IFNAMSIZ] + union)[:size]
         p.mem.write(buffer, records)
-    p.mem.write(arg, struct.pack(p.spec.endian + "i", count * size))
+    p.write_int(arg, count * size)
     return 0
 
 

@@ -8,7 +8,6 @@ import ctypes
 import errno
 import os
 import resource
-import struct
 
 from ..process import Process
 from ..thread import Thread
@@ -70,7 +69,7 @@ def sched_setscheduler(p: Process, pid: int, policy: int, param: int) -> int:
 @syscall("sched_getparam")
 def sched_getparam(p: Process, pid: int, param: int) -> int:
     priority = os.sched_getparam(_pid(p, pid)).sched_priority
-    p.mem.write(param, struct.pack(p.spec.endian + "i", priority))
+    p.write_int(param, priority)
     return 0
 
 
@@ -116,7 +115,7 @@ def _pid(p: Process, pid: int) -> int:
 def _priority(p: Process, param: int) -> int:
     if not param:
         raise OSError(errno.EINVAL, "no sched_param")
-    return struct.unpack(p.spec.endian + "i", p.mem.read(param, 4))[0]
+    return p.read_int(param)
 
 
 @syscall("personality")
@@ -195,8 +194,7 @@ def _get_int(option: int):
     def handler(thread: Thread, address: int, *_) -> int:
         value = ctypes.c_int()
         checked(LIBC.prctl(option, ctypes.byref(value), 0, 0, 0))
-        thread.process.mem.write(address, struct.pack(thread.process.spec.endian + "i",
-                                                      value.value))
+        thread.process.write_int(address, value.value)
         return 0
     return handler
 
