@@ -182,13 +182,6 @@ def fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
 
 # -- reading and writing ---------------------------------------------------
 
-def _guest_buffer(p: Process, address: int, count: int) -> list[memoryview]:
-    """The guest buffer as views for readv/writev: whole across adjacent
-    mappings, cut at the first unmapped page as the kernel cuts it; EFAULT if
-    not even its first byte is mapped."""
-    return p.mem.mapped_views(address, count)
-
-
 def _readable(thread: Thread, entry: OpenFile) -> int | None:
     """The host fd to read, once it has data (a read that may block waits
     here, where a signal can interrupt it: None then)."""
@@ -207,7 +200,7 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
     entry = p.fds.get(p.int32(fd))
     if entry.signalfd is not None:
         return read_signalfd(thread, entry, buf, count)
-    views = _guest_buffer(p, buf, count)
+    views = p.mem.mapped_views(buf, count)
     host = _readable(thread, entry)
     if host is None:
         return -ERESTARTSYS
@@ -227,7 +220,7 @@ def write(thread: Thread, fd: int, buf: int, count: int) -> int:
     p = thread.process
     if count == 0:
         return 0
-    views = _guest_buffer(p, buf, count)
+    views = p.mem.mapped_views(buf, count)
     entry = p.fds.get(p.int32(fd))
     if count == 8 and p.spec.big_endian and _counter(entry):
         views = [memoryview(b"".join(views)[::-1])]
@@ -273,12 +266,12 @@ def _counter(entry: OpenFile) -> bool:
 
 @syscall("pread64", wide=(3,))
 def pread64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
-    return os.preadv(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count), offset)
+    return os.preadv(p.fds.host(p.int32(fd)), p.mem.mapped_views(buf, count), offset)
 
 
 @syscall("pwrite64", wide=(3,))
 def pwrite64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
-    return os.pwritev(p.fds.host(p.int32(fd)), _guest_buffer(p, buf, count), offset)
+    return os.pwritev(p.fds.host(p.int32(fd)), p.mem.mapped_views(buf, count), offset)
 
 
 def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
