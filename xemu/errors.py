@@ -26,10 +26,11 @@ class AccelError(XemuError):
 
 
 class GuestMemoryError(Exception):
-    """A guest address xemu was asked to touch is not mapped (becomes EFAULT)."""
+    """A guest address xemu was asked to touch is not mapped, or not with the
+    rights the access needs (becomes EFAULT)."""
 
     def __init__(self, address: int, size: int = 1):
-        super().__init__(f"guest address {address:#x} (+{size}) is not mapped")
+        super().__init__(f"guest address {address:#x} (+{size}) is not mapped for this access")
         self.address = address
         self.size = size
 

@@ -304,3 +304,18 @@ def test_a_guest_cannot_map_a_page_over_the_kernel_area(accel):
             assert g.accel.run() == Exit(status), hex(address)
         finally:
             g.close()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_f_dupfd_below_zero_or_past_the_limit_is_einval(arch):
+    """The lowest number is an unsigned long in Linux: a negative one made
+    a negative guest descriptor."""
+    g = Guest(arch, "tcg")
+    try:
+        name = "fcntl64" if "fcntl64" in g.spec.linux.syscall_numbers else "fcntl"
+        for lowest in (-1, -5, 1 << 20):
+            assert g.call(name, 1, 0, lowest) == -errno.EINVAL      # F_DUPFD
+            assert g.call(name, 1, 1030, lowest) == -errno.EINVAL   # F_DUPFD_CLOEXEC
+        assert g.call(name, 1, 0, 100) == 100
+    finally:
+        g.close()

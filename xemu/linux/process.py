@@ -18,7 +18,7 @@ from typing import Iterator
 
 from ..archs.base import ArchSpec
 from ..errors import one_line
-from ..machine.memory import Memory
+from ..machine.memory import Memory, UserMemory
 from . import procfs, structs
 from .rootfs import RootFs
 from .sysroot import Sysroot
@@ -142,7 +142,9 @@ class FdTable:
 @dataclass
 class Process:
     spec: ArchSpec
-    mem: Memory
+    # The guest's memory as its calls reach it (rights checked as
+    # copy_to_user does); mem.raw is the Memory itself.
+    mem: UserMemory
     exe: Path                    # absolute host path of the running image
     brk_start: int
     fds: FdTable = field(default_factory=FdTable)
@@ -184,6 +186,8 @@ class Process:
     shm_attached: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.mem, UserMemory):
+            self.mem = UserMemory(self.mem)
         self.brk = self.brk_start
         self.word_mask = (1 << self.spec.bits) - 1
         for fd in (0, 1, 2):
@@ -418,7 +422,7 @@ class Process:
         """exec: the process runs a new program. Descriptors marked
         close-on-exec close; handled signals go back to their default action
         (ignored ones stay ignored), as execve(2) says."""
-        self.spec, self.mem, self.exe, self.auxv = spec, memory, exe, auxv
+        self.spec, self.mem, self.exe, self.auxv = spec, UserMemory(memory), exe, auxv
         self.argv, self.envp = list(argv or []), list(envp or [])
         self.brk_start = self.brk = brk_start
         self.word_mask = (1 << spec.bits) - 1

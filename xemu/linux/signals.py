@@ -571,7 +571,7 @@ def altstack_view(thread, sp: int) -> tuple[int, int, int]:
 def trampoline(process) -> int:
     """The page holding the arch's sigreturn code (the kernel's vDSO or
     sigpage): mapped once per program, the first time a handler runs."""
-    memory = process.mem
+    memory = process.mem.raw          # the kernel's page: written past its rights
     address = process.trampoline
     if address is not None and memory.region_at(address) is not None:
         return address

@@ -66,6 +66,10 @@ class MemoryListener(Protocol):
 
     def region_removed(self, region: Region) -> None: ...
 
+    def code_written(self, start: int, end: int) -> None:
+        """A system call wrote into executable memory: translated code of
+        [start, end) is stale."""
+
 
 class Memory:
     def __init__(self, limit: int | None = None):
@@ -227,6 +231,10 @@ class Memory:
             out += region.buffer[offset:min(stop, offset + limit - len(out))]
         return out[:limit]
 
+    def code_written(self, start: int, end: int) -> None:
+        for listener in tuple(self.listeners):
+            listener.code_written(start, end)
+
     # -- internals -------------------------------------------------------
 
     def _pieces(self, address: int, size: int) -> Iterator[tuple[int, int]]:
@@ -276,3 +284,92 @@ class Memory:
         self.mapped_bytes -= region.size
         for listener in tuple(self.listeners):
             listener.region_removed(region)
+
+
+# What each kind of access needs of a page. Every arch Linux runs here reads
+# what it may write or execute (no execute-only or write-only pages).
+READABLE = PROT_READ | PROT_WRITE | PROT_EXEC
+
+
+class UserMemory:
+    """Guest memory as system calls reach it: like the kernel's copy_from_user
+    and copy_to_user, a read needs a readable page and a write a writable one
+    (else GuestMemoryError, which a call answers with EFAULT), and a write into
+    executable memory makes its translations stale. Everything else (the map,
+    mmap's filling of new pages, the loader, debuggers) is the Memory's own:
+    `raw`, or any other attribute, which passes through."""
+
+    def __init__(self, memory: Memory):
+        self.raw = memory
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+    def _region(self, address: int, need: int) -> Region | None:
+        region = self.raw.region_at(address)
+        return region if region is not None and region.perms & need else None
+
+    def _pieces(self, address: int, size: int, need: int) -> Iterator[tuple[Region, int, int]]:
+        """(region, address, length) over the range; raise at the first byte
+        that is unmapped or lacks the rights."""
+        end = address + size
+        while address < end:
+            region = self._region(address, need)
+            if region is None:
+                raise GuestMemoryError(address, end - address)
+            n = min(end, region.end) - address
+            yield region, address, n
+            address += n
+
+    def read(self, address: int, size: int) -> bytes:
+        region = self._region(address, READABLE)
+        if region is not None and address + size <= region.end:
+            offset = region.offset + address - region.start
+            return region.buffer[offset:offset + size]
+        return b"".join(self.raw.view(a, n) for _, a, n in self._pieces(address, size, READABLE))
+
+    def write(self, address: int, data: bytes) -> None:
+        done = 0
+        for region, piece_address, n in self._pieces(address, len(data), PROT_WRITE):
+            self.raw.view(piece_address, n)[:] = data[done:done + n]
+            if region.perms & PROT_EXEC:
+                self.raw.code_written(piece_address, piece_address + n)
+            done += n
+
+    def read_cstring(self, address: int, limit: int = 4096) -> bytes:
+        """As Memory's, up to the first byte that may not be read."""
+        out = b""
+        while len(out) < limit:
+            here = address + len(out)
+            region = self._region(here, READABLE)
+            if region is None:
+                raise GuestMemoryError(here)
+            most = min(limit - len(out), region.end - here)
+            chunk = self.raw.read_cstring(here, most)
+            out += chunk
+            if len(chunk) < most:
+                return out            # its NUL is in this region
+        return out
+
+    def mapped_views(self, address: int, size: int, writing: bool = False) -> list[memoryview]:
+        """Views up to the first byte that is unmapped or lacks the rights
+        (a host readv/writev then stops there, as Linux's short count).
+        writing: the host will write into them (read(2), recv(2))."""
+        need = PROT_WRITE if writing else READABLE
+        views, end = [], address + size
+        while address < end:
+            region = self._region(address, need)
+            if region is None:
+                break
+            n = min(end, region.end) - address
+            if writing and region.perms & PROT_EXEC:
+                self.raw.code_written(address, address + n)
+            views.append(self.raw.view(address, n))
+            address += n
+        if not views:
+            raise GuestMemoryError(address, size)
+        return views
+
+    def view(self, address: int, size: int) -> memoryview:
+        """Not offered: say whether the host reads or writes (mapped_views)."""
+        raise AttributeError("UserMemory.view: use mapped_views or raw.view")

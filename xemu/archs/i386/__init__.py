@@ -88,7 +88,7 @@ def set_thread_area(process, u_info: int) -> int:
         process.mem.write(u_info, struct.pack("<i", entry))
     if not GDT_ENTRY_TLS_MIN <= entry < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_COUNT:
         return -errno.EINVAL
-    process.mem.write(GDT_BASE + entry * 8, segment_descriptor(base, limit, flags))
+    process.mem.raw.write(GDT_BASE + entry * 8, segment_descriptor(base, limit, flags))
     return 0
 
 

@@ -164,6 +164,8 @@ def fcntl(p: Process, fd: int, cmd: int, arg: int) -> int:
     fd, cmd = p.int32(fd), p.int32(cmd)
     entry = p.fds.get(fd)
     if cmd in (F_DUPFD, F_DUPFD_CLOEXEC):
+        if not 0 <= p.int32(arg) < p.fds.limit:        # an unsigned long in Linux
+            return -errno.EINVAL
         return p.fds.add(os.dup(entry.host_fd), lowest=p.int32(arg),
                          cloexec=cmd == F_DUPFD_CLOEXEC, like=entry)
     if cmd == F_GETFD:
@@ -200,7 +202,7 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
     entry = p.fds.get(p.int32(fd))
     if entry.signalfd is not None:
         return read_signalfd(thread, entry, buf, count)
-    views = p.mem.mapped_views(buf, count)
+    views = p.mem.mapped_views(buf, count, writing=True)
     host = _readable(thread, entry)
     if host is None:
         return -ERESTARTSYS
@@ -266,7 +268,8 @@ def _counter(entry: OpenFile) -> bool:
 
 @syscall("pread64", wide=(3,))
 def pread64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
-    return os.preadv(p.fds.host(p.int32(fd)), p.mem.mapped_views(buf, count), offset)
+    return os.preadv(p.fds.host(p.int32(fd)), p.mem.mapped_views(buf, count, writing=True),
+                     offset)
 
 
 @syscall("pwrite64", wide=(3,))
@@ -274,7 +277,9 @@ def pwrite64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
     return os.pwritev(p.fds.host(p.int32(fd)), p.mem.mapped_views(buf, count), offset)
 
 
-def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
+def guest_iovecs(p: Process, iov: int, count: int, writing: bool = False) -> list[memoryview]:
+    """The guest memory an iovec array names, as views (writing: the host
+    fills them), cut as Linux cuts a transfer at the first bad byte."""
     count = p.int32(count)
     if not 0 <= count <= IOV_MAX:
         raise OSError(errno.EINVAL, "bad iovec count")
@@ -286,7 +291,7 @@ def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
         if not entry["iov_len"]:
             continue
         try:
-            pieces = p.mem.mapped_views(entry["iov_base"], entry["iov_len"])
+            pieces = p.mem.mapped_views(entry["iov_base"], entry["iov_len"], writing)
         except GuestMemoryError:
             if not views:
                 raise
@@ -300,7 +305,7 @@ def guest_iovecs(p: Process, iov: int, count: int) -> list[memoryview]:
 @syscall("readv")
 def readv(thread: Thread, fd: int, iov: int, count: int) -> int:
     p = thread.process
-    views = guest_iovecs(p, iov, count)
+    views = guest_iovecs(p, iov, count, writing=True)
     host = _readable(thread, p.fds.get(p.int32(fd)))
     return -ERESTARTSYS if host is None else os.readv(host, views)
 
@@ -868,22 +873,27 @@ def getdents64(p: Process, fd: int, buf: int, count: int) -> int:
         entry.listing = (_list_directory(entry.host_fd) if virtual is None
                          else procfs.directory_entries(p, virtual))
     header = p.layout("dirent64")
-    out = bytearray()
+    done = 0
     while entry.position < len(entry.listing):
         name, inode, kind = entry.listing[entry.position]
         size = (DIRENT_HEADER + len(name) + 1 + 7) & ~7
-        if len(out) + size > count:
+        if done + size > count:
             break
         record = bytearray(size)
         record[:DIRENT_HEADER] = header.pack(d_ino=inode, d_off=entry.position + 1,
                                              d_reclen=size, d_type=kind)[:DIRENT_HEADER]
         record[DIRENT_HEADER:DIRENT_HEADER + len(name)] = name
-        out += record
-        entry.position += 1
-    if not out and entry.position < len(entry.listing):
+        try:
+            p.mem.write(buf + done, bytes(record))
+        except GuestMemoryError:
+            if done:
+                break           # the entries copied count; the rest wait, as in Linux
+            raise
+        done += size
+        entry.position += 1     # only entries the guest has are consumed
+    if not done and entry.position < len(entry.listing):
         return -errno.EINVAL        # buffer too small for the next entry
-    p.mem.write(buf, bytes(out))
-    return len(out)
+    return done
 
 
 def _list_directory(host_fd: int) -> list[tuple[bytes, int, int]]:

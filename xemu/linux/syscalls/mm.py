@@ -107,7 +107,7 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     except MemoryError:
         return -errno.ENOMEM
     if data:
-        p.mem.view(region.start, len(data))[:] = data
+        p.mem.raw.view(region.start, len(data))[:] = data     # as the kernel fills pages
     return start
 
 

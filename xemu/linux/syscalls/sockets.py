@@ -549,7 +549,8 @@ def send(thread: Thread, fd: int, buf: int, length: int, flags: int) -> int:
 def recvfrom(thread: Thread, fd: int, buf: int, length: int, flags: int, address: int,
              address_length: int) -> int:
     p = thread.process
-    count, name, _, _ = _receive(thread, fd, p.mem.mapped_views(buf, length), flags)
+    count, name, _, _ = _receive(thread, fd, p.mem.mapped_views(buf, length, writing=True),
+                                 flags)
     if count >= 0 and address:
         write_address(p, name, address, address_length)
     return count
@@ -560,17 +561,17 @@ def recv(thread: Thread, fd: int, buf: int, length: int, flags: int) -> int:
     return recvfrom(thread, fd, buf, length, flags, 0, 0)
 
 
-def _message(p: Process, header: int) -> tuple[dict, list[memoryview]]:
+def _message(p: Process, header: int, receiving: bool) -> tuple[dict, list[memoryview]]:
     """A guest msghdr's fields and the guest memory its iovecs name."""
     fields = p.read_struct(header, "msghdr")
     if fields["msg_iovlen"] > UIO_MAXIOV:
         raise OSError(errno.EMSGSIZE, "too many iovecs")
-    return fields, guest_iovecs(p, fields["msg_iov"], fields["msg_iovlen"])
+    return fields, guest_iovecs(p, fields["msg_iov"], fields["msg_iovlen"], receiving)
 
 
 def _sendmsg(thread: Thread, fd: int, header: int, flags: int) -> int:
     p = thread.process
-    fields, views = _message(p, header)
+    fields, views = _message(p, header, receiving=False)
     control = _control_to_host(p, fields["msg_control"], fields["msg_controllen"])
     if fields["msg_name"] and fields["msg_namelen"]:
         with host_address(p, fields["msg_name"], fields["msg_namelen"]) as name:
@@ -580,7 +581,7 @@ def _sendmsg(thread: Thread, fd: int, header: int, flags: int) -> int:
 
 def _recvmsg(thread: Thread, fd: int, header: int, flags: int) -> int:
     p = thread.process
-    fields, views = _message(p, header)
+    fields, views = _message(p, header, receiving=True)
     count, name, control, message_flags = _receive(
         thread, fd, views, flags, control_room=fields["msg_controllen"])
     if count < 0:

@@ -37,7 +37,7 @@ def _offset(p: Process, low: int, high: int) -> int:
 
 @syscall("preadv")
 def preadv(p: Process, fd: int, iov: int, count: int, low: int, high: int) -> int:
-    return os.preadv(p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count),
+    return os.preadv(p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count, writing=True),
                      _checked(_offset(p, low, high)))
 
 
@@ -50,7 +50,7 @@ def pwritev(p: Process, fd: int, iov: int, count: int, low: int, high: int) -> i
 @syscall("preadv2")
 def preadv2(p: Process, fd: int, iov: int, count: int, low: int, high: int,
             flags: int) -> int:
-    host, views = p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count)
+    host, views = p.fds.host(p.int32(fd)), guest_iovecs(p, iov, count, writing=True)
     offset = _offset(p, low, high)
     if offset == -1:                         # the file position, as readv
         return os.readv(host, views)
@@ -242,8 +242,8 @@ def vmsplice(thread: Thread, fd: int, iov: int, count: int, flags: int) -> int:
     entry = p.fds.get(p.int32(fd))
     if not stat.S_ISFIFO(os.fstat(entry.host_fd).st_mode):
         return -errno.EBADF
-    views = guest_iovecs(p, iov, count)
     mode = fcntl.fcntl(entry.host_fd, fcntl.F_GETFL) & os.O_ACCMODE
+    views = guest_iovecs(p, iov, count, writing=mode == os.O_RDONLY)
     if mode == os.O_RDONLY:
         return os.readv(entry.host_fd, views)
     return os.writev(entry.host_fd, views)

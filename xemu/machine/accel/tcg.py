@@ -141,6 +141,8 @@ class TcgAccelerator(Debugging):
         self._stepping = False
         self._interrupt = False                         # set by another thread
         self._woken = False                             # wake(): a signal or timer
+        self._stale_code: list[tuple[int, int]] = []    # code_written from other threads
+        self._runner: int | None = None                 # the host thread that runs it
         self._thread = threading.get_ident()
         self._prepare_syscall_registers()
         for region in memory.regions():
@@ -160,6 +162,16 @@ class TcgAccelerator(Debugging):
 
     def region_removed(self, region: Region) -> None:
         self.uc.mem_unmap(region.start, region.size)
+
+    def code_written(self, start: int, end: int) -> None:
+        """A system call wrote code (read(2) into an executable page): drop
+        its translations now if the call is this engine's own (served inside
+        its hook, where Unicorn allows it), else before this engine next
+        runs: another thread must not touch the cache of a running engine."""
+        if threading.get_ident() == self._runner:
+            self.forget_code(start, end)
+        else:
+            self._stale_code.append((start, end))
 
     def twin(self) -> TcgAccelerator:
         """A CPU for another thread of the same program: its own engine over
@@ -186,6 +198,9 @@ class TcgAccelerator(Debugging):
         seconds pass (Unicorn's own timer stops a guest that never enters
         Python)."""
         deadline = time.monotonic() + timeout if timeout else None
+        self._runner = threading.get_ident()
+        while self._stale_code:
+            self.forget_code(*self._stale_code.pop())
         stop = self._emulate(self._resume_address(), deadline)
         if stop is None and deadline is not None and time.monotonic() >= deadline:
             stop = Timeout(timeout)

@@ -365,6 +365,9 @@ class KvmAddressSpace:
         with self.lock:
             self._tear_down([region])
 
+    def code_written(self, start: int, end: int) -> None:
+        """Nothing to do: the real CPU keeps its caches coherent with its stores."""
+
     def _tear_down(self, regions: list[Region]) -> None:
         """Unmap the regions' pages that still map them (a piece of one, or
         a new region, may have been mapped over them since), free their

@@ -73,6 +73,9 @@ class KvmRealMode:
     def region_removed(self, region: Region) -> None:
         self.memory_slots.remove(self._slots.pop(region), region.start)
 
+    def code_written(self, start: int, end: int) -> None:
+        """Nothing to do: the real CPU keeps its caches coherent with its stores."""
+
     def attach(self, bus: str, base: int, device) -> None:
         if bus != "io":
             raise ValueError("the pc board has port I/O devices only")
