@@ -124,3 +124,17 @@ def test_unix_socket_names_are_paths_inside_the_rootfs(jail, guest_env):
                       env=guest_env, cwd=jail.parent)
     assert result.stdout == case.expected("arm", program), result.stderr
     assert sorted(p.name for p in jail.parent.iterdir()) == ["root", "secret"]
+
+
+def test_open_ignores_a_mode_it_does_not_use(tmp_path):
+    """openat2 refuses a mode without O_CREAT, and mode bits past 07777,
+    which open(2) ignores: a guest's open("f", O_RDONLY, 0644) failed with
+    EINVAL under --rootfs."""
+    from xemu.linux.rootfs import RootFs
+    (tmp_path / "f").write_text("x")
+    root = RootFs(str(tmp_path))
+    os.close(root.open(b"/f", os.O_RDONLY, 0o644))
+    mask = os.umask(0)
+    os.umask(mask)
+    os.close(root.open(b"/g", os.O_CREAT | os.O_WRONLY, 0o170644))
+    assert (tmp_path / "g").stat().st_mode & 0o7777 == 0o644 & ~mask

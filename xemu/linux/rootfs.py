@@ -30,7 +30,10 @@ class _OpenHow(ctypes.Structure):
 
 def openat2(dirfd: int, path: bytes, flags: int, mode: int = 0,
             resolve: int = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) -> int:
-    how = _OpenHow(flags, mode, resolve)
+    creating = flags & os.O_CREAT or flags & os.O_TMPFILE == os.O_TMPFILE
+    # open(2) ignores a mode it does not use and bits beyond 07777;
+    # openat2 answers EINVAL for both
+    how = _OpenHow(flags, mode & 0o7777 if creating else 0, resolve)
     fd = _libc.syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_int(dirfd),
                        ctypes.c_char_p(path), ctypes.byref(how),
                        ctypes.c_size_t(ctypes.sizeof(how)))
