@@ -58,3 +58,30 @@ def test_an_image_larger_than_the_memory_cap_is_refused(guest_env):
     result = run_xemu("run", "--memory", "1M", str(binary("x86_64")), "hello", env=guest_env)
     assert result.returncode == 2
     assert "needs more memory than --memory allows" in result.stderr.decode()
+
+
+def test_timeout_covers_loading(monkeypatch, capsys):
+    """An image that held the loader (a header that made it walk 4 billion
+    entries) ran before --timeout was armed: now one deadline counts from
+    the request, loading included."""
+    import xemu.run as run_module
+    from xemu.run import RunRequest
+
+    def slow_open(path, arch):
+        time.sleep(30)
+    monkeypatch.setattr(run_module, "open_image", slow_open)
+    start = time.monotonic()
+    result = run_module.run(RunRequest(image=str(binary("arm")), timeout=0.3))
+    assert result.status == 124
+    assert time.monotonic() - start < 5
+    assert capsys.readouterr().err == "xemu: guest stopped: --timeout of 0.3 s reached\n"
+
+
+def test_the_deadline_counts_from_the_request():
+    """Time spent before the guest starts comes off its --timeout."""
+    from xemu.run import RunRequest
+    from xemu.run.drive import Driver
+    request = RunRequest(image="x", timeout=5.0)
+    request.started -= 4.0
+    driver = Driver(request)
+    assert driver.deadline - time.monotonic() < 1.1

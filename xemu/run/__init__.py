@@ -11,25 +11,33 @@ from __future__ import annotations
 import os
 
 from ..debug.stats import RunStats, emit, open_json
-from ..errors import ImageError, shown
+from ..errors import GuestTimeout, ImageError, shown
+from ..machine.accel.base import Timeout
 from ..linux.rootfs import open_rootfs
 from ..loader.image import open_image
+from .drive import alarm, report
 from .request import RunRequest, RunResult
 
 __all__ = ["RunRequest", "RunResult", "run"]
 
 
 def run(request: RunRequest) -> RunResult:
-    """Run what the request names to its end; the status xemu exits with."""
-    opened = open_image(program_file(request), request.arch)
-    machine = request.machine or ("user" if opened.elf is not None else "board")
-    stats = RunStats() if request.stats or request.stats_json else None
-    json_file = open_json(request.stats_json) if request.stats_json else None
-    if machine == "user":
-        from .user import run_program as run_kind
-    else:
-        from .board import run_board as run_kind
-    result = run_kind(request, opened, stats)
+    """Run what the request names to its end; the status xemu exits with.
+    --timeout covers loading too: a hostile image cannot hold xemu there."""
+    try:
+        with alarm(request.timeout):    # the Driver takes over once the guest starts
+            opened = open_image(program_file(request), request.arch)
+            machine = request.machine or ("user" if opened.elf is not None else "board")
+            stats = RunStats() if request.stats or request.stats_json else None
+            json_file = open_json(request.stats_json) if request.stats_json else None
+            if machine == "user":
+                from .user import run_program as run_kind
+            else:
+                from .board import run_board as run_kind
+            result = run_kind(request, opened, stats)
+    except GuestTimeout:                # before the guest ran (else it is a Stop)
+        stop = Timeout(request.timeout)
+        return RunResult(report(stop, None, None), stop, "", None)
     if stats is not None and not result.forked_child:
         emit(stats.summary(result.accel, result.arch, result.status, result.memory),
              request.stats, json_file)

@@ -25,7 +25,8 @@ class Driver:
     def __init__(self, request: RunRequest, stats: RunStats | None = None):
         self.request, self.stats = request, stats
         self.timeout = request.timeout
-        self.deadline = time.monotonic() + self.timeout if self.timeout else None
+        # one deadline from when xemu was asked: loading counts too
+        self.deadline = request.started + self.timeout if self.timeout else None
         self.trace = self.stub = self.server = None
         self.forked_child = False             # True in a process the guest forked
         if request.trace:
@@ -76,7 +77,7 @@ class Driver:
             self.server = None
 
     def __enter__(self) -> Driver:
-        self._alarm = alarm(self.timeout)
+        self._alarm = alarm(max(self.deadline - time.monotonic(), 1e-3) if self.deadline else None)
         self._alarm.__enter__()
         return self
 

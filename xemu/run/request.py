@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 
 from ..errors import AccelError
@@ -33,6 +34,8 @@ class RunRequest:
     trace_exits: bool = False            # --trace-exits: a line per KVM exit on stderr
     stats: bool = False                  # a summary on stderr at the end
     stats_json: str | None = None        # the same summary as JSON in this file
+    # when xemu was asked: --timeout counts from here, loading included
+    started: float = field(default_factory=time.monotonic)
 
     def exit_tracer(self, accel, accel_name: str):
         """--trace-exits: accel's exits told on stderr, one line each; an
