@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,44 @@ def test_foreign_busybox_as_the_host_one_natively(command, tmp_path, guest_env):
             (tmp_path / leftover).unlink(missing_ok=True)
         result = run_xemu("run", "-q", busybox, *argv, env=guest_env, cwd=tmp_path, timeout=60)
         assert (result.stdout, result.returncode) == expected, (arch, result.stderr.decode())
+
+
+# -- a long script: hundreds of processes, and not one warning ---------------
+
+WORKLOAD = Path(__file__).resolve().parent / "scripts" / "workload.sh"
+
+
+def run_workload(command: list[str], directory: Path, env=None) -> tuple[bytes, bytes, int]:
+    """The script run by command (a busybox, maybe under xemu) in a fresh
+    directory: its stdout, stderr and status."""
+    directory.mkdir()
+    result = subprocess.run([*command, "sh", str(WORKLOAD), str(directory)],
+                            capture_output=True, cwd=directory, timeout=300,
+                            stdin=subprocess.DEVNULL, env=env)
+    return result.stdout, result.stderr, result.returncode
+
+
+def workload_runs() -> list:
+    host = host_arch()
+    params = [pytest.param(None, accel, id=f"{host}-{accel}")
+              for accel in (("tcg", "kvm") if host in KVM_ARCHS else ("tcg",))]
+    params += [pytest.param(path, "auto", id=arch)
+               for arch, path in sorted(foreign_busyboxes().items())]
+    return params
+
+
+@pytest.mark.parametrize("busybox,accel", workload_runs())
+def test_a_long_script_starting_hundreds_of_processes(busybox, accel, tmp_path, guest_env):
+    """tests/matrix/scripts/workload.sh: 290 lines, about 600 processes
+    (pipelines, substitutions, subshells, jobs, xargs, find -exec, traps).
+    Its stdout, stderr and status are those of the host's busybox run
+    natively: no warning from xemu, nothing lost."""
+    native = host_busybox()
+    if native is None:
+        pytest.skip("no static busybox here (apt-get install busybox-static)")
+    if accel == "kvm" and kvm_skip_reason(host_arch()):
+        pytest.skip(kvm_skip_reason(host_arch()))
+    expected = run_workload([native], tmp_path / "native")
+    assert expected[0].count(b"\n") > 140 and expected[2] == 0
+    xemu = [sys.executable, "-m", "xemu", "run", "--accel", accel, busybox or native]
+    assert run_workload(xemu, tmp_path / "xemu", env=guest_env) == expected
