@@ -1,26 +1,38 @@
 """i386 signal frames, as Linux's arch/x86/kernel/signal_32.c builds them
 (struct sigframe and struct rt_sigframe of arch/x86/include/asm/sigframe.h),
-and the x87/SSE state both x86 arches keep in a frame (arch/x86/kernel/
-fpu/signal.c): an FXSAVE image with the XSAVE software-reserved bytes, the
-XSAVE header (x87 and SSE only) and FP_XSTATE_MAGIC2 after it; i386 puts
-the old FSAVE-format header before it.
+and the x87/SSE/AVX state both x86 arches keep in a frame (arch/x86/kernel/
+fpu/signal.c): an XSAVE standard-format image of the components the CPU has
+enabled (XCR0: x87 and SSE, and AVX's YMM_Hi128 where the CPU has AVX on),
+the FXSAVE region's software-reserved bytes (struct _fpx_sw_bytes) saying
+so, and FP_XSTATE_MAGIC2 after it; i386 puts the old FSAVE-format header
+before it.
 
 Registers fpN are physical x87 registers (Unicorn's naming, and KVM's in
 xemu); FXSAVE and FSAVE keep them in stack order, ST(i) = fp[(TOP + i) & 7].
 """
 import struct
+from dataclasses import dataclass
 
 from ..base import OLD_SIGRETURN_OFFSET, SA_RESTORER, SA_SIGINFO, SignalDelivery
 
-# --- the x87/SSE state (shared with x86_64) ---------------------------------
+# --- the x87/SSE/AVX state (shared with x86_64) -----------------------------
 
 FXSAVE_SIZE = 512
 XSAVE_HEADER_SIZE = 64
 XSTATE_SIZE = FXSAVE_SIZE + XSAVE_HEADER_SIZE       # x87 and SSE: 576
+XSTATE_BV = FXSAVE_SIZE                             # the header's first field
 FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2 = 0x46505853, 0x46505845
 FP_XSTATE_MAGIC2_SIZE = 4
 SW_RESERVED = 464                                   # struct _fpx_sw_bytes in FXSAVE
-XFEATURES_X87_SSE = 0x3
+SW_BYTES = struct.Struct("<IIQI")                   # magic1, extended_size, xfeatures, xstate_size
+XFEATURE_MASK_FP, XFEATURE_MASK_SSE, XFEATURE_MASK_YMM = 0x1, 0x2, 0x4
+XFEATURES_X87_SSE = XFEATURE_MASK_FP | XFEATURE_MASK_SSE
+# AVX's YMM_Hi128 component in the XSAVE standard format: CPUID leaf 0xD
+# sub-leaf 2 gives EBX = 576 (its offset), EAX = 256 (its size) on every CPU
+# with AVX: the upper 128 bits of each ymm register, 16 bytes apiece.
+YMM_OFFSET, YMM_SIZE = XSTATE_SIZE, 256
+# the components a frame can carry; others the CPU has on stay out of it
+XFEATURES_FRAMED = XFEATURES_X87_SSE | XFEATURE_MASK_YMM
 MXCSR_MASK = 0xFFFF                                 # what the kernel reports (DAZ too)
 X86_FXSR_MAGIC = 0x0000                             # _fpstate_32.magic: FXSR data follows
 FREGS_STATE_SIZE = 112                              # struct fregs_state (FSAVE), i386 only
@@ -58,10 +70,39 @@ def _fp_tuple(raw: bytes) -> tuple[int, int]:
     return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:10], "little")
 
 
+def user_xfeatures(regs) -> int:
+    """The state components a frame carries: those the thread's CPU has
+    enabled (XCR0, the kernel's user_xfeatures) that xemu frames. x87 and
+    SSE always; AVX where the accelerator's CPU has it on (KVM on an AVX
+    host). A CPU whose registers name no XCR0 (Unicorn's: QEMU 5's TCG has
+    no AVX) has x87 and SSE only."""
+    try:
+        xcr0 = regs.read("xcr0")
+    except KeyError:
+        return XFEATURES_X87_SSE
+    return xcr0 & XFEATURES_FRAMED | XFEATURES_X87_SSE
+
+
+def xstate_size(xfeatures: int) -> int:
+    """The XSAVE standard-format size of these components (the kernel's
+    fpstate->user_size): where the last one ends."""
+    return YMM_OFFSET + YMM_SIZE if xfeatures & XFEATURE_MASK_YMM else XSTATE_SIZE
+
+
+def xstate_sigframe_size(xfeatures: int) -> int:
+    """The room the XSAVE buffer takes in a frame: the image and MAGIC2."""
+    return xstate_size(xfeatures) + FP_XSTATE_MAGIC2_SIZE
+
+
+def _vector_count(bits: int) -> int:
+    """xmm/ymm registers a mode reaches: 8 in 32-bit code, 16 in 64-bit."""
+    return 16 if bits == 64 else 8
+
+
 def save_fxsave(regs, bits: int) -> bytearray:
     """The FXSAVE image of the thread's x87/SSE state (64-bit format for
-    x86_64, 32-bit with FCS/FDS for i386), software-reserved bytes filled as
-    the kernel's save_sw_bytes does for an x87+SSE XSAVE area."""
+    x86_64, 32-bit with FCS/FDS for i386); its software-reserved bytes are
+    zero (xstate_image fills them)."""
     area = bytearray(FXSAVE_SIZE)
     fsw = regs.read("fpsw") & 0xFFFF
     top = fsw >> 11 & 7
@@ -79,11 +120,9 @@ def save_fxsave(regs, bits: int) -> bytearray:
     struct.pack_into("<II", area, 24, regs.read("mxcsr") & 0xFFFFFFFF, MXCSR_MASK)
     for i in range(8):
         area[32 + 16 * i:32 + 16 * i + 10] = _fp80(regs.read(f"fp{(top + i) & 7}"))
-    for i in range(16 if bits == 64 else 8):
+    for i in range(_vector_count(bits)):
         area[160 + 16 * i:176 + 16 * i] = (regs.read(f"xmm{i}") & (1 << 128) - 1).to_bytes(
             16, "little")
-    struct.pack_into("<IIQI", area, SW_RESERVED, FP_XSTATE_MAGIC1,
-                     XSTATE_SIZE + FP_XSTATE_MAGIC2_SIZE, XFEATURES_X87_SSE, XSTATE_SIZE)
     return area
 
 
@@ -110,25 +149,104 @@ def load_fxsave(regs, area: bytes, bits: int) -> None:
     top = fsw >> 11 & 7
     for i in range(8):
         regs.write(f"fp{(top + i) & 7}", _fp_tuple(area[32 + 16 * i:42 + 16 * i]))
-    for i in range(16 if bits == 64 else 8):
+    for i in range(_vector_count(bits)):
         regs.write(f"xmm{i}", int.from_bytes(area[160 + 16 * i:176 + 16 * i], "little"))
 
 
-def xstate_image(regs, bits: int) -> bytes:
-    """The XSAVE-format state the kernel copies to a frame's buf_fx: the
-    FXSAVE image, the XSAVE header (x87 and SSE in use), FP_XSTATE_MAGIC2."""
-    header = struct.pack("<QQ", XFEATURES_X87_SSE, 0).ljust(XSAVE_HEADER_SIZE, b"\0")
-    return (bytes(save_fxsave(regs, bits)) + header
-            + struct.pack("<I", FP_XSTATE_MAGIC2))
+def _save_ymm(regs, bits: int) -> bytes:
+    """The YMM_Hi128 component: ymmNh, the upper half of ymm register N."""
+    return b"".join((regs.read(f"ymm{i}h") & (1 << 128) - 1).to_bytes(16, "little")
+                    for i in range(_vector_count(bits))).ljust(YMM_SIZE, b"\0")
+
+
+def _load_ymm(regs, component: bytes, bits: int) -> None:
+    for i in range(_vector_count(bits)):
+        regs.write(f"ymm{i}h", int.from_bytes(component[16 * i:16 * i + 16], "little"))
+
+
+def xstate_image(regs, bits: int, xfeatures: int, ia32_frame: bool = False,
+                 fx: bytes | None = None) -> bytes:
+    """The XSAVE-format state the kernel copies to a frame's buf_fx
+    (copy_fpstate_to_sigframe): the FXSAVE region with save_sw_bytes' struct
+    _fpx_sw_bytes, the header (XSTATE_BV: x87 and SSE always, as
+    save_xstate_epilog sets them, and each other component not in its
+    initial state; the rest of the header zero), the components, then
+    FP_XSTATE_MAGIC2. An ia32 frame's extended_size counts the FSAVE
+    header before the image too. fx: the FXSAVE image, if made already."""
+    size = xstate_size(xfeatures)
+    image = bytearray(size + FP_XSTATE_MAGIC2_SIZE)
+    image[:FXSAVE_SIZE] = save_fxsave(regs, bits) if fx is None else fx
+    extended = size + FP_XSTATE_MAGIC2_SIZE + (FREGS_STATE_SIZE if ia32_frame else 0)
+    SW_BYTES.pack_into(image, SW_RESERVED, FP_XSTATE_MAGIC1, extended, xfeatures, size)
+    xstate_bv = XFEATURES_X87_SSE
+    if xfeatures & XFEATURE_MASK_YMM:
+        # in use unless all zero (XSAVE's init tracking; either way,
+        # XRSTOR gives the same registers back)
+        component = _save_ymm(regs, bits)
+        if any(component):
+            xstate_bv |= XFEATURE_MASK_YMM
+            image[YMM_OFFSET:YMM_OFFSET + YMM_SIZE] = component
+    struct.pack_into("<Q", image, XSTATE_BV, xstate_bv)
+    struct.pack_into("<I", image, size, FP_XSTATE_MAGIC2)
+    return bytes(image)
+
+
+@dataclass
+class SavedXState:
+    """The FP state a frame holds, read and checked as sigreturn's
+    __fpu_restore_sig does, before any register changes."""
+    fx: bytearray           # the FXSAVE region (i386 folds its FSAVE header in)
+    loaded: int             # components XRSTOR takes from the image; the rest start clean
+    mxcsr: bool             # MXCSR from the image (XRSTOR: when SSE or AVX is requested)
+    ymm: bytes              # the YMM_Hi128 component, when loaded
+
+
+def fetch_xstate(regs, memory, buf_fx: int) -> SavedXState:
+    """Read the XSAVE image at buf_fx. check_xstate_in_sigframe: a frame
+    whose _fpx_sw_bytes or MAGIC2 do not describe a buffer this CPU's state
+    fits (a program's own legacy FXSAVE frame, or one with more components
+    than the CPU has on) is x87 and SSE only, as FXRSTOR takes it. Else
+    XRSTOR's rules: a component the frame's xfeatures asks for is loaded if
+    its XSTATE_BV bit is set, and every other component the CPU has on
+    returns to its initial state (a frame without AVX clears the ymm upper
+    halves)."""
+    enabled = user_xfeatures(regs)
+    fx = bytearray(memory.read(buf_fx, FXSAVE_SIZE))
+    magic1, extended, xfeatures, size = SW_BYTES.unpack_from(fx, SW_RESERVED)
+    if (magic1 == FP_XSTATE_MAGIC1 and XSTATE_SIZE <= size <= xstate_size(enabled)
+            and size <= extended
+            and struct.unpack("<I", memory.read(buf_fx + size, 4))[0] == FP_XSTATE_MAGIC2):
+        requested = enabled & xfeatures
+        xstate_bv = struct.unpack("<Q", memory.read(buf_fx + XSTATE_BV, 8))[0]
+    else:                                   # fx_only
+        requested = xstate_bv = XFEATURES_X87_SSE
+    loaded = requested & xstate_bv
+    ymm = (memory.read(buf_fx + YMM_OFFSET, YMM_SIZE) if loaded & XFEATURE_MASK_YMM
+           else bytes(YMM_SIZE))
+    return SavedXState(fx, loaded, bool(requested & (XFEATURE_MASK_SSE | XFEATURE_MASK_YMM)),
+                       ymm)
+
+
+def load_xstate(regs, saved: SavedXState, bits: int) -> None:
+    """Put a frame's FP state in the registers; what it does not load
+    takes its initial state (FNINIT's x87, zero vectors, MXCSR's default)."""
+    fx = saved.fx
+    if not saved.loaded & XFEATURE_MASK_FP:
+        fx[0:24] = struct.pack("<H", FPU_CONTROL_DEFAULT).ljust(24, b"\0")
+        fx[32:160] = bytes(128)
+    if not saved.loaded & XFEATURE_MASK_SSE:
+        fx[160:416] = bytes(256)
+    if not saved.mxcsr:
+        struct.pack_into("<I", fx, 24, MXCSR_DEFAULT)
+    load_fxsave(regs, fx, bits)
+    if user_xfeatures(regs) & XFEATURE_MASK_YMM:
+        _load_ymm(regs, saved.ymm, bits)
 
 
 def clear_fpu(regs, bits: int) -> None:
-    """The initial x87/SSE state the handler starts with (the kernel's
+    """The initial x87/SSE/AVX state the handler starts with (the kernel's
     fpu__clear_user_states), as a null fpstate in sigreturn also gives."""
-    area = bytearray(FXSAVE_SIZE)
-    struct.pack_into("<H", area, 0, FPU_CONTROL_DEFAULT)
-    struct.pack_into("<I", area, 24, MXCSR_DEFAULT)
-    load_fxsave(regs, area, bits)
+    load_xstate(regs, SavedXState(bytearray(FXSAVE_SIZE), 0, False, bytes(YMM_SIZE)), bits)
 
 
 def fix_eflags(current: int, saved: int) -> int:
@@ -182,15 +300,16 @@ class I386SignalFrames:
         rt = bool(delivery.flags & SA_SIGINFO)
         frame_size = RT_FRAME_SIZE if rt else OLD_FRAME_SIZE
         sp = delivery.sp
+        xfeatures = user_xfeatures(regs)
         # fpu__alloc_mathframe: the XSAVE buffer 64-byte aligned, the FSAVE
         # header below it
-        buf_fx = (sp - (XSTATE_SIZE + FP_XSTATE_MAGIC2_SIZE)) & ~63
+        buf_fx = (sp - xstate_sigframe_size(xfeatures)) & ~63
         fpstate = buf_fx - FREGS_STATE_SIZE
         frame = ((fpstate - frame_size + 4) & ~(FRAME_ALIGNMENT - 1)) - 4
 
         fx = save_fxsave(regs, 32)
         memory.write(fpstate, self._fsave_header(fx))
-        memory.write(buf_fx, xstate_image(regs, 32))
+        memory.write(buf_fx, xstate_image(regs, 32, xfeatures, ia32_frame=True, fx=fx))
 
         blocked = delivery.blocked & (1 << 64) - 1
         if delivery.flags & SA_RESTORER:
@@ -287,11 +406,13 @@ class I386SignalFrames:
     def _restore_sigcontext(self, regs, memory, raw: bytes) -> None:
         (gs, fs, es, ds, *gprs, _trapno, _err, eip, _cs, eflags, _sp_at_signal, _ss,
          fpstate, _oldmask, _cr2) = SIGCONTEXT.unpack(raw)
-        fx = None
+        saved = None
         if fpstate:
             header = memory.read(fpstate, FREGS_STATE_SIZE)
-            fx = bytearray(memory.read(fpstate + FREGS_STATE_SIZE, FXSAVE_SIZE))
-            self._fsave_into_fxsave(header, fx)
+            saved = fetch_xstate(regs, memory, fpstate + FREGS_STATE_SIZE)
+            # the x87 state comes from the FSAVE header, folded in before
+            # XRSTOR's rules apply (__fpu_restore_sig's ia32_fxstate path)
+            self._fsave_into_fxsave(header, saved.fx)
         for name, value in zip(SC_GPRS, gprs):
             regs.write(name, value)
         regs.write("eip", eip)
@@ -303,10 +424,10 @@ class I386SignalFrames:
                     regs.write(name, value)
             except Exception:                       # a selector the CPU refuses
                 pass
-        if fx is None:
+        if saved is None:
             clear_fpu(regs, 32)
         else:
-            load_fxsave(regs, fx, 32)
+            load_xstate(regs, saved, 32)
 
     @staticmethod
     def _fsave_into_fxsave(header: bytes, fx: bytearray) -> None:

@@ -1,13 +1,14 @@
 """x86-64 signal frames, as Linux's arch/x86/kernel/signal_64.c builds them:
 struct rt_sigframe {pretcode, uc, info} (arch/x86/include/asm/sigframe.h)
-with the XSAVE-format FP state (x87 and SSE) 64-byte aligned above it.
-x86-64 has only rt frames."""
+with the XSAVE-format FP state 64-byte aligned above it: x87 and SSE, and
+AVX where the CPU has it on (KVM on an AVX host), sized as Linux sizes it
+for those components (i386/signal.py). x86-64 has only rt frames."""
 import struct
 
 from ..base import SA_RESTORER, SignalDelivery
-from ..i386.signal import (FP_XSTATE_MAGIC2_SIZE, FRAME_ALIGNMENT, FXSAVE_SIZE, HANDLER_CLEARS,
-                           UC_FP_XSTATE, UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS, XSTATE_SIZE,
-                           clear_fpu, fix_eflags, load_fxsave, xstate_image)
+from ..i386.signal import (FRAME_ALIGNMENT, HANDLER_CLEARS, UC_FP_XSTATE, UC_SIGCONTEXT_SS,
+                           UC_STRICT_RESTORE_SS, clear_fpu, fetch_xstate, fix_eflags, load_xstate,
+                           user_xfeatures, xstate_image, xstate_sigframe_size)
 
 RED_ZONE = 128
 USER_CS, USER_DS = 0x33, 0x2B                       # __USER_CS, __USER_DS
@@ -44,13 +45,15 @@ class X86_64SignalFrames:
 
     def setup(self, regs, memory, delivery: SignalDelivery):
         sp = delivery.sp if delivery.switched else delivery.sp - RED_ZONE
-        # fpu__alloc_mathframe: the XSAVE buffer, 64-byte aligned
-        buf_fx = (sp - (XSTATE_SIZE + FP_XSTATE_MAGIC2_SIZE)) & ~63
+        xfeatures = user_xfeatures(regs)
+        # fpu__alloc_mathframe: the XSAVE buffer (as large as the CPU's
+        # components make it), 64-byte aligned
+        buf_fx = (sp - xstate_sigframe_size(xfeatures)) & ~63
         # get_sigframe: round_down(sp - frame_size, 16) - 8, so that at the
         # handler's entry (rsp + 8) % 16 == 0, as after a call
         frame = ((buf_fx - FRAME_SIZE) & ~(FRAME_ALIGNMENT - 1)) - 8
 
-        memory.write(buf_fx, xstate_image(regs, 64))
+        memory.write(buf_fx, xstate_image(regs, 64, xfeatures))
         blocked = delivery.blocked & MASK64
         restorer = delivery.restorer if delivery.flags & SA_RESTORER else delivery.trampoline
         ss_sp, ss_flags, ss_size = delivery.altstack
@@ -82,14 +85,14 @@ class X86_64SignalFrames:
         values = SIGCONTEXT.unpack(raw[:SIGCONTEXT_SIZE])
         blocked = struct.unpack_from("<Q", raw, SIGCONTEXT_SIZE)[0]
         gprs, rflags, fpstate = values[:17], values[17], values[26]
-        fx = memory.read(fpstate, FXSAVE_SIZE) if fpstate else None
+        saved = fetch_xstate(regs, memory, fpstate) if fpstate else None
         for name, value in zip(SC_GPRS, gprs):
             regs.write(name, value)
         regs.write("rflags", fix_eflags(regs.read("rflags"), rflags))
-        if fx is None:
+        if saved is None:
             clear_fpu(regs, 64)
         else:
-            load_fxsave(regs, fx, 64)
+            load_xstate(regs, saved, 64)
         return blocked
 
 

@@ -149,9 +149,15 @@ class KvmAccelerator(Debugging):
         self._root = self.space.tables.roots[0]
         self.mode.initial_sregs(sregs, self._root, xsave, self.vcpu.index)
         self.vcpu.set_sregs(sregs)
+        supported = entries[(0xD, 0)].eax if (0xD, 0) in entries else XCR0_X87 | XCR0_SSE
         if xsave:
-            supported = entries[(0xD, 0)].eax if (0xD, 0) in entries else XCR0_X87 | XCR0_SSE
-            self.vcpu.set_xcr0(supported & (XCR0_X87 | XCR0_SSE | XCR0_AVX))
+            self.regs.xcr0 = supported & (XCR0_X87 | XCR0_SSE | XCR0_AVX)
+            self.vcpu.set_xcr0(self.regs.xcr0)
+        else:
+            # KVM offers no XSAVE to set (the PVM flavour): the program runs
+            # with the host's XCR0, KVM's supported components (its signal
+            # frames carry those they know: x87, SSE, AVX)
+            self.regs.xcr0 = supported | XCR0_X87 | XCR0_SSE
         self.vcpu.set_msrs(self.mode.syscall_msrs())
         if fresh:
             fpu = self.vcpu.get_fpu(structs.kvm_fpu())

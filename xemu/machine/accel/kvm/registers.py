@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from . import structs
 
+# ymmNh, the upper 128 bits of ymmN (gdb's name), are the XSAVE area's
+# YMM_Hi128 component: at 576 in KVM_GET_XSAVE's standard format (CPUID
+# leaf 0xD sub-leaf 2), 16 bytes a register
+YMM_HI128 = 576
+
 
 class KvmRegisters:
     """Registers by name, cached between exits: one KVM_GET_REGS when first
@@ -20,6 +25,8 @@ class KvmRegisters:
            "mxcsr": (24, 4)}
     FTW, ST0, XMM0, XSTATE_BV = 4, 32, 160, 512
     XSTATE_X87_SSE = 0x3          # the components the FXSAVE region holds
+    XSTATE_AVX = 0x4              # YMM_Hi128: the upper halves of ymm0-15
+    YMM_HIGH = {f"ymm{i}h": YMM_HI128 + 16 * i for i in range(16)}
 
     def __init__(self, vcpu):
         self.vcpu = vcpu
@@ -32,6 +39,10 @@ class KvmRegisters:
         self._xsave: memoryview | None = None
         self._xsave_struct: structs.kvm_xsave | None = None
         self.fpu_dirty = False
+        # The state components the program runs with (its XCR0), as the
+        # accelerator set the vCPU up; read only, as "xcr0". ymmNh exist
+        # only where it has AVX.
+        self.xcr0 = self.XSTATE_X87_SSE
 
     def general(self) -> structs.kvm_regs:
         if not self._have_regs:
@@ -55,6 +66,8 @@ class KvmRegisters:
             return getattr(self.system(), name)
         if name in self.SEGMENTS:
             return getattr(self.system(), name).selector
+        if name == "xcr0":
+            return self.xcr0
         return self._read_fpu(name)
 
     def fxsave(self) -> memoryview:
@@ -65,9 +78,11 @@ class KvmRegisters:
         return self._xsave
 
     def _fpu_slot(self, name: str) -> tuple[int, int] | None:
-        """(offset, size) of an x87/SSE register in the FXSAVE region."""
+        """(offset, size) of an x87/SSE/AVX register in the XSAVE area."""
         if name in self.FPU:
             return self.FPU[name]
+        if name in self.YMM_HIGH:
+            return (self.YMM_HIGH[name], 16) if self.xcr0 & self.XSTATE_AVX else None
         bank = name.rstrip("0123456789")
         index = int(name[len(bank):]) if name[len(bank):] else -1
         if bank == "xmm" and 0 <= index < 16:
@@ -82,11 +97,17 @@ class KvmRegisters:
         """The x87 stack top (FSW bits 11-13)."""
         return self.fxsave()[3] >> 3 & 7
 
+    def _xstate_bv(self) -> int:
+        """The XSAVE header's XSTATE_BV: the components not in their
+        initial state (a clear bit's registers are zero, whatever the
+        area's bytes)."""
+        return int.from_bytes(self.fxsave()[self.XSTATE_BV:self.XSTATE_BV + 8], "little")
+
     def _read_fpu(self, name: str):
-        """x87 and SSE state, as Unicorn gives it: fpN (physical register
-        N, not ST(N)) as (mantissa, exponent), xmmN as one integer, fptag as
-        the full tag word (two bits a register, 3 = empty; FXSAVE keeps one
-        bit, 1 = in use)."""
+        """x87, SSE and AVX state, as Unicorn gives it: fpN (physical
+        register N, not ST(N)) as (mantissa, exponent), xmmN and ymmNh as
+        one integer, fptag as the full tag word (two bits a register, 3 =
+        empty; FXSAVE keeps one bit, 1 = in use)."""
         area = self.fxsave()
         if name == "fptag":
             return sum((0 if area[self.FTW] >> i & 1 else 3) << 2 * i for i in range(8))
@@ -94,6 +115,8 @@ class KvmRegisters:
         if slot is None:
             raise KeyError(f"no register named {name!r}")
         offset, size = slot
+        if offset >= YMM_HI128 and not self._xstate_bv() & self.XSTATE_AVX:
+            return 0
         raw = bytes(area[offset:offset + size])
         if name.startswith("fp") and size == 10:
             return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
@@ -114,10 +137,13 @@ class KvmRegisters:
             self._write_fpu(name, value)
 
     def _write_fpu(self, name: str, value) -> None:
-        """The x87 and SSE state, in the forms _read_fpu gives. The XSAVE
-        header then says the x87 and SSE components are in use, or KVM
-        would load them as their initial state."""
+        """The x87, SSE and AVX state, in the forms _read_fpu gives. The
+        XSAVE header then says the x87 and SSE components are in use, or KVM
+        would load them as their initial state; AVX is in use while an upper
+        half is not zero (all zero, it is left in its initial state, as
+        Linux gives a signal handler: no dirty upper state for SSE code)."""
         area = self.fxsave()
+        bv = self._xstate_bv() | self.XSTATE_X87_SSE
         if name == "fptag":
             area[self.FTW] = sum(1 << i for i in range(8) if value >> 2 * i & 3 != 3)
         elif name == "fpsw":
@@ -134,12 +160,15 @@ class KvmRegisters:
             if slot is None:
                 raise KeyError(f"no register named {name!r}")
             offset, size = slot
+            component = slice(YMM_HI128, YMM_HI128 + 16 * len(self.YMM_HIGH))
+            if offset >= YMM_HI128 and not bv & self.XSTATE_AVX:   # from its initial state
+                area[component] = bytes(16 * len(self.YMM_HIGH))
             if isinstance(value, tuple):                      # (mantissa, exponent)
                 value = value[0] | value[1] << 64
             area[offset:offset + size] = value.to_bytes(size, "little")
-        bv = int.from_bytes(area[self.XSTATE_BV:self.XSTATE_BV + 8], "little")
-        area[self.XSTATE_BV:self.XSTATE_BV + 8] = \
-            (bv | self.XSTATE_X87_SSE).to_bytes(8, "little")
+            if offset >= YMM_HI128:
+                bv = bv | self.XSTATE_AVX if any(area[component]) else bv & ~self.XSTATE_AVX
+        area[self.XSTATE_BV:self.XSTATE_BV + 8] = bv.to_bytes(8, "little")
         self.fpu_dirty = True
 
     def reset(self) -> None:
