@@ -132,3 +132,27 @@ def test_a_raw_image_must_be_a_regular_file(device):
     text = result.stderr.decode()
     assert result.returncode == 2, text
     assert "is not a regular file" in text and text.count("\n") == 1
+
+
+def test_a_raw_image_over_a_boards_device_is_one_line(tmp_path):
+    """The ppc virt board's test device sits inside its RAM at 1 MiB: an
+    image running over it was an internal error (status 70)."""
+    path = tmp_path / "big.raw"
+    path.write_bytes(bytes(1_200_000))
+    result = run_xemu("run", "--arch", "ppc", str(path), timeout=30)
+    text = result.stderr.decode()
+    assert result.returncode == 2, text
+    assert "runs over a device of the virt board" in text and text.count("\n") == 1
+
+
+def test_a_sparse_raw_image_is_refused_by_its_size_before_reading(tmp_path):
+    path = tmp_path / "sparse.raw"
+    with open(path, "wb") as f:
+        f.truncate(4 << 30)
+    process = subprocess.Popen([sys.executable, "-m", "xemu", "run", "--arch", "ppc", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr = process.stderr.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 2
+    assert "larger than the 256 MiB a raw image may be" in stderr
+    assert usage.ru_maxrss < 128 * 1024           # KiB: it read none of it

@@ -138,3 +138,16 @@ def test_open_ignores_a_mode_it_does_not_use(tmp_path):
     os.umask(mask)
     os.close(root.open(b"/g", os.O_CREAT | os.O_WRONLY, 0o170644))
     assert (tmp_path / "g").stat().st_mode & 0o7777 == 0o644 & ~mask
+
+
+def test_a_directory_whose_name_is_not_utf8_has_a_guest_path(tmp_path):
+    """chdir into such a directory was an internal error under --rootfs."""
+    from xemu.linux.rootfs import RootFs
+    name = b"caf\xe9"
+    os.mkdir(os.fsencode(tmp_path) + b"/" + name)
+    root = RootFs(str(tmp_path))
+    fd = root.open(b"/" + name, os.O_PATH | os.O_DIRECTORY)
+    try:
+        assert root.guest_path_of(fd) == b"/" + name
+    finally:
+        os.close(fd)

@@ -158,3 +158,14 @@ def test_getdents64_that_faults_loses_no_entry(guest, tmp_path):
     rest = guest.call("getdents64", GUEST_FD, DATA, 4096)
     assert rest == 4 * 24                     # ".." and the three files: none lost
     assert guest.call("getdents64", GUEST_FD, DATA, 4096) == 0
+
+
+def test_a_string_in_a_system_v_segment_reads():
+    """An attached segment's buffer is a ctypes array, which has no find:
+    setxattr with a name in one was an internal error."""
+    import ctypes
+    mem = Memory()
+    segment = (ctypes.c_char * PAGE)()
+    segment[:6] = b"user.x"
+    mem.map_buffer(0x40000, segment, RW)
+    assert UserMemory(mem).read_cstring(0x40000, 255) == b"user.x"

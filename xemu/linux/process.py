@@ -198,6 +198,13 @@ class Process:
 
     # -- argument helpers for handlers ------------------------------------
 
+    @staticmethod
+    def loff(value: int) -> int:
+        """A 64-bit file offset or length (loff_t): signed, so 2^64 - 1 is
+        the -1 the kernel sees, which it refuses with EINVAL."""
+        value &= 0xFFFF_FFFF_FFFF_FFFF
+        return value - (1 << 64) if value >> 63 else value
+
     def signed(self, value: int) -> int:
         """A register word as a signed C long."""
         bits = self.spec.bits

@@ -73,8 +73,8 @@ class RootFs:
 
     def guest_path_of(self, fd: int) -> bytes:
         """The guest path of a host fd inside the root."""
-        host = os.readlink(f"/proc/self/fd/{fd}").encode()
-        root = self.host_root.encode()
+        host = os.readlink(f"/proc/self/fd/{fd}".encode())   # bytes: any name
+        root = os.fsencode(self.host_root)
         if host == root:
             return b"/"
         if host.startswith(root + b"/"):

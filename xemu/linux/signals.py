@@ -56,6 +56,7 @@ FAULT_CODES = {host_signal.SIGILL: 1, host_signal.SIGFPE: 1, host_signal.SIGBUS:
 # What a blocking system call answers when a signal interrupts it (the
 # kernel's include/linux/errno.h): delivery turns it into a restart or EINTR.
 ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK = 512, 513, 514, 516
+POLL_MAX_MS = 2**31 - 1          # poll(2)'s timeout is a C int: longer waits wait again
 RESTARTS = {-ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK}
 
 
@@ -848,7 +849,7 @@ def wait_for(thread, fds: list[tuple[int, int]], timeout: float | None,
             return None
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         with process.cpu.unlocked(thread):        # the other threads run meanwhile
-            ready = poller.poll(None if left is None else int(left * 1000 + 0.999))
+            ready = poller.poll(None if left is None else min(int(left * 1000 + 0.999), POLL_MAX_MS))
         if any(fd == wake_fd for fd, _ in ready):
             thread.drain()
             ready = [r for r in ready if r[0] != wake_fd]

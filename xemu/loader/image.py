@@ -51,10 +51,11 @@ def open_image(path: str | Path, arch: str | None) -> OpenedImage:
 def read_raw(path: Path, f) -> bytes:
     """The rest of a raw image: a regular file of at most MAX_RAW_IMAGE
     bytes (a pipe or a device such as /dev/zero could be read for ever)."""
-    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+    st = os.fstat(f.fileno())
+    if not stat.S_ISREG(st.st_mode):
         raise ImageError(f"{shown(path)} is not a regular file (a raw image must be one)")
-    rest = f.read(MAX_RAW_IMAGE + 1 - HEADER_BYTES)
-    if len(rest) + HEADER_BYTES > MAX_RAW_IMAGE:
+    rest = f.read(MAX_RAW_IMAGE + 1 - HEADER_BYTES) if st.st_size <= MAX_RAW_IMAGE else b""
+    if st.st_size > MAX_RAW_IMAGE or len(rest) + HEADER_BYTES > MAX_RAW_IMAGE:   # told before read
         raise ImageError(f"{shown(path)} is larger than the {MAX_RAW_IMAGE >> 20} MiB a raw "
                          "image may be")
     return rest

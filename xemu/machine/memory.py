@@ -224,11 +224,15 @@ class Memory:
             if region is None:
                 raise GuestMemoryError(address + len(out))
             offset = region.offset + address + len(out) - region.start
-            stop = region.offset + region.size
-            nul = region.buffer.find(b"\0", offset, min(stop, offset + limit - len(out)))
+            stop = min(region.offset + region.size, offset + limit - len(out))
+            buffer = region.buffer
+            if not hasattr(buffer, "find"):     # a System V segment's ctypes array
+                buffer, offset, stop = bytes(memoryview(buffer).cast("B")[offset:stop]), 0, \
+                    stop - offset
+            nul = buffer.find(b"\0", offset, stop)
             if nul >= 0:
-                return out + region.buffer[offset:nul]
-            out += region.buffer[offset:min(stop, offset + limit - len(out))]
+                return out + buffer[offset:nul]
+            out += buffer[offset:stop]
         return out[:limit]
 
     def code_written(self, start: int, end: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..debug.stats import RunStats
-from ..errors import ImageError
+from ..errors import ImageError, shown
 from ..loader.elf import Image
 from ..loader.image import OpenedImage
 from ..loader.raw import raw_image
@@ -40,9 +40,13 @@ def run_board(request: RunRequest, opened: OpenedImage,
         if attached.bus == "mmio":
             memory.unmap(attached.base, page_up(attached.make().size))
     for segment in image.segments:
+        where = f"{shown(request.image)}: {segment.vaddr:#x}-{segment.end:#x}"
         if not (board.ram_base <= segment.vaddr and segment.end <= board.ram_base + size):
-            raise ImageError(f"{request.image}: {segment.vaddr:#x}-{segment.end:#x} is not "
-                             f"in the board's RAM ({board.ram_base:#x}, {size >> 20} MiB)")
+            raise ImageError(f"{where} is not in the board's RAM ({board.ram_base:#x}, "
+                             f"{size >> 20} MiB)")
+        if not memory.is_mapped(segment.vaddr, segment.end - segment.vaddr):
+            raise ImageError(f"{where} runs over a device of the {board.name} board, "
+                             "inside its RAM")
         memory.write(segment.vaddr, segment.data)
     accel_name, reason = choose(spec, request.accel, board=True,
                                 needs_tcg=request.needs_tcg(board=True))

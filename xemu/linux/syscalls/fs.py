@@ -268,12 +268,16 @@ def _counter(entry: OpenFile) -> bool:
 
 @syscall("pread64", wide=(3,))
 def pread64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
+    if p.loff(offset) < 0:          # os.preadv would take -1 as "the file position"
+        return -errno.EINVAL
     return os.preadv(p.fds.host(p.int32(fd)), p.mem.mapped_views(buf, count, writing=True),
                      offset)
 
 
 @syscall("pwrite64", wide=(3,))
 def pwrite64(p: Process, fd: int, buf: int, count: int, offset: int) -> int:
+    if p.loff(offset) < 0:
+        return -errno.EINVAL
     return os.pwritev(p.fds.host(p.int32(fd)), p.mem.mapped_views(buf, count), offset)
 
 
@@ -498,7 +502,9 @@ def faccessat(p: Process, dirfd: int, path: int, mode: int) -> int:
 
 @syscall("faccessat2")
 def faccessat2(p: Process, dirfd: int, path: int, mode: int, flags: int) -> int:
-    flags = p.int32(flags)
+    flags, mode = p.int32(flags), p.int32(mode)
+    if mode & ~7 or flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH):
+        return -errno.EINVAL                  # as do_faccessat
     follow = not flags & AT_SYMLINK_NOFOLLOW
     found = p.locate(dirfd, p.guest_path(path), follow)
     if found.proc is not None:
@@ -703,7 +709,7 @@ def truncate(p: Process, path: int, length: int) -> int:
 @syscall("truncate64", wide=(1,))
 def truncate64(p: Process, path: int, length: int) -> int:
     with p.path_at(AT_FDCWD, path) as (name, dir_fd):
-        os.truncate(name, length)
+        os.truncate(name, p.loff(length))
     return 0
 
 
@@ -714,7 +720,7 @@ def ftruncate(p: Process, fd: int, length: int) -> int:
 
 @syscall("ftruncate64", wide=(1,))
 def ftruncate64(p: Process, fd: int, length: int) -> int:
-    os.ftruncate(p.fds.host(p.int32(fd)), length)
+    os.ftruncate(p.fds.host(p.int32(fd)), p.loff(length))
     return 0
 
 

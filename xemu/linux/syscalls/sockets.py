@@ -477,6 +477,9 @@ def _send(thread: Thread, fd: int, views: list[memoryview], flags: int, name: by
     return blocking(thread, host, select.POLLOUT, attempt, SO_SNDTIMEO)
 
 
+MAX_CONTROL = 1 << 16
+
+
 def _receive(thread: Thread, fd: int, views: list[memoryview], flags: int,
              name_room: int = 0, control_room: int = 0) -> tuple[int, bytes, bytes, int]:
     """(count or -errno, the sender's address, host control bytes, msg_flags)."""
@@ -485,7 +488,10 @@ def _receive(thread: Thread, fd: int, views: list[memoryview], flags: int,
     host = entry.host_fd
     iov, kept = _host_iovecs(views)
     name_buffer = ctypes.create_string_buffer(MAX_ADDRESS)
-    control_size = 2 * control_room + 64 if control_room else 0
+    # host cmsgs are at most twice the guest's (a 32-bit guest's headers are
+    # smaller); bounded as the kernel's optmem_max bounds what it queues,
+    # so a huge msg_controllen cannot make xemu allocate it
+    control_size = min(2 * control_room + 64, MAX_CONTROL) if control_room else 0
     control_buffer = ctypes.create_string_buffer(control_size) if control_size else None
     message = HostMsghdr(ctypes.cast(name_buffer, ctypes.c_void_p), MAX_ADDRESS, iov,
                          len(views),

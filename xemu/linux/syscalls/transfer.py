@@ -67,6 +67,12 @@ def pwritev2(p: Process, fd: int, iov: int, count: int, low: int, high: int,
     return os.pwritev(host, views, _checked(offset), p.int32(flags))
 
 
+# Linux transfers at most this much in one call (INT_MAX rounded down to a
+# page): a larger size_t count is cut to it, not refused
+MAX_RW_COUNT = 0x7FFF_F000
+SPLICE_F_ALL = 0xF                   # MOVE, NONBLOCK, MORE, GIFT
+
+
 def _checked(offset: int) -> int:
     if offset < 0:
         raise OSError(errno.EINVAL, "negative offset")
@@ -91,7 +97,7 @@ def _sendfile(p: Process, out_fd: int, in_fd: int, offset: int, count: int, code
     start = _read_offset(p, offset, code)
     if start is not None and start < 0:
         return -errno.EINVAL
-    done = os.sendfile(host_out, host_in, start, count)
+    done = os.sendfile(host_out, host_in, start, min(count, MAX_RW_COUNT))
     if start is not None:
         _write_offset(p, offset, code, start + done)
     return done
@@ -113,6 +119,8 @@ def _between(p: Process, fd_in: int, off_in: int, fd_out: int, off_out: int, mov
     read, used and moved on by what was done; move(host_in, host_out,
     start_in, start_out) does the work."""
     start_in, start_out = _read_offset(p, off_in, "q"), _read_offset(p, off_out, "q")
+    if (start_in or 0) < 0 or (start_out or 0) < 0:
+        return -errno.EINVAL
     done = move(p.fds.host(p.int32(fd_in)), p.fds.host(p.int32(fd_out)), start_in, start_out)
     if start_in is not None:
         _write_offset(p, off_in, "q", start_in + done)
@@ -127,16 +135,18 @@ def copy_file_range(p: Process, fd_in: int, off_in: int, fd_out: int, off_out: i
     if flags:
         return -errno.EINVAL
     return _between(p, fd_in, off_in, fd_out, off_out,
-                    lambda src, dst, at_src, at_dst: os.copy_file_range(src, dst, length,
-                                                                         at_src, at_dst))
+                    lambda src, dst, at_src, at_dst: os.copy_file_range(
+                        src, dst, min(length, MAX_RW_COUNT), at_src, at_dst))
 
 
 @syscall("splice")
 def splice(p: Process, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int,
            flags: int) -> int:
+    if flags & 0xFFFF_FFFF & ~SPLICE_F_ALL:
+        return -errno.EINVAL
     return _between(p, fd_in, off_in, fd_out, off_out,
-                    lambda src, dst, at_src, at_dst: os.splice(src, dst, length, at_src, at_dst,
-                                                               p.int32(flags)))
+                    lambda src, dst, at_src, at_dst: os.splice(src, dst, min(length, MAX_RW_COUNT),
+                                                               at_src, at_dst, flags & SPLICE_F_ALL))
 
 
 @syscall("tee")
