@@ -137,6 +137,17 @@ CASES = [
     # ARM's kuser helpers page (Go's runtime at GOARM<7 calls it for every
     # atomic); the other arches say they have none
     Case("kuser", ("kuser",)),
+    # privileged instructions in the CPU's user mode, as Linux runs programs
+    # (privileged.c): the signal it gives, or what it lets them do
+    *(Case(f"privileged-{name}", ("privileged", name), status=status) for name, status in (
+        ("interrupts-off", {"x86_64": -11, "i386": -11, "arm": 0, "aarch64": -4, "ppc": -4}),
+        ("halt", {"x86_64": -11, "i386": -11, "arm": 0, "aarch64": 0, "ppc": 0}),
+        ("sysreg-read", {"x86_64": -11, "i386": -11, "arm": -4, "aarch64": -4, "ppc": -4}),
+        ("sysreg-write", {"x86_64": -11, "i386": -11, "arm": -4, "aarch64": -4, "ppc": -4}),
+        ("saved-state", {"x86_64": -11, "i386": -11, "arm": -4, "aarch64": -4, "ppc": -4}),
+        ("io", {"x86_64": -11, "i386": -11, "arm": 0, "aarch64": 0, "ppc": 0}),
+        ("fpu-control", {"x86_64": 0, "i386": 0, "arm": -4, "aarch64": 0, "ppc": 0}),
+        ("user-level", 0), ("again", 0))),
 ]
 
 # Threads (threads.c): not in CASES until xemu runs threads. Every expected

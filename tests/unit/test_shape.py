@@ -111,7 +111,10 @@ def tcg_x86_64(handler) -> TcgAccelerator:
     memory.map(CODE, 0x1000, PROT_READ | PROT_EXEC)
     memory.map(STACK, 0x1000, RW)
     memory.write(CODE, X86_64_SYSCALL * 2)
-    accel = TcgAccelerator(by_name("x86_64"), memory)
+    spec = by_name("x86_64")
+    for page in spec.linux.reserved:        # the GDT and the way to CPL 3, as exec maps them
+        memory.map(page.start, page.size, page.perms, page.name)
+    accel = TcgAccelerator(spec, memory)
     accel.regs.write("rip", CODE)
     accel.syscall_handler = handler
     return accel

@@ -28,8 +28,8 @@ MMAP_MIN_ADDR = 0x10000
 
 class KernelPage(NamedTuple):
     """Memory Linux maps into every process of an arch, beyond the user
-    range where no guest call reaches it: i386's GDT as xemu lays it out
-    (filled by the CPU set-up), ARM's kuser helpers page."""
+    range where no guest call reaches it: i386's and x86-64's GDTs as xemu
+    lays them out (filled by the CPU set-up), ARM's kuser helpers page."""
     start: int
     size: int
     perms: int = 3                  # PROT_READ | PROT_WRITE
@@ -292,7 +292,7 @@ class LinuxABI:
     # Refines a CPU exception the accelerator reports coarsely:
     # (exception number, pc, memory) -> (signal, pc of the instruction) or None.
     classify_exception: Callable[[int, int, object], tuple[int, int] | None] | None = None
-    # Pages every process has beyond the user range (i386's GDT, ARM's
+    # Pages every process has beyond the user range (the x86 GDTs, ARM's
     # kuser helpers).
     reserved: tuple[KernelPage, ...] = ()
 
@@ -323,7 +323,29 @@ class TcgInfo:
     register_names: Mapping[str, str] = field(default_factory=dict)
     # CPU state Linux sets up before a program runs (FPU on, segments...):
     # (registers, memory) -> None. Memory is there for tables such as a GDT.
+    # It leaves the CPU in the arch's user mode (Unicorn starts it privileged),
+    # so privileged instructions trap as under Linux.
     setup_cpu: Callable[[Registers, object], None] = lambda regs, memory: None
+    # Where the CPU set-up left one instruction for the CPU to run, once, to
+    # reach user mode (x86-64: Unicorn's 64-bit mode loads no CS or SS from a
+    # register write, so an iretq does it, as the kernel leaves for a program).
+    enter_user: int | None = None
+    # System registers Unicorn reaches only as coprocessor registers, by the
+    # arch's name: name -> the encoding Unicorn's CP_REG takes (without the value).
+    system_registers: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # (registers) -> None, after a CPU exception reached the interrupt hook,
+    # which stands in for QEMU's delivery of it: what the delivery would have
+    # reset (x86: the exception "in flight", else the next fault would be a
+    # double fault).
+    after_exception: Callable[[Registers], None] | None = None
+    # (registers, memory, pc) -> True when the instruction at pc, which the
+    # CPU refused at user level, is one the arch's Linux emulates for user
+    # code (AArch64's reads of ID registers): done, its result written and
+    # the pc past it. False: the signal, as for any other.
+    emulate: Callable[[Registers, object, int], bool] | None = None
+    # The exception an I/O port instruction raises in user mode (x86: #GP,
+    # as Linux grants no port; Unicorn checks no I/O permission), or None.
+    port_io_fault: int | None = None
     # QEMU's -cpu name for the same model, so a reference run matches.
     qemu_cpu: str | None = None
     # How a new thread's engine gets its parent's registers: None, as a

@@ -12,9 +12,9 @@ fpsr, fpcr, vregs[32]} first, then the null terminator. Above the frame,
 16-aligned, is the frame record {fp, lr} x29 points at while the handler
 runs (get_sigframe), so unwinders go through the signal.
 
-Unicorn runs the guest at EL1, so the pstate the frame shows is the EL0
-view: NZCV only (DAIF clear, EL0t); sigreturn puts back NZCV, all that
-valid_user_regs leaves to user code that the CPU model has.
+The guest runs at EL0 and the pstate the frame shows is the EL0 view: NZCV
+only (DAIF clear, EL0t); sigreturn puts back NZCV, all that valid_user_regs
+leaves to user code that the CPU model has.
 """
 from __future__ import annotations
 

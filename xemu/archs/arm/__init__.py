@@ -18,6 +18,7 @@ PROT_READ, PROT_EXEC = 1, 4
 CPACR_CP10_CP11_FULL = 0xF << 20     # let user code use VFP/NEON
 FPEXC_EN = 1 << 30                   # VFP unit on
 CPSR_T = 1 << 5                      # executing Thumb instructions
+USR_MODE = 0x10                      # CPSR.M of user mode: what Linux starts a program in
 
 HWCAP = {"swp": 1 << 0, "half": 1 << 1, "thumb": 1 << 2, "fast_mult": 1 << 4,
          "vfp": 1 << 6, "edsp": 1 << 7, "neon": 1 << 12, "vfpv3": 1 << 13,
@@ -55,8 +56,14 @@ def after_yield_hint(regs: Registers, memory) -> bool:
 
 
 def setup_cpu(regs: Registers, memory) -> None:
+    """VFP and NEON on, then user mode as Linux's start_thread leaves it
+    (CPSR 0x10: USR, ARM state, interrupts unmasked): privileged coprocessor
+    registers, SPSR, FPEXC are undefined there (SIGILL), cps does nothing,
+    TPIDRURO stays readable. Unicorn banks SP with the mode, so this comes
+    before the stack pointer is set."""
     regs.write("c1_c0_2", regs.read("c1_c0_2") | CPACR_CP10_CP11_FULL)
     regs.write("fpexc", FPEXC_EN)
+    regs.write("cpsr", USR_MODE)
 
 
 # The kuser helpers page (arch/arm/kernel/entry-armv.S, Documentation/arm/

@@ -12,10 +12,9 @@ struct ucontext (arch/arm/include/asm/ucontext.h), offsets from its start:
        struct vfp_sigframe {magic 0x56465001, size 288, ufp {fpregs[32] (d0-d31),
        fpscr}, ufp_exc {fpexc, fpinst, fpinst2}} then end_magic 0.
 
-The guest runs in a privileged mode under Unicorn, so the CPSR the frame
-shows is the user-mode view (mode USR, A/I/F clear) and sigreturn takes only
-the bits user code may change back from the frame, as the kernel's
-valid_user_regs does.
+The guest runs in user mode (USR), and the CPSR the frame shows is the
+user-mode view (mode USR, A/I/F clear); sigreturn takes only the bits user
+code may change back from the frame, as the kernel's valid_user_regs does.
 """
 from __future__ import annotations
 

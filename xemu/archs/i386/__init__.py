@@ -4,6 +4,7 @@ Thread-local storage on i386 is a segment: glibc asks set_thread_area for a
 GDT entry and loads its selector into %gs. xemu keeps a GDT in a page of
 the guest's kernel half (above stack_top) for that.
 """
+import ctypes
 import errno
 import signal as host_signal   # the name `signal` is this package's signal.py
 import struct
@@ -18,13 +19,18 @@ from .syscalls import NUMBERS
 
 GDT_BASE = 0xFFFFE000            # one page, beyond the user address space
 GDT_ENTRIES = 32
-GDT_ENTRY_CODE, GDT_ENTRY_DATA = 1, 2
+# The user code and data segments where an i386 kernel has them (and xemu's
+# KVM compat mode: 14, 15): selectors 0x73 and 0x7b, RPL 3.
+GDT_ENTRY_USER_CS, GDT_ENTRY_USER_DS = 14, 15
+USER_CS, USER_DS = GDT_ENTRY_USER_CS << 3 | 3, GDT_ENTRY_USER_DS << 3 | 3
+EFLAGS_IF, EFLAGS_VM = 1 << 9, 1 << 17
 FLAT_LIMIT = 0xFFFFF             # 4 GiB in pages
 # user_desc flag bits, as set_thread_area receives them
 SEG_32BIT, SEG_CODE, LIMIT_IN_PAGES, USEABLE = 1 << 0, 2 << 1, 1 << 4, 1 << 6
 GDT_ENTRY_TLS_MIN = 6            # i386's three TLS slots: 6, 7, 8
 GDT_ENTRY_TLS_COUNT = 3
 HWCAP_CPUID_EDX = 0x078BFBFF     # fpu..sse2, as a Pentium 4-class CPU reports
+EXCP_GP = 13                     # general protection: SIGSEGV
 X86_INTERRUPT_SIGNALS = {0: host_signal.SIGFPE, 1: host_signal.SIGTRAP, 3: host_signal.SIGTRAP,
                          4: host_signal.SIGSEGV, 5: host_signal.SIGSEGV, 6: host_signal.SIGILL,
                          13: host_signal.SIGSEGV, 14: host_signal.SIGSEGV, 16: host_signal.SIGFPE,
@@ -44,19 +50,55 @@ def reset_fpu(regs: Registers) -> None:
 
 
 def setup_cpu(regs: Registers, memory) -> None:
-    """Flat 32-bit code and data segments. Unicorn runs guest code at CPL 0,
-    so they have DPL 0; loading SS from the GDT makes the stack 32-bit (a
-    segment load recomputes the stack size from SS's descriptor)."""
+    """Flat 32-bit user code and data segments (DPL 3), and CPL 3 as Linux
+    runs a program: hlt, cli, in/out, moves to and from control and debug
+    registers raise #GP there (SIGSEGV). Unicorn starts at CPL 0, and a
+    segment write there cannot load SS with a DPL-3 segment, whose DPL is
+    what sets the CPL; in virtual-8086 mode every segment load is DPL 3, so
+    SS is loaded once that way, then again from the GDT at CPL 3 (which
+    also makes the stack 32-bit)."""
     flat = SEG_32BIT | LIMIT_IN_PAGES
-    memory.write(GDT_BASE + GDT_ENTRY_CODE * 8,
-                 segment_descriptor(0, FLAT_LIMIT, flat | SEG_CODE, dpl=0))
-    memory.write(GDT_BASE + GDT_ENTRY_DATA * 8,
-                 segment_descriptor(0, FLAT_LIMIT, flat, dpl=0))
+    memory.write(GDT_BASE + GDT_ENTRY_USER_CS * 8,
+                 segment_descriptor(0, FLAT_LIMIT, flat | SEG_CODE))
+    memory.write(GDT_BASE + GDT_ENTRY_USER_DS * 8, segment_descriptor(0, FLAT_LIMIT, flat))
     regs.write("gdtr", (0, GDT_BASE, GDT_ENTRIES * 8 - 1, 0))
+    regs.write("eflags", regs.read("eflags") | EFLAGS_VM)
+    regs.write("ss", USER_DS)
+    regs.write("eflags", EFLAGS_IF)             # as start_thread leaves it
     for segment in ("ss", "ds", "es"):
-        regs.write(segment, GDT_ENTRY_DATA << 3)
-    regs.write("cs", GDT_ENTRY_CODE << 3)
+        regs.write(segment, USER_DS)
+    regs.write("cs", USER_CS)
     reset_fpu(regs)
+
+
+# QEMU's x86 keeps the exception being delivered ("in flight") to turn a
+# second contributory fault during its delivery into a double fault. It
+# forgets it when the delivery ends, and Unicorn's interrupt hook takes the
+# place of the delivery: the next #GP of the program would be a #DF, the one
+# after a triple fault. The field is not a register Unicorn offers; in its
+# CPU context (QEMU's CPUX86State) it follows dr[8] and four breakpoint
+# pointers, so it is found by writing known values into dr0-dr3.
+DR_MARKS = struct.pack("<4Q", 0x58454D30, 0x58454D31, 0x58454D32, 0x58454D33)
+IN_FLIGHT_AFTER_DR = 8 * 8 + 4 * ctypes.sizeof(ctypes.c_void_p)
+_in_flight_offset: list[int] = []       # found once per xemu process
+
+
+def forget_exception(regs: Registers) -> None:
+    """After a CPU exception the interrupt hook took: none is in flight.
+    (regs is Unicorn's: save() gives a UcContext, whose bytes these are.)"""
+    context = regs.save()
+    address = ctypes.cast(context.context, ctypes.c_void_p).value
+    if not _in_flight_offset:
+        for i in range(4):
+            regs.write(f"dr{i}", struct.unpack_from("<Q", DR_MARKS, 8 * i)[0])
+        marked = regs.save()
+        raw = ctypes.string_at(ctypes.cast(marked.context, ctypes.c_void_p).value, marked.size)
+        _in_flight_offset.append(raw.find(DR_MARKS))
+    if _in_flight_offset[0] >= 0:       # else not found: a double fault may follow
+        field = ctypes.c_int32.from_address(address + _in_flight_offset[0] + IN_FLIGHT_AFTER_DR)
+        if -1 <= field.value < 32:      # an exception number: the layout is as read
+            field.value = -1
+    regs.restore(context)
 
 
 def segment_descriptor(base: int, limit: int, flags: int, dpl: int = 3) -> bytes:
@@ -135,6 +177,8 @@ SPEC = ArchSpec(
         engine=(UC_ARCH_X86, UC_MODE_32, None),
         trap=Trap("interrupt", 0x80),
         setup_cpu=setup_cpu,
+        after_exception=forget_exception,
+        port_io_fault=EXCP_GP,
     ),
     capstone=("X86", ("32",)),
     gdb=gdb.TARGET,

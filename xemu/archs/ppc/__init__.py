@@ -12,6 +12,7 @@ from ..base import (CLONE_BACKWARDS, ArchSpec, CloneABI, ElfInfo, LinuxABI, Regi
 from . import gdb, ioctls, structs
 from .syscalls import NUMBERS
 
+MSR_PR = 1 << 14      # problem state: user mode, where supervisor instructions trap
 MSR_FP = 1 << 13      # floating point available
 MSR_VEC = 1 << 25     # AltiVec available
 CR0_SO = 1 << 28      # summary overflow bit of CR field 0: "syscall failed"
@@ -26,34 +27,61 @@ PPC_FEATURE_HAS_ALTIVEC = 0x10000000
 PPC_FEATURE_HAS_FPU = 0x08000000
 PPC_FEATURE_HAS_MMU = 0x04000000
 
-# POWERPC_EXCP_* numbers as Unicorn's interrupt hook reports them.
+# POWERPC_EXCP_* numbers as Unicorn's interrupt hook reports them (HV_EMU:
+# what QEMU raises for an instruction it does not know, turned into a
+# program check on real hardware).
 EXCP_ALIGN, EXCP_PROGRAM, EXCP_FPU, EXCP_SYSCALL, EXCP_TRACE = 5, 6, 7, 8, 0x11
+EXCP_HV_EMU = 96
 
 
 TW_MASK, TW = 0xFC0007FE, 0x7C000008       # tw TO, rA, rB (`trap` is tw 31,0,0)
 TWI_MASK, TWI = 0xFC000000, 0x0C000000      # twi TO, rA, SI
+# mfspr rD, PVR: supervisor-only, but Linux emulates it for user code
+# (arch/powerpc/kernel/traps.c emulate_instruction), and glibc reads it at
+# start-up. The value is the CPU model's: a 7457 v1.2.
+MFPVR_MASK, MFPVR = 0xFC1FFFFF, 0x7C1F42A6
+PVR = 0x80020102
 
 
 def classify_exception(number: int, pc: int, memory) -> tuple[int, int] | None:
     """Unicorn reports these exceptions with the pc past the instruction that
     raised them. An alignment interrupt is SIGBUS there. A program check is
     SIGTRAP when a trap instruction raised it (Linux looks at SRR1; Unicorn
-    gives only the interrupt), SIGILL otherwise."""
+    gives only the interrupt), SIGILL otherwise: a privileged instruction in
+    problem state, or one the CPU does not have."""
     if number == EXCP_ALIGN:
         return signal.SIGBUS, pc - 4
+    if number == EXCP_HV_EMU:
+        return signal.SIGILL, pc - 4
     if number != EXCP_PROGRAM:
         return None
     try:
         word = int.from_bytes(memory.read(pc - 4, 4), "big")
     except Exception:
-        return None
+        return signal.SIGILL, pc - 4
     if word & TW_MASK == TW or word & TWI_MASK == TWI:
         return signal.SIGTRAP, pc - 4
-    return None
+    return signal.SIGILL, pc - 4
+
+
+def emulate(regs: Registers, memory, pc: int) -> bool:
+    """A program check Linux serves itself: mfpvr."""
+    try:
+        word = int.from_bytes(memory.read(pc, 4), "big")
+    except Exception:
+        return False
+    if word & MFPVR_MASK != MFPVR:
+        return False
+    regs.write(f"r{word >> 21 & 31}", PVR)
+    regs.write("pc", pc + 4)
+    return True
 
 
 def setup_cpu(regs: Registers, memory) -> None:
-    regs.write("msr", regs.read("msr") | MSR_FP | MSR_VEC)
+    """FPU and AltiVec on, in problem state (MSR[PR]) as Linux runs user
+    code: mfmsr, mtmsr, supervisor SPRs raise a program check (SIGILL).
+    Translation stays off: Unicorn's memory is the guest's address space."""
+    regs.write("msr", regs.read("msr") | MSR_PR | MSR_FP | MSR_VEC)
 
 
 SPEC = ArchSpec(
@@ -93,7 +121,8 @@ SPEC = ArchSpec(
         socket_options={16: 18, 17: 19, 18: 20, 19: 21, 20: 16, 21: 17},
         clone=CloneABI(args=CLONE_BACKWARDS),
         exception_signals={EXCP_ALIGN: signal.SIGBUS, EXCP_PROGRAM: signal.SIGILL,
-                           EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP},
+                           EXCP_FPU: signal.SIGILL, EXCP_TRACE: signal.SIGTRAP,
+                           EXCP_HV_EMU: signal.SIGILL},
         classify_exception=classify_exception,
     ),
     tcg=TcgInfo(
@@ -101,6 +130,7 @@ SPEC = ArchSpec(
         trap=Trap("interrupt", EXCP_SYSCALL),
         register_names={f"r{i}": str(i) for i in range(32)},
         setup_cpu=setup_cpu,
+        emulate=emulate,
         qemu_cpu="7457",
         thread_registers=tuple(register.source or register.name
                                for _, bank in gdb.TARGET.features for register in bank),

@@ -78,6 +78,9 @@ class UnicornRegisters:
         self._module = module
         self._aliases = spec.tcg.register_names
         self._ids: dict[str, int] = {}
+        # system registers Unicorn reaches as coprocessor registers
+        self._system = spec.tcg.system_registers
+        self._cp_id = getattr(module, self._prefix + "CP_REG", None)
 
     def id(self, name: str) -> int:
         found = self._ids.get(name)
@@ -92,12 +95,17 @@ class UnicornRegisters:
     def read(self, name: str):
         """KeyError for a register this CPU model does not have."""
         try:
+            if name in self._system:
+                return self._uc.reg_read(self._cp_id, self._system[name])
             return self._uc.reg_read(self.id(name))
         except UcError:
             raise KeyError(f"no register named {name!r} here") from None
 
     def write(self, name: str, value) -> None:
         try:
+            if name in self._system:
+                self._uc.reg_write(self._cp_id, (*self._system[name], value))
+                return
             self._uc.reg_write(self.id(name), value)
         except UcError:
             raise KeyError(f"no register named {name!r} here") from None
@@ -141,6 +149,7 @@ class TcgAccelerator(Debugging):
         self._stepping = False
         self._interrupt = False                         # set by another thread
         self._woken = False                             # wake(): a signal or timer
+        self._before_fault = None                       # registers at a port I/O fault
         self._stale_code: list[tuple[int, int]] = []    # code_written from other threads
         self._runner: int | None = None                 # the host thread that runs it
         self._thread = threading.get_ident()
@@ -152,6 +161,18 @@ class TcgAccelerator(Debugging):
         self._stop_request = StopRequest(self.uc)
         if linux:
             spec.tcg.setup_cpu(self.regs, memory)
+            if spec.tcg.enter_user is not None:
+                self._enter_user(spec.tcg.enter_user)
+            if spec.tcg.port_io_fault is not None:
+                self.uc.hook_add(UC_HOOK_INSN, self._port_fault, aux1=UC_X86_INS_IN)
+                self.uc.hook_add(UC_HOOK_INSN, self._port_fault, aux1=UC_X86_INS_OUT)
+
+    def _enter_user(self, address: int) -> None:
+        """Run the one instruction the CPU set-up left to reach user mode."""
+        self.uc.emu_start(address, 0, count=1)
+        self._raise_hook_error()
+        if self._stop is not None:
+            raise RuntimeError(f"{self.spec.name}: the CPU did not reach user mode: {self._stop}")
 
     # -- memory listener --------------------------------------------------
 
@@ -255,6 +276,9 @@ class TcgAccelerator(Debugging):
                         self._stop = served
                 if self._stop is None:
                     self._stop = self._fault_from_error(e.errno)
+            if self._before_fault is not None:
+                self.uc.context_restore(self._before_fault)
+                self._before_fault = None
             if self._stop is None and self.hlt_stops and self._after_hlt():
                 self._stop = Exit(0)
             if self._stop is None and self._interrupt:
@@ -337,6 +361,21 @@ class TcgAccelerator(Debugging):
     def _port_out(self, uc: Uc, port: int, size: int, value: int, user_data) -> None:
         self._device_wrote(self._ports.write(port, size, value))
 
+    def _port_fault(self, uc: Uc, port: int, size: int, *value_and_data) -> int:
+        """A program's in or out: the fault the arch raises for it in user
+        mode (Unicorn skips the I/O permission check). Unicorn stops only at
+        the end of the translated block, so the registers as they were at
+        the instruction are put back then; the block's later stores stay."""
+        try:
+            if self._stop is None:
+                self._before_fault = self.uc.context_save()
+                self._on_interrupt(self.spec.tcg.port_io_fault)
+        except BaseException as error:          # noqa: BLE001 (re-raised by run)
+            if self._hook_error is None:
+                self._hook_error = error
+            self.uc.emu_stop()
+        return 0
+
     def stop(self, stop: Stop) -> None:
         """End the run with this Stop (called from a hook)."""
         if self._stop is None:
@@ -402,6 +441,15 @@ class TcgAccelerator(Debugging):
             self.spec.linux.classify_exception(number, pc, self.memory)
         if refined:
             sig, pc = refined
+        if self.spec.tcg.after_exception:
+            self.spec.tcg.after_exception(self.regs)
+        if sig == signal.SIGILL and self.spec.tcg.emulate and \
+                self.spec.tcg.emulate(self.regs, self.memory, pc):
+            # served as the kernel would: the run restarts at the pc it set
+            # (going on from a hook that wrote the pc, Unicorn 2.1 reports
+            # stale pcs for the faults that follow in the same run)
+            self.uc.emu_stop()
+            return
         self.stop(cpu_exception(sig, pc, number))
 
     def _on_invalid_memory(self, uc: Uc, access: int, address: int, size: int,
