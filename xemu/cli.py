@@ -409,6 +409,8 @@ def info() -> None:
     click.echo(f"CPU virtualization: {cpu_virtualization()}")
     for what, state in kvm_device_report():
         click.echo(f"{what + ':':<20}{state}")
+    from .machine.accel.tcgfast import describe
+    click.echo(f"{'TCG:':<20}{describe()}")
     click.echo("")
     click.echo(f"{'guest':<8} {'auto':<5} {'can use':<9} why")
     for spec in all_specs():

@@ -49,6 +49,9 @@ class UserMachine:
         if self.request.verbose:
             print(f"xemu: {spec.name} guest, accel={self.accel_name}: {reason}",
                   file=sys.stderr)
+            if self.accel_name == "tcg":
+                from ..machine.accel.tcgfast import describe
+                print(f"xemu: tcg: {describe()}", file=sys.stderr)
         set_title(f"xemu -machine accel={self.accel_name} -cpu {spec.name} "
                   + " ".join(os.fsdecode(a) for a in argv))
         accel = make_accelerator(self.accel_name, spec, memory)

@@ -14,6 +14,10 @@ MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 MAP_FIXED_NOREPLACE = 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 PROT_MASK = 7
+# The heap is data, as Linux maps it (VM_DATA_DEFAULT_FLAGS, without the
+# READ_IMPLIES_EXEC personality): executable, every store to it would also be
+# a store to code for the translator, which checks such stores one by one.
+HEAP_PROT = 1 | 2            # PROT_READ | PROT_WRITE
 MMAP2_UNIT = 4096            # mmap2's offset unit on every arch here
 MAX_FILE_OFFSET = (1 << 63) - 1   # MAX_LFS_FILESIZE
 
@@ -28,7 +32,7 @@ def brk(p: Process, address: int) -> int:
         if new_top > p.spec.linux.user_top or p.mem.overlaps(old_top, new_top - old_top):
             return p.brk
         try:
-            p.mem.map(old_top, new_top - old_top, PROT_MASK, "[heap]")
+            p.mem.map(old_top, new_top - old_top, HEAP_PROT, "[heap]")
         except (MemoryError, OSError):
             return p.brk
     elif new_top < old_top:

@@ -14,12 +14,12 @@ import time
 from typing import Callable
 
 from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86, UC_CTL_IO_WRITE,
-                     UC_CTL_TLB_FLUSH, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNALIGNED,
-                     UC_ERR_FETCH_UNMAPPED,
+                     UC_CTL_TLB_FLUSH, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT,
+                     UC_ERR_FETCH_UNALIGNED, UC_ERR_FETCH_UNMAPPED,
                      UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNALIGNED,
                      UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNALIGNED,
                      UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INSN,
-                     UC_HOOK_INTR,
+                     UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_TLB_VIRTUAL,
                      UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_FETCH_UNMAPPED,
                      UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_READ_UNMAPPED,
                      UC_HOOK_MEM_WRITE_PROT, UC_HOOK_MEM_WRITE_UNMAPPED,
@@ -34,6 +34,7 @@ from ..devices import PortBus
 from ..memory import PAGE, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
 from .debugging import Debugging, watched_pages
 from .stop_request import StopRequest
+from .tcgfast import FillTable, load as load_compiled
 from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler,
                    Timeout, Watchpoint, Woken, cpu_exception)
 
@@ -57,6 +58,12 @@ ERROR_SIGNAL = {
     UC_ERR_FETCH_UNALIGNED: signal.SIGBUS, UC_ERR_INSN_INVALID: signal.SIGILL,
 }
 PROTECTION_ERRORS = (UC_ERR_READ_PROT, UC_ERR_WRITE_PROT)
+# How a run on the compiled TLB fill ends at a bad access: the fill refused
+# it (an exception), or Unicorn found no memory where the fill let it look
+# (code at an unmapped address); no hook named the address, so the access is
+# replayed.
+REPLAYED_ERRORS = (UC_ERR_EXCEPTION, UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED,
+                   UC_ERR_FETCH_UNMAPPED, UC_ERR_READ_PROT, UC_ERR_WRITE_PROT, UC_ERR_FETCH_PROT)
 # void (*)(uc_engine *uc, void *user_data): the x86 `syscall` instruction hook
 HOOK_SYSCALL_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 INVALID_MEMORY = (UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
@@ -153,11 +160,13 @@ class TcgAccelerator(Debugging):
         self._stale_code: list[tuple[int, int]] = []    # code_written from other threads
         self._runner: int | None = None                 # the host thread that runs it
         self._thread = threading.get_ident()
+        self._fill: FillTable | None = None            # the compiled TLB fill, once set up
+        compiled = load_compiled()[0] if linux else None
         self._prepare_syscall_registers()
         for region in memory.regions():
             self.region_added(region)
         memory.listeners.append(self)
-        self._add_hooks()
+        self._add_hooks(invalid_memory=compiled is None)
         self._stop_request = StopRequest(self.uc)
         if linux:
             spec.tcg.setup_cpu(self.regs, memory)
@@ -166,6 +175,8 @@ class TcgAccelerator(Debugging):
             if spec.tcg.port_io_fault is not None:
                 self.uc.hook_add(UC_HOOK_INSN, self._port_fault, aux1=UC_X86_INS_IN)
                 self.uc.hook_add(UC_HOOK_INSN, self._port_fault, aux1=UC_X86_INS_OUT)
+            if compiled is not None:
+                self._fill = self._fast_tlb(compiled)
 
     def _enter_user(self, address: int) -> None:
         """Run the one instruction the CPU set-up left to reach user mode."""
@@ -174,14 +185,70 @@ class TcgAccelerator(Debugging):
         if self._stop is not None:
             raise RuntimeError(f"{self.spec.name}: the CPU did not reach user mode: {self._stop}")
 
+    # -- the TLB: each page with its region's rights ----------------------
+
+    def _fast_tlb(self, lib: ctypes.CDLL) -> FillTable:
+        """Unicorn's virtual TLB, filled by the compiled hook from a table
+        of the guest's regions (tcgfast.py says why). Without the library,
+        Unicorn's CPU TLB gives every page all rights and the invalid-memory
+        hook names each fault's address. Set up once the CPU set-up has run
+        (with neither: x86-64's step to user mode leaves its pc at 0), from
+        an empty TLB."""
+        table = FillTable(lib)
+        for region in self.memory.regions():
+            table.add(region.start, region.end, region.perms)
+        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        handle = uc_hook_h()
+        status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), UC_HOOK_TLB_FILL,
+                                   ctypes.c_void_p(table.hook), ctypes.c_void_p(table.pointer),
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status:
+            raise UcError(status)
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        return table
+
+    def _unicorn_checks(self, on: bool) -> None:
+        """With the fill hook: on, every page gets all rights in the TLB and
+        the invalid-memory hook is in place, so Unicorn's own checks of its
+        map decide each access and name its address (watchpoints, and the
+        replay of a fault); off, each page has its own rights and no memory
+        hook keeps stores on the slow path. Either way the TLB starts empty."""
+        if self._fill is None or (self._invalid_hook is not None) == on:
+            return
+        self._fill.permissive(on)
+        if on:
+            self._invalid_hook = self.uc.hook_add(INVALID_MEMORY, self._on_invalid_memory)
+        else:
+            self.uc.hook_del(self._invalid_hook)
+            self._invalid_hook = None
+        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def _replay_refused(self) -> Stop | None:
+        """The fill hook refused an access and Unicorn stopped with only
+        UC_ERR_EXCEPTION (or a memory error no hook named), the pc on the
+        instruction: run it once more under Unicorn's own checks, whose
+        invalid-memory hook names the address (the Fault), or which let it
+        run (a block that reached into a bad page stopped before its first
+        instruction: carry on)."""
+        self._bad_access = None
+        self._unicorn_checks(True)
+        try:
+            return self._emulate(self._resume_address(), None, count=1)
+        finally:
+            self._unicorn_checks(bool(self._watches))
+
     # -- memory listener --------------------------------------------------
 
     def region_added(self, region: Region) -> None:
         self.uc.mem_map_ptr(region.start, region.size, region.perms, region.host_address)
+        if self._fill is not None:
+            self._fill.add(region.start, region.end, region.perms)
         if self._watches:
             self._protect_watched_pages(True)
 
     def region_removed(self, region: Region) -> None:
+        if self._fill is not None:
+            self._fill.remove(region.start, region.end)
         self.uc.mem_unmap(region.start, region.size)
 
     def code_written(self, start: int, end: int) -> None:
@@ -247,6 +314,13 @@ class TcgAccelerator(Debugging):
                 self._raise_hook_error()
             except UcError as e:
                 self._raise_hook_error()
+                if self._stop is None and e.errno in REPLAYED_ERRORS and \
+                        self._fill is not None and self._invalid_hook is None:
+                    replayed = self._replay_refused()
+                    if replayed is not None or count:
+                        return replayed
+                    start = self._resume_address()
+                    continue
                 if self._stop is None and e.errno in PROTECTION_ERRORS and self._watches:
                     watched = self._watch_trap()
                     if watched is not False:
@@ -384,7 +458,7 @@ class TcgAccelerator(Debugging):
 
     # -- hooks: the only way into Python while the guest runs -------------
 
-    def _add_hooks(self) -> None:
+    def _add_hooks(self, invalid_memory: bool) -> None:
         """The syscall hooks go straight to the C API: the binding's wrapper
         adds three Python frames to every system call. Their exceptions are
         kept and raised after emu_start, as the binding does."""
@@ -395,7 +469,10 @@ class TcgAccelerator(Debugging):
             self._raw_hook(UC_HOOK_INSN, HOOK_SYSCALL_CFUNC(
                 lambda handle, data: self._guarded(self._serve_syscall)), trap.number)
         self._raw_hook(UC_HOOK_INTR, HOOK_INTR_CFUNC(self._raw_interrupt))
-        self.uc.hook_add(INVALID_MEMORY, self._on_invalid_memory)
+        # Any memory hook keeps every store on Unicorn's slow path: with the
+        # compiled fill hook, faults are replayed to learn their address instead
+        self._invalid_hook = self.uc.hook_add(INVALID_MEMORY, self._on_invalid_memory) \
+            if invalid_memory else None
 
     def _raw_hook(self, kind: int, callback, *extra: int) -> None:
         handle = uc_hook_h()
@@ -538,7 +615,9 @@ class TcgAccelerator(Debugging):
     def _protect_watched_pages(self, watched: bool) -> None:
         """Watch by page protection (debugging.py). A stop from a memory
         hook would leave the instruction half done: x86's `add [m], 1` would
-        add twice on resuming."""
+        add twice on resuming. Unicorn's own checks see the pages' new
+        rights; the fill hook's table does not."""
+        self._unicorn_checks(bool(self._watches))
         for page, taken in watched_pages(self._watches).items():
             region = self.memory.region_at(page)
             if region is not None:

@@ -1,0 +1,131 @@
+"""The compiled part of the TCG accelerator (`_tcgfast.c`), loaded with ctypes.
+
+Unicorn 2.1.2+ sends every store through a C slow path while the page is
+executable in its TLB or any memory hook is installed, and its default TLB
+gives every page all rights. The library holds a TLB-fill hook that gives
+each page its guest region's rights instead (a Python hook would cost
+microseconds a fill), and the table of regions it looks them up in.
+
+The package's build compiles it (setup.py, an optional extension: no
+compiler, no library). Without it, or with XEMU_PURE_PYTHON=1 in the
+environment, TCG runs as before, slower on memory-heavy code.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+import weakref
+from importlib.machinery import EXTENSION_SUFFIXES
+from pathlib import Path
+
+from unicorn.unicorn_py3.unicorn import uclib
+
+PURE_ENV = "XEMU_PURE_PYTHON"
+ABI = 1                       # xt_abi() of a library whose calls match this file
+NAME = "_tcgfast"
+# Fills between the TLB flushes that let Unicorn's TLB grow (the interval
+# doubles after each flush, see _tcgfast.c)
+FLUSH_EVERY = 4096
+
+_loaded: tuple[ctypes.CDLL | None, str] | None = None
+
+
+def _candidates() -> list[Path]:
+    """The library beside this file (an in-place or installed build), then
+    in the xemu of each sys.path entry: a checkout run with `python -m`
+    imports its own xemu, while `pip install .` built it into site-packages."""
+    names = [NAME + suffix for suffix in EXTENSION_SUFFIXES if suffix.endswith(".so")]
+    here = Path(__file__).resolve().parent
+    folders = [here] + [Path(entry or ".") / "xemu" / "machine" / "accel" for entry in sys.path]
+    found: list[Path] = []
+    for folder in folders:
+        for name in names:
+            path = folder / name
+            if path.is_file() and path.resolve() not in found:
+                found.append(path.resolve())
+    return found
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    p, u64 = ctypes.c_void_p, ctypes.c_uint64
+    lib.xt_new.argtypes, lib.xt_new.restype = (p, u64), p
+    lib.xt_free.argtypes, lib.xt_free.restype = (p,), None
+    lib.xt_add.argtypes, lib.xt_add.restype = (p, u64, u64, ctypes.c_int), ctypes.c_int
+    lib.xt_remove.argtypes, lib.xt_remove.restype = (p, u64, u64), ctypes.c_int
+    lib.xt_set_permissive.argtypes, lib.xt_set_permissive.restype = (p, ctypes.c_int), None
+    lib.xt_lookup.argtypes, lib.xt_lookup.restype = (p, u64), ctypes.c_int
+    lib.xt_fills.argtypes, lib.xt_fills.restype = (p,), u64
+    lib.xt_flushes.argtypes, lib.xt_flushes.restype = (p,), u64
+
+
+def load() -> tuple[ctypes.CDLL | None, str]:
+    """(the library or None, which path TCG takes and why), found once."""
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+        _loaded = None, f"pure Python ({PURE_ENV} is set)"
+        return _loaded
+    problems = []
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(str(path))
+            abi = lib.xt_abi()
+        except (OSError, AttributeError) as e:
+            problems.append(f"{path}: {e}")
+            continue
+        if abi != ABI:
+            problems.append(f"{path}: built for another xemu (ABI {abi}, not {ABI})")
+            continue
+        _declare(lib)
+        _loaded = lib, f"compiled TLB fill ({path})"
+        return _loaded
+    why = "; ".join(problems) or "the package was installed without it (no C compiler?)"
+    _loaded = None, f"pure Python: no usable {NAME} library: {why}"
+    return _loaded
+
+
+def describe() -> str:
+    """One line for `xemu info` and -v."""
+    return load()[1]
+
+
+class FillTable:
+    """One engine's table of guest regions and its TLB-fill hook's state:
+    the hook's user data, freed with this object."""
+
+    def __init__(self, lib: ctypes.CDLL, flush_every: int = FLUSH_EVERY):
+        self._lib = lib
+        ctl = ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value
+        self.pointer: int = lib.xt_new(ctl, flush_every)
+        if not self.pointer:
+            raise MemoryError("the TLB-fill table")
+        self.hook: int = ctypes.cast(lib.xt_fill, ctypes.c_void_p).value
+        weakref.finalize(self, lib.xt_free, self.pointer)
+
+    def add(self, start: int, end: int, perms: int) -> None:
+        """[start, end) has these rights now (the uc_prot bits: Linux's PROT_*)."""
+        if self._lib.xt_add(self.pointer, start, end, perms):
+            raise MemoryError("the TLB-fill table")
+
+    def remove(self, start: int, end: int) -> None:
+        if self._lib.xt_remove(self.pointer, start, end):
+            raise MemoryError("the TLB-fill table")
+
+    def permissive(self, on: bool) -> None:
+        """All rights to every address: Unicorn's own checks decide."""
+        self._lib.xt_set_permissive(self.pointer, int(on))
+
+    def lookup(self, address: int) -> int | None:
+        """The rights the hook gives the page of address, None if it refuses it."""
+        found = self._lib.xt_lookup(self.pointer, address)
+        return None if found < 0 else found
+
+    @property
+    def fills(self) -> int:
+        return self._lib.xt_fills(self.pointer)
+
+    @property
+    def flushes(self) -> int:
+        return self._lib.xt_flushes(self.pointer)
