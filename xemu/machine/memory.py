@@ -183,17 +183,19 @@ class Memory:
         offset = region.offset + address - region.start
         return memoryview(region.buffer)[offset:offset + size]
 
-    def mapped_views(self, address: int, size: int) -> list[memoryview]:
-        """Writable views of the range up to its first unmapped byte, one per
-        region it crosses (a host readv/writev then sees the guest's buffer as
-        the kernel would: whole across adjacent mappings, cut at a hole).
-        Raises if not even the first byte is mapped."""
+    def mapped_views(self, address: int, size: int, need: int = 0) -> list[memoryview]:
+        """Writable views of the range up to its first unmapped byte (or the
+        first without the rights in need), one per region it crosses: a host
+        readv/writev then sees the guest's buffer as the kernel would, whole
+        across adjacent mappings, cut where a copy to or from user memory
+        would stop. Raises if not even the first byte may be touched."""
         views, end = [], address + size
         while address < end:
-            region = self.region_at(address)
+            region = self._accessible(address, need)
             if region is None:
                 break
             n = min(end, region.end) - address
+            self._writing(region, address, n, need)
             offset = region.offset + address - region.start
             views.append(memoryview(region.buffer)[offset:offset + n])
             address += n
@@ -201,26 +203,28 @@ class Memory:
             raise GuestMemoryError(address, size)
         return views
 
-    def read(self, address: int, size: int) -> bytes:
+    def read(self, address: int, size: int, need: int = 0) -> bytes:
+        """need: the rights each page must have (0: any mapped page)."""
         if size == 0:
             return b""
-        region = self.region_at(address)
+        region = self._accessible(address, need)
         if region is not None and address + size <= region.end:
             offset = region.offset + address - region.start
             return region.buffer[offset:offset + size]
-        return b"".join(self.view(a, n) for a, n in self._pieces(address, size))
+        return b"".join(self.view(a, n) for _, a, n in self._pieces(address, size, need))
 
-    def write(self, address: int, data: bytes) -> None:
+    def write(self, address: int, data: bytes, need: int = 0) -> None:
         done = 0
-        for piece_address, n in self._pieces(address, len(data)):
+        for region, piece_address, n in self._pieces(address, len(data), need):
+            self._writing(region, piece_address, n, need)
             self.view(piece_address, n)[:] = data[done:done + n]
             done += n
 
-    def read_cstring(self, address: int, limit: int = 4096) -> bytes:
+    def read_cstring(self, address: int, limit: int = 4096, need: int = 0) -> bytes:
         """A NUL-terminated string (without the NUL), at most limit bytes."""
         out = b""
         while len(out) < limit:
-            region = self.region_at(address + len(out))
+            region = self._accessible(address + len(out), need)
             if region is None:
                 raise GuestMemoryError(address + len(out))
             offset = region.offset + address + len(out) - region.start
@@ -241,16 +245,28 @@ class Memory:
 
     # -- internals -------------------------------------------------------
 
-    def _pieces(self, address: int, size: int) -> Iterator[tuple[int, int]]:
-        """Split a range at region boundaries; raise if any byte is unmapped."""
+    def _accessible(self, address: int, need: int) -> Region | None:
+        """The region at address if it has a right of need (any, for 0)."""
+        region = self.region_at(address)
+        return region if region is not None and (not need or region.perms & need) else None
+
+    def _pieces(self, address: int, size: int,
+                need: int = 0) -> Iterator[tuple[Region, int, int]]:
+        """(region, address, length) over a range split at region
+        boundaries; raise at the first byte unmapped or without need."""
         end = address + size
         while address < end:
-            region = self.region_at(address)
+            region = self._accessible(address, need)
             if region is None:
                 raise GuestMemoryError(address, end - address)
             n = min(end, region.end) - address
-            yield address, n
+            yield region, address, n
             address += n
+
+    def _writing(self, region: Region, address: int, size: int, need: int) -> None:
+        """A guest's call writes there (need has PROT_WRITE): code in it is stale."""
+        if need & PROT_WRITE and region.perms & PROT_EXEC:
+            self.code_written(address, address + size)
 
     def _overlapping(self, start: int, end: int) -> list[Region]:
         i = max(bisect.bisect_right(self._starts, start) - 1, 0)
@@ -309,70 +325,18 @@ class UserMemory:
     def __getattr__(self, name: str):
         return getattr(self.raw, name)
 
-    def _region(self, address: int, need: int) -> Region | None:
-        region = self.raw.region_at(address)
-        return region if region is not None and region.perms & need else None
-
-    def _pieces(self, address: int, size: int, need: int) -> Iterator[tuple[Region, int, int]]:
-        """(region, address, length) over the range; raise at the first byte
-        that is unmapped or lacks the rights."""
-        end = address + size
-        while address < end:
-            region = self._region(address, need)
-            if region is None:
-                raise GuestMemoryError(address, end - address)
-            n = min(end, region.end) - address
-            yield region, address, n
-            address += n
-
     def read(self, address: int, size: int) -> bytes:
-        region = self._region(address, READABLE)
-        if region is not None and address + size <= region.end:
-            offset = region.offset + address - region.start
-            return region.buffer[offset:offset + size]
-        return b"".join(self.raw.view(a, n) for _, a, n in self._pieces(address, size, READABLE))
+        return self.raw.read(address, size, READABLE)
 
     def write(self, address: int, data: bytes) -> None:
-        done = 0
-        for region, piece_address, n in self._pieces(address, len(data), PROT_WRITE):
-            self.raw.view(piece_address, n)[:] = data[done:done + n]
-            if region.perms & PROT_EXEC:
-                self.raw.code_written(piece_address, piece_address + n)
-            done += n
+        self.raw.write(address, data, PROT_WRITE)
 
     def read_cstring(self, address: int, limit: int = 4096) -> bytes:
-        """As Memory's, up to the first byte that may not be read."""
-        out = b""
-        while len(out) < limit:
-            here = address + len(out)
-            region = self._region(here, READABLE)
-            if region is None:
-                raise GuestMemoryError(here)
-            most = min(limit - len(out), region.end - here)
-            chunk = self.raw.read_cstring(here, most)
-            out += chunk
-            if len(chunk) < most:
-                return out            # its NUL is in this region
-        return out
+        return self.raw.read_cstring(address, limit, READABLE)
 
     def mapped_views(self, address: int, size: int, writing: bool = False) -> list[memoryview]:
-        """Views up to the first byte that is unmapped or lacks the rights
-        (a host readv/writev then stops there, as Linux's short count).
-        writing: the host will write into them (read(2), recv(2))."""
-        need = PROT_WRITE if writing else READABLE
-        views, end = [], address + size
-        while address < end:
-            region = self._region(address, need)
-            if region is None:
-                break
-            n = min(end, region.end) - address
-            if writing and region.perms & PROT_EXEC:
-                self.raw.code_written(address, address + n)
-            views.append(self.raw.view(address, n))
-            address += n
-        if not views:
-            raise GuestMemoryError(address, size)
-        return views
+        """writing: the host will write into them (read(2), recv(2))."""
+        return self.raw.mapped_views(address, size, PROT_WRITE if writing else READABLE)
 
     def view(self, address: int, size: int) -> memoryview:
         """Not offered: say whether the host reads or writes (mapped_views)."""
