@@ -31,8 +31,7 @@ FLOCK_RETRY = 0.01                          # seconds between tries of a blockin
 
 def _offset(p: Process, low: int, high: int) -> int:
     """preadv's offset: two words, low then high, on 32-bit arches."""
-    value = low if p.spec.bits == 64 else (high << 32) | low
-    return value - (1 << 64) if value >> 63 else value
+    return p.loff(low if p.spec.bits == 64 else (high << 32) | low)
 
 
 @syscall("preadv")

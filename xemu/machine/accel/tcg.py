@@ -159,7 +159,6 @@ class TcgAccelerator(Debugging):
         self._before_fault = None                       # registers at a port I/O fault
         self._stale_code: list[tuple[int, int]] = []    # code_written from other threads
         self._runner: int | None = None                 # the host thread that runs it
-        self._thread = threading.get_ident()
         self._fill: FillTable | None = None            # the compiled TLB fill, once set up
         compiled = load_compiled()[0] if linux else None
         self._prepare_syscall_registers()
