@@ -396,3 +396,28 @@ def test_a_huge_control_length_allocates_nothing_of_that_size():
         left.close()
         right.close()
         g.close()
+
+
+def test_a_posix_timer_set_for_centuries_sleeps_without_an_error():
+    """timer_settime64 with tv_sec near 2^62: the timer's thread passed the
+    whole wait to time.sleep, which raised OverflowError in that thread (an
+    internal error the fuzzer saw on i386)."""
+    import threading
+    g = Guest("i386", "tcg")
+    seen = []
+    previous, threading.excepthook = threading.excepthook, seen.append
+    try:
+        assert g.call("timer_create", 1, 0, DATA) == 0
+        timer_id = struct.unpack("<i", g.mem.read(DATA, 4))[0]
+        g.mem.write(DATA + 0x100, struct.pack("<qqqq", 0, 0, 1 << 62, 0))
+        assert g.call("timer_settime64", timer_id, 0, DATA + 0x100, 0) == 0
+        timer = g.process.posix_timers[timer_id]
+        assert timer.left()[0] > 1e18
+        for thread in threading.enumerate():
+            if thread.name == "xemu-posix-timer":
+                thread.join(0.2)
+        assert seen == []
+        assert g.call("timer_delete", timer_id) == 0
+    finally:
+        threading.excepthook = previous
+        g.close()

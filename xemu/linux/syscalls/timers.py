@@ -34,6 +34,7 @@ NOW = {CLOCK_REALTIME: time.time, CLOCK_REALTIME_ALARM: time.time,
        CLOCK_PROCESS_CPUTIME: time.process_time, CLOCK_THREAD_CPUTIME: time.thread_time}
 MAX_TIMERS = 4096
 DELAYTIMER_MAX = 0x7FFFFFFF
+LONGEST_SLEEP = 86400.0         # seconds a timer's thread sleeps before looking again
 
 
 @dataclass
@@ -79,21 +80,21 @@ class PosixTimer:
             with self.lock:
                 if generation != self.generation or self.deadline is None:
                     return
-                deadline = self.deadline
-            time.sleep(max(0.0, deadline - time.monotonic()))
-            with self.lock:
-                if generation != self.generation:
-                    return
-                self._expire()
-                if not self.interval:
-                    self.deadline = None
-                    return
-                self.deadline += self.interval
-                behind = time.monotonic() - self.deadline
-                if behind > 0:              # expiries missed while asleep: overruns
-                    missed = int(behind // self.interval) + 1
-                    self.overrun = min(DELAYTIMER_MAX, self.overrun + missed)
-                    self.deadline += missed * self.interval
+                wait = self.deadline - time.monotonic()
+                if wait <= 0:
+                    self._expire()
+                    if not self.interval:
+                        self.deadline = None
+                        return
+                    self.deadline += self.interval
+                    behind = time.monotonic() - self.deadline
+                    if behind > 0:              # expiries missed while asleep: overruns
+                        missed = int(behind // self.interval) + 1
+                        self.overrun = min(DELAYTIMER_MAX, self.overrun + missed)
+                        self.deadline += missed * self.interval
+                    continue
+            # a guest may ask for centuries, past what time.sleep takes: in steps
+            time.sleep(min(wait, LONGEST_SLEEP))
 
     def _expire(self) -> None:
         process = self.process
