@@ -109,3 +109,56 @@ def test_a_cpu_leaving_while_the_map_changes_does_not_hide_it_from_the_others():
     memory.listeners += [leaving, staying]
     memory.map(0x10000, PAGE, PROT_READ | PROT_WRITE)
     assert staying.seen == [0x10000]
+
+
+# -- the host arena: guest neighbours are host neighbours ------------------
+
+def test_guest_neighbours_are_neighbours_on_the_host_too():
+    mem = Memory(limit=1 << 30)
+    a = mem.map(0x10000, PAGE, RW)
+    b = mem.map(0x11000, 2 * PAGE, RW)
+    assert b.host_address == a.host_address + PAGE
+    mem.unmap(0x10000, PAGE)
+    below = mem.map(0x10000, PAGE, RW)          # placed before its neighbour above
+    assert below.host_address == b.host_address - PAGE
+    far = mem.map(0x40000000, PAGE, RW)
+    assert far.buffer is b.buffer                # one reservation, any guest address
+
+
+def test_unmapped_arena_pages_read_as_zero_when_mapped_again():
+    mem = Memory()
+    mem.map(0x10000, 2 * PAGE, RW)
+    mem.write(0x10000, b"secret")
+    mem.unmap(0x10000, 2 * PAGE)
+    again = mem.map(0x20000, 2 * PAGE, RW)
+    assert mem.read(0x20000, 6) == b"\0" * 6
+    assert again.buffer is not None
+
+
+def test_without_an_arena_each_region_has_a_buffer_of_its_own(monkeypatch):
+    from xemu.machine import memory as memory_module
+    monkeypatch.setattr(memory_module.HostArena, "reserve", classmethod(lambda cls, size: None))
+    mem = Memory()
+    a = mem.map(0x10000, PAGE, RW)
+    b = mem.map(0x11000, PAGE, RW)
+    assert a.buffer is not b.buffer
+    mem.write(0x10FFE, b"abcd")
+    assert mem.read(0x10FFE, 4) == b"abcd"
+
+
+def test_the_arena_hands_out_room_beside_a_neighbour_and_joins_what_comes_back():
+    from xemu.machine.memory import HostArena
+    arena = HostArena(64 * PAGE)
+    first = arena.take(PAGE)
+    assert arena.take(PAGE, after=first + PAGE) == first + PAGE
+    assert arena.take(PAGE, after=first + PAGE) not in (None, first, first + PAGE)  # taken: elsewhere
+    arena.give_back(first, 2 * PAGE)
+    assert arena.take(2 * PAGE, after=first) == first      # the two pages came back as one
+    assert arena.take(64 * PAGE) is None
+
+
+def test_a_shared_mapping_has_its_own_shared_buffer():
+    mem = Memory()
+    private = mem.map(0x10000, PAGE, RW)
+    shared = mem.map(0x11000, PAGE, RW, shared=True)
+    assert shared.buffer is not private.buffer and shared.offset == 0

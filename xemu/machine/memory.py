@@ -7,6 +7,10 @@ through memoryviews, so a read(2) lands in guest memory with no copy.
 Python's list of regions and each accelerator's mappings are always the same
 set: a partial munmap or mprotect removes the whole region from the
 accelerators and maps its remaining pieces again (same buffer, new bounds).
+
+Private regions are cut from one host reservation (`HostArena`), placed so
+that neighbours in the guest are neighbours on the host where there is room:
+an accelerator may then map a run of them as one.
 """
 from __future__ import annotations
 
@@ -21,6 +25,12 @@ from ..errors import GuestMemoryError
 
 PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
 PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
+MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
+# The arena reserves this many times the guest's limit of host address space
+# (only address space: nothing is committed until touched), so that guest
+# neighbours find host room beside each other after some churn.
+ARENA_SLACK = 4
+ARENA_WITHOUT_LIMIT = 4 << 30
 
 
 def page_down(value: int) -> int:
@@ -59,6 +69,75 @@ class Region:
                       self.buffer, self.offset + start - self.start, self.name)
 
 
+class HostArena:
+    """Host address space reserved once (MAP_NORESERVE: nothing committed up
+    front) that a Memory's private regions are cut from. Unicorn's map and
+    unmap cost grows with the mappings it has (30 ms a call with 4,000 of
+    them), so a storm of small mmaps must not make a mapping each: a region
+    is placed right after (or before) its guest neighbour's host bytes where
+    that room is free, and the TCG accelerator maps such a run as one.
+    Bytes handed back are dropped at once (MADV_DONTNEED): the host's memory
+    falls with the guest's, and they read as zero when taken again. Being
+    MAP_PRIVATE, a host fork's child gets a copy-on-write copy, as of any
+    private buffer."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+                                | MAP_NORESERVE)
+        self._starts, self._ends = [0], [size]     # free ranges: sorted, apart
+
+    @classmethod
+    def reserve(cls, size: int) -> HostArena | None:
+        """An arena, or None where the host refuses the address space
+        (RLIMIT_AS, strict overcommit): regions then get buffers of their own."""
+        try:
+            return cls(size)
+        except (OSError, OverflowError, ValueError):
+            return None
+
+    def take(self, size: int, after: int | None = None,
+             before: int | None = None) -> int | None:
+        """The offset of size free bytes: at `after` or ending at `before`
+        (a guest neighbour's host bytes end or begin there) when that room
+        is free, else at the start of the highest free range that holds
+        them (leaving room above for the next neighbour). None: no room."""
+        if after is not None and self._take_at(after, size):
+            return after
+        if before is not None and before >= size and self._take_at(before - size, size):
+            return before - size
+        for i in range(len(self._starts) - 1, -1, -1):
+            if self._ends[i] - self._starts[i] >= size:
+                offset = self._starts[i]
+                self._take_at(offset, size)
+                return offset
+        return None
+
+    def give_back(self, offset: int, size: int) -> None:
+        self.buffer.madvise(mmap.MADV_DONTNEED, offset, size)
+        start, end = offset, offset + size
+        i = bisect.bisect_left(self._starts, start)
+        if i < len(self._starts) and self._starts[i] == end:      # joins the next
+            end = self._ends[i]
+            del self._starts[i], self._ends[i]
+        if i > 0 and self._ends[i - 1] == start:                   # and the previous
+            self._ends[i - 1] = end
+        else:
+            self._starts.insert(i, start)
+            self._ends.insert(i, end)
+
+    def _take_at(self, offset: int, size: int) -> bool:
+        i = bisect.bisect_right(self._starts, offset) - 1
+        if i < 0 or offset + size > self._ends[i]:
+            return False
+        start, end = self._starts[i], self._ends[i]
+        left = [(start, offset)] if offset > start else []
+        right = [(offset + size, end)] if offset + size < end else []
+        self._starts[i:i + 1] = [a for a, _ in left + right]
+        self._ends[i:i + 1] = [b for _, b in left + right]
+        return True
+
+
 class MemoryListener(Protocol):
     """An accelerator's view of the guest's memory map."""
 
@@ -75,6 +154,13 @@ class Memory:
     def __init__(self, limit: int | None = None):
         self._regions: list[Region] = []
         self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._arena: HostArena | None = None
+        self._arena_tried = False
+        # find_free's last search: (low, position, hole): from low up to
+        # position there is no gap of more than hole bytes (Linux's old
+        # free_area_cache), so a storm of mmaps does not walk the whole map.
+        self._free_cache: tuple[int, int, int] = (-1, 0, 0)
         self.listeners: list[MemoryListener] = []
         self.limit = limit           # bytes of guest memory allowed (None: any)
         self.mapped_bytes = 0
@@ -91,11 +177,40 @@ class Memory:
         shared: the host buffer is MAP_SHARED, so it stays one memory across
         a host fork (a guest's MAP_SHARED mapping); else copy-on-write."""
         size = self._check_free(start, size)
-        sharing = mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE
-        buffer = mmap.mmap(-1, size, flags=sharing | mmap.MAP_ANONYMOUS)
-        region = Region(start, size, perms, buffer, 0, name)
-        self._add(region)
+        arena = None if shared else self._host_arena()
+        offset = None
+        if arena is not None:
+            offset = arena.take(size, *self._neighbours_in(arena, start, start + size))
+        if offset is None:
+            sharing = mmap.MAP_SHARED if shared else mmap.MAP_PRIVATE
+            buffer = mmap.mmap(-1, size, flags=sharing | mmap.MAP_ANONYMOUS)
+            region = Region(start, size, perms, buffer, 0, name)
+        else:
+            region = Region(start, size, perms, arena.buffer, offset, name)
+        try:
+            self._add(region)
+        except BaseException:
+            if offset is not None:
+                arena.give_back(offset, size)
+            raise
         return region
+
+    def _host_arena(self) -> HostArena | None:
+        if not self._arena_tried:
+            self._arena_tried = True
+            self._arena = HostArena.reserve(
+                ARENA_SLACK * self.limit if self.limit is not None else ARENA_WITHOUT_LIMIT)
+        return self._arena
+
+    def _neighbours_in(self, arena: HostArena, start: int,
+                       end: int) -> tuple[int | None, int | None]:
+        """Where the host bytes of [start, end)'s guest neighbours end (the
+        one below) and begin (the one above), if they are the arena's."""
+        below, above = self.region_at(start - 1), self.region_at(end)
+        return (below.offset + below.size if below is not None and below.end == start
+                and below.buffer is arena.buffer else None,
+                above.offset if above is not None and above.start == end
+                and above.buffer is arena.buffer else None)
 
     def map_buffer(self, start: int, buffer, perms: int, name: str = "") -> Region:
         """Map host memory that exists already (a writable buffer of whole
@@ -125,6 +240,9 @@ class Memory:
                 self._add(region.piece(region.start, start))
             if region.end > end:
                 self._add(region.piece(end, region.end))
+            if self._arena is not None and region.buffer is self._arena.buffer:
+                lo, hi = max(region.start, start), min(region.end, end)
+                self._arena.give_back(region.offset + lo - region.start, hi - lo)
 
     def protect(self, start: int, size: int, perms: int) -> bool:
         """Change permissions of the range; False if any page is unmapped."""
@@ -157,14 +275,20 @@ class Memory:
 
     def find_free(self, size: int, low: int, high: int) -> int | None:
         """Lowest page-aligned address >= low where size bytes are free."""
-        size = page_up(size)
-        candidate = page_up(low)
-        for region in self._regions:
-            if region.end <= candidate:
+        size, low = page_up(size), page_up(low)
+        cached_low, position, hole = self._free_cache
+        if cached_low == low and size > hole:
+            candidate = position
+        else:
+            candidate, hole = low, 0
+        starts, ends = self._starts, self._ends
+        for i in range(max(bisect.bisect_right(starts, candidate) - 1, 0), len(starts)):
+            if ends[i] <= candidate:
                 continue
-            if region.start >= candidate + size:
+            if starts[i] >= candidate + size:
                 break
-            candidate = region.end
+            candidate = ends[i]
+        self._free_cache = (low, candidate, max(hole, size - PAGE))
         return candidate if candidate + size <= high else None
 
     def region_at(self, address: int) -> Region | None:
@@ -269,19 +393,20 @@ class Memory:
             self.code_written(address, address + size)
 
     def _overlapping(self, start: int, end: int) -> list[Region]:
-        i = max(bisect.bisect_right(self._starts, start) - 1, 0)
+        regions, ends = self._regions, self._ends
         found = []
-        for region in self._regions[i:]:
-            if region.start >= end:
+        for i in range(max(bisect.bisect_right(self._starts, start) - 1, 0), len(regions)):
+            if regions[i].start >= end:
                 break
-            if region.end > start:
-                found.append(region)
+            if ends[i] > start:
+                found.append(regions[i])
         return found
 
     def _add(self, region: Region) -> None:
         i = bisect.bisect_left(self._starts, region.start)
         self._regions.insert(i, region)
         self._starts.insert(i, region.start)
+        self._ends.insert(i, region.end)
         self.mapped_bytes += region.size
         told = []
         try:
@@ -291,6 +416,7 @@ class Memory:
         except BaseException:       # an accelerator refused it: the map stays as it was
             del self._regions[i]
             del self._starts[i]
+            del self._ends[i]
             self.mapped_bytes -= region.size
             for listener in reversed(told):
                 listener.region_removed(region)
@@ -298,9 +424,13 @@ class Memory:
         self.peak_bytes = max(self.peak_bytes, self.mapped_bytes)
 
     def _remove(self, region: Region) -> None:
-        i = self._regions.index(region)
+        i = bisect.bisect_left(self._starts, region.start)
+        if i == len(self._regions) or self._regions[i] is not region:
+            i = self._regions.index(region)
+        self._free_cache = (-1, 0, 0)       # a new gap: find_free looks from low again
         del self._regions[i]
         del self._starts[i]
+        del self._ends[i]
         self.mapped_bytes -= region.size
         for listener in tuple(self.listeners):
             listener.region_removed(region)

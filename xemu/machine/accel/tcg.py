@@ -35,6 +35,7 @@ from ..memory import PAGE, PROT_READ, PROT_WRITE, Memory, Region, page_down, pag
 from .debugging import Debugging, watched_pages
 from .stop_request import StopRequest
 from .tcgfast import FillTable, load as load_compiled
+from .unicorn_map import UnicornMap
 from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler,
                    Timeout, Watchpoint, Woken, cpu_exception)
 
@@ -160,6 +161,7 @@ class TcgAccelerator(Debugging):
         self._stale_code: list[tuple[int, int]] = []    # code_written from other threads
         self._runner: int | None = None                 # the host thread that runs it
         self._fill: FillTable | None = None            # the compiled TLB fill, once set up
+        self._map = UnicornMap(self.uc)
         compiled = load_compiled()[0] if linux else None
         self._prepare_syscall_registers()
         for region in memory.regions():
@@ -239,7 +241,7 @@ class TcgAccelerator(Debugging):
     # -- memory listener --------------------------------------------------
 
     def region_added(self, region: Region) -> None:
-        self.uc.mem_map_ptr(region.start, region.size, region.perms, region.host_address)
+        self._map.add(region.start, region.end, region.perms, region.host_address)
         if self._fill is not None:
             self._fill.add(region.start, region.end, region.perms)
         if self._watches:
@@ -248,7 +250,9 @@ class TcgAccelerator(Debugging):
     def region_removed(self, region: Region) -> None:
         if self._fill is not None:
             self._fill.remove(region.start, region.end)
-        self.uc.mem_unmap(region.start, region.size)
+        self._map.remove(region.start, region.end)
+        if self._watches:               # the span's rest was mapped again
+            self._protect_watched_pages(True)
 
     def code_written(self, start: int, end: int) -> None:
         """A system call wrote code (read(2) into an executable page): drop
