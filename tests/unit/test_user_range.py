@@ -421,3 +421,23 @@ def test_a_posix_timer_set_for_centuries_sleeps_without_an_error():
     finally:
         threading.excepthook = previous
         g.close()
+
+
+def test_tkill_cannot_reach_a_thread_of_xemus_own():
+    """A tid of one of xemu's helper threads (the signal watcher, a timer)
+    is no guest thread: the host's kill on it signalled xemu itself (a
+    fuzzed tkill(small tid, SIGBUS) ended the run)."""
+    import signal
+    import threading
+    g = Guest("arm", "tcg")
+    release = threading.Event()
+    helper = threading.Thread(target=release.wait)
+    helper.start()
+    try:
+        for signum in (0, signal.SIGCONT):
+            assert g.call("tkill", helper.native_id, signum) == -errno.ESRCH
+            assert g.call("tgkill", os.getpid(), helper.native_id, signum) == -errno.ESRCH
+    finally:
+        release.set()
+        helper.join()
+        g.close()

@@ -174,6 +174,8 @@ def tgkill(thread: Thread, tgid: int, tid: int, signum: int) -> int:
         return -errno.EINVAL
     target = p.threads.get(tid)
     if target is None or tgid not in (-1, os.getpid()):
+        if _xemus_own_thread(tid):
+            return -errno.ESRCH              # a helper of xemu's: not the guest's to see
         if tgid == -1 or tgid == tid:            # another single-threaded process
             os.kill(tid, signum)
             return 0
@@ -181,6 +183,12 @@ def tgkill(thread: Thread, tgid: int, tid: int, signum: int) -> int:
     if signum:
         send(p, _sender(signum, SI_TKILL), target)
     return 0
+
+
+def _xemus_own_thread(tid: int) -> bool:
+    """A host thread of this xemu process that is no guest thread (the
+    signal watcher, timers): the host's kill on it would signal xemu."""
+    return os.path.exists(f"/proc/self/task/{tid}")
 
 
 @syscall("tkill")
