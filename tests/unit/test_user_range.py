@@ -423,7 +423,7 @@ def test_a_posix_timer_set_for_centuries_sleeps_without_an_error():
         g.close()
 
 
-def test_tkill_cannot_reach_a_thread_of_xemus_own():
+def test_kill_and_tkill_cannot_reach_a_thread_of_xemus_own():
     """A tid of one of xemu's helper threads (the signal watcher, a timer)
     is no guest thread: the host's kill on it signalled xemu itself (a
     fuzzed tkill(small tid, SIGBUS) ended the run)."""
@@ -437,6 +437,7 @@ def test_tkill_cannot_reach_a_thread_of_xemus_own():
         for signum in (0, signal.SIGCONT):
             assert g.call("tkill", helper.native_id, signum) == -errno.ESRCH
             assert g.call("tgkill", os.getpid(), helper.native_id, signum) == -errno.ESRCH
+            assert g.call("kill", helper.native_id, signum) == -errno.ESRCH
     finally:
         release.set()
         helper.join()

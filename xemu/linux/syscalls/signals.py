@@ -158,10 +158,12 @@ def kill(thread: Thread, pid: int, signum: int) -> int:
     pid, signum = p.int32(pid), p.int32(signum)
     if not 0 <= signum <= NSIG:
         return -errno.EINVAL
-    if pid == os.getpid():
+    if pid == os.getpid() or pid in p.threads:      # a thread's tid names its process
         if signum:
             send(p, _sender(signum))
         return 0
+    if pid > 0 and _xemus_own_thread(pid):
+        return -errno.ESRCH
     os.kill(pid, signum)
     return 0
 
