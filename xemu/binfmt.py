@@ -22,7 +22,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.elf.enums import ENUM_E_MACHINE
 
 from .archs import all_specs
 from .archs.base import ArchSpec
@@ -62,7 +61,7 @@ def entry_for(spec: ArchSpec, interpreter: str, persistent: bool = False) -> Ent
     order = "big" if spec.endian == ">" else "little"
     ident = bytes([0x7F, *b"ELF", 2 if spec.bits == 64 else 1, 2 if order == "big" else 1, 1])
     magic = ident + bytes(9) + ET_EXEC.to_bytes(2, order) \
-        + ENUM_E_MACHINE[spec.elf.machine].to_bytes(2, order)
+        + spec.elf.machine.to_bytes(2, order)
     mask = IDENT_MASK + (0xFFFE).to_bytes(2, order) + b"\xff\xff"
     return Entry(PREFIX + spec.name, magic, mask, interpreter, "PF" if persistent else "P")
 

@@ -31,7 +31,7 @@ def host() -> ArchSpec:
     return by_name(platform.machine())
 
 
-def by_elf(machine: str, bits: int, big_endian: bool) -> ArchSpec:
+def by_elf(machine: int, bits: int, big_endian: bool) -> ArchSpec:
     """The spec matching an ELF header's e_machine, class and data encoding."""
     for spec in all_specs():
         if spec.elf.machine == machine:
@@ -41,4 +41,4 @@ def by_elf(machine: str, bits: int, big_endian: bool) -> ArchSpec:
                                 f"not supported (xemu runs {spec.name} as "
                                 f"{spec.bits}-bit {'big' if spec.big_endian else 'little'}-endian)")
             return spec
-    raise ArchError(f"no supported arch for ELF machine {machine}")
+    raise ArchError(f"no supported arch for ELF machine {machine} ({machine:#x})")

@@ -211,7 +211,7 @@ class SignalFrames(Protocol):
 class ElfInfo:
     """How the arch's programs are recognised and built."""
 
-    machine: str                        # pyelftools' e_machine name
+    machine: int                        # e_machine (the EM_* number)
     triplet: str                        # the GNU target triplet of Debian's cross tools
     debian: str                         # Debian's name for the arch (armhf, arm64...)
     # What the arch's C compiler predefines that its uapi headers test

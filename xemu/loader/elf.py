@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from elftools.elf.elffile import ELFFile
 
 from ..archs import by_elf
 from ..archs.base import PAGE, ArchSpec
@@ -22,6 +21,23 @@ PN_XNUM = 0xFFFF
 PHDR_SIZE = {32: 32, 64: 56}              # sizeof(Elf32_Phdr), sizeof(Elf64_Phdr)
 MAX_PHDR_BYTES = 65536
 MAX_INTERP_BYTES = 4096
+ELFCLASS = {1: 32, 2: 64}                  # e_ident[EI_CLASS]
+ELFDATA = {1: "<", 2: ">"}                 # e_ident[EI_DATA]
+ET_EXEC, ET_DYN = 2, 3
+ET_NAMES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
+PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
+# The ELF header after e_ident, and one program header, by class: the
+# fields binfmt_elf reads, in the file's order.
+HEADER = {32: ("HHIIIIIHHHHHH", ("e_type", "e_machine", "e_version", "e_entry", "e_phoff",
+                                 "e_shoff", "e_flags", "e_ehsize", "e_phentsize", "e_phnum",
+                                 "e_shentsize", "e_shnum", "e_shstrndx")),
+          64: ("HHIQQQIHHHHHH", ("e_type", "e_machine", "e_version", "e_entry", "e_phoff",
+                                 "e_shoff", "e_flags", "e_ehsize", "e_phentsize", "e_phnum",
+                                 "e_shentsize", "e_shnum", "e_shstrndx"))}
+PHDR = {32: ("IIIIIIII", ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz",
+                          "p_flags", "p_align")),
+        64: ("IIQQQQQQ", ("p_type", "p_flags", "p_offset", "p_vaddr", "p_paddr", "p_filesz",
+                          "p_memsz", "p_align"))}
 
 
 @dataclass
@@ -142,33 +158,64 @@ def _check_sizes(path: Path, loads: list, file_size: int) -> None:
                          f"{MAX_IMAGE_MEMORY} xemu maps for a program image")
 
 
+def _read_at(path: Path, f, offset: int, size: int) -> bytes:
+    """size bytes of the file at offset, all of them or a clear refusal."""
+    f.seek(offset)
+    data = f.read(size)
+    if len(data) != size:
+        raise ImageError(f"{shown(path)}: malformed ELF file (it ends at byte "
+                         f"{offset + len(data)}, inside a header or segment)")
+    return data
+
+
+def _read_header(path: Path, f) -> tuple[int, str, dict]:
+    """(class in bits, struct byte order, the header's fields by name)."""
+    ident = _read_at(path, f, 0, 16)
+    bits, order = ELFCLASS.get(ident[4]), ELFDATA.get(ident[5])
+    if bits is None or order is None:
+        raise ImageError(f"{shown(path)}: malformed ELF file (class {ident[4]}, "
+                         f"data encoding {ident[5]})")
+    code, names = HEADER[bits]
+    raw = _read_at(path, f, 16, struct.calcsize(order + code))
+    return bits, order, dict(zip(names, struct.unpack(order + code, raw)))
+
+
+def _read_phdrs(path: Path, f, bits: int, order: str, header: dict) -> list[dict]:
+    code, names = PHDR[bits]
+    size, count = header["e_phentsize"], header["e_phnum"]
+    raw = _read_at(path, f, header["e_phoff"], size * count)
+    return [dict(zip(names, struct.unpack_from(order + code, raw, i * size)))
+            for i in range(count)]
+
+
 def _parse(path: Path, f) -> Image:
-    elf = ELFFile(f)
-    header = elf.header
-    _check_headers(path, header, elf.elfclass)
-    spec = by_elf(header["e_machine"], elf.elfclass, not elf.little_endian)
-    if header["e_type"] not in ("ET_EXEC", "ET_DYN"):
-        raise ImageError(f"{shown(path)}: not an executable (ELF type {header['e_type']})")
-    bias = PIE_BASE[spec.bits] if header["e_type"] == "ET_DYN" else 0
+    bits, order, header = _read_header(path, f)
+    _check_headers(path, header, bits)
+    spec = by_elf(header["e_machine"], bits, order == ">")
+    if header["e_type"] not in (ET_EXEC, ET_DYN):
+        kind = ET_NAMES.get(header["e_type"], header["e_type"])
+        raise ImageError(f"{shown(path)}: not an executable (ELF type {kind})")
+    position_independent = header["e_type"] == ET_DYN
+    bias = PIE_BASE[spec.bits] if position_independent else 0
     segments, phdr, interpreter, executable_stack = [], 0, None, False
-    loads = [p for p in elf.iter_segments() if p["p_type"] == "PT_LOAD"]
+    headers = _read_phdrs(path, f, bits, order, header)
+    loads = [p for p in headers if p["p_type"] == PT_LOAD]
     if not loads:
         raise ImageError(f"{shown(path)}: no loadable segments")
     _check_sizes(path, loads, os.fstat(f.fileno()).st_size)
-    for p in elf.iter_segments():
-        if p["p_type"] == "PT_INTERP":
+    for p in headers:
+        if p["p_type"] == PT_INTERP:
             if p["p_filesz"] > MAX_INTERP_BYTES:
                 raise ImageError(f"{shown(path)}: malformed ELF file (interpreter name of "
                                  f"{p['p_filesz']} bytes)")
-            interpreter = os.fsdecode(p.data().rstrip(b"\0"))
-        elif p["p_type"] == "PT_PHDR":
+            name = _read_at(path, f, p["p_offset"], p["p_filesz"])
+            interpreter = os.fsdecode(name.rstrip(b"\0"))
+        elif p["p_type"] == PT_PHDR:
             phdr = p["p_vaddr"] + bias
-        elif p["p_type"] == "PT_GNU_STACK":
+        elif p["p_type"] == PT_GNU_STACK:
             executable_stack = bool(p["p_flags"] & PF_X)
     for p in loads:
-        data = p.data()
-        if len(data) != p["p_filesz"]:
-            raise ImageError(f"{shown(path)}: segment at {p['p_vaddr']:#x} is truncated")
+        data = _read_at(path, f, p["p_offset"], p["p_filesz"]) if p["p_filesz"] else b""
         segments.append(Segment(p["p_vaddr"] + bias, p["p_memsz"], data, p["p_flags"]))
     if not phdr:
         # No PT_PHDR: the headers are in the segment that maps file offset e_phoff.
@@ -178,5 +225,5 @@ def _parse(path: Path, f) -> Image:
     return Image(path=path, arch=spec, entry=header["e_entry"] + bias,
                  segments=segments, phdr=phdr, phent=header["e_phentsize"],
                  phnum=header["e_phnum"], interpreter=interpreter,
-                 position_independent=header["e_type"] == "ET_DYN",
+                 position_independent=position_independent,
                  executable_stack=executable_stack)

@@ -102,7 +102,7 @@ SPEC = ArchSpec(
     big_endian=False,
     pc="pc",
     sp="sp",
-    elf=ElfInfo(machine="EM_AARCH64", triplet="aarch64-linux-gnu", debian="arm64",
+    elf=ElfInfo(machine=183, triplet="aarch64-linux-gnu", debian="arm64",
                 cpp_defines=("-D__aarch64__",)),
     linux=LinuxABI(
         syscall=SyscallABI(number="x8", args=("x0", "x1", "x2", "x3", "x4", "x5"),

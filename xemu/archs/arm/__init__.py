@@ -136,7 +136,7 @@ SPEC = ArchSpec(
     big_endian=False,
     pc="pc",
     sp="sp",
-    elf=ElfInfo(machine="EM_ARM", triplet="arm-linux-gnueabihf", debian="armhf",
+    elf=ElfInfo(machine=40, triplet="arm-linux-gnueabihf", debian="armhf",
                 cpp_defines=("-D__arm__", "-D__ARM_EABI__")),
     linux=LinuxABI(
         syscall=SyscallABI(number="r7", args=("r0", "r1", "r2", "r3", "r4", "r5"),

@@ -150,7 +150,7 @@ SPEC = ArchSpec(
     big_endian=False,
     pc="eip",
     sp="esp",
-    elf=ElfInfo(machine="EM_386", triplet="i686-linux-gnu", debian="i386",
+    elf=ElfInfo(machine=3, triplet="i686-linux-gnu", debian="i386",
                 cpp_defines=("-D__i386__",)),
     linux=LinuxABI(
         syscall=SyscallABI(number="eax", args=("ebx", "ecx", "edx", "esi", "edi", "ebp"),

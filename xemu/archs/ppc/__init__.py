@@ -91,7 +91,7 @@ SPEC = ArchSpec(
     big_endian=True,
     pc="pc",
     sp="r1",
-    elf=ElfInfo(machine="EM_PPC", triplet="powerpc-linux-gnu", debian="powerpc",
+    elf=ElfInfo(machine=20, triplet="powerpc-linux-gnu", debian="powerpc",
                 cpp_defines=("-D__powerpc__",)),
     linux=LinuxABI(
         syscall=SyscallABI(number="r0", args=("r3", "r4", "r5", "r6", "r7", "r8"),

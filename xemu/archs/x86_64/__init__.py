@@ -78,7 +78,7 @@ SPEC = ArchSpec(
     big_endian=False,
     pc="rip",
     sp="rsp",
-    elf=ElfInfo(machine="EM_X86_64", triplet="x86_64-linux-gnu", debian="amd64",
+    elf=ElfInfo(machine=62, triplet="x86_64-linux-gnu", debian="amd64",
                 cpp_defines=("-D__x86_64__", "-D__LP64__")),
     linux=LinuxABI(
         syscall=SyscallABI(number="rax", args=("rdi", "rsi", "rdx", "r10", "r8", "r9"),
