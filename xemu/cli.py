@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import traceback
 
 import click
 
@@ -40,6 +39,7 @@ class XemuGroup(click.Group):
             sys.exit(130)
         except Exception as e:  # a bug of ours: say so, briefly
             if ctx.meta.get("verbose"):
+                import traceback
                 traceback.print_exc()
             else:
                 click.echo(f"xemu: internal error: {type(e).__name__}: {one_line(str(e))} "

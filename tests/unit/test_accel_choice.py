@@ -105,3 +105,23 @@ def test_info_names_the_kvm_flavour_from_the_loaded_module(tmp_path):
     assert kvm_flavour(str(tmp_path)).startswith("PVM (kvm_pvm)")
     result = run_xemu("info")
     assert result.returncode == 0 and "KVM flavour:" in result.stdout.decode()
+
+
+def test_the_kvm_modes_named_for_the_host_are_those_the_accelerator_builds():
+    """select.py names them so that a foreign guest's run never imports KVM."""
+    from xemu.machine.accel.kvm.x86 import MODES
+    from xemu.machine.select import KVM_MODES_OF_HOST
+    assert KVM_MODES_OF_HOST["x86_64"] == set(MODES)
+
+
+def test_a_foreign_guest_run_imports_neither_kvm_nor_a_debugger():
+    import subprocess
+    import sys
+    from tests.guests.cases import binary
+    code = ("import sys, runpy; sys.argv = ['xemu', 'run', %r, 'hello'];\n"
+            "try: runpy.run_module('xemu', run_name='__main__')\n"
+            "except SystemExit: pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('xemu.machine.accel.kvm', "
+            "'xemu.debug.gdbstub', 'elftools'))), file=sys.stderr)") % str(binary("arm"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert result.stderr.decode().strip().splitlines()[-1] == "[]", result.stderr.decode()
