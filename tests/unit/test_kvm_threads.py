@@ -510,3 +510,43 @@ def test_a_fork_while_another_vcpu_runs_gives_the_child_a_vm_of_its_own():
         reader.wake()
         assert runner.outcome() == Woken()
         close_all(accels)
+
+
+# -- the registers of a system call travel in the kvm_run page ------------------
+
+@pytest.mark.parametrize("synced", [True, False], ids=["sync-regs", "ioctls"])
+def test_a_system_call_costs_no_register_ioctl_where_kvm_syncs_them(synced, monkeypatch):
+    """With KVM_CAP_SYNC_REGS the arguments are read from, and the result
+    written to, the kvm_run page: no KVM_GET_REGS or KVM_SET_REGS per call
+    (three ioctls a call became one). Without it (the variable that turns
+    it off, or an older KVM), the same program gives the same answers."""
+    from xemu.machine.accel.kvm import vm
+    if not synced:
+        monkeypatch.setenv("XEMU_KVM_NO_SYNC_REGS", "1")
+    calls = {"get": 0, "set": 0}
+    real_get, real_set = vm.Vcpu.get_regs, vm.Vcpu.set_regs
+
+    def counting(kind, real):
+        def method(self, regs):
+            calls[kind] += 1
+            return real(self, regs)
+        return method
+    monkeypatch.setattr(vm.Vcpu, "get_regs", counting("get", real_get))
+    monkeypatch.setattr(vm.Vcpu, "set_regs", counting("set", real_set))
+    memory = new_memory({CODE: COUNTER})
+    [accel] = vcpus(memory, 1)
+    try:
+        if synced and not accel.regs.in_run_page:
+            pytest.skip("this KVM has no KVM_CAP_SYNC_REGS")
+        counts = [0]
+        accel.syscall_handler = answering(counts, 0)
+        start(accel, CODE, 0, rbx=DATA, r12=200)
+        assert accel.run(timeout=JOIN) == Exit(200)
+        assert counts == [200]
+        assert struct.unpack_from("<Q", memory.read(DATA, 8))[0] == 200
+        if synced:
+            assert calls["get"] + calls["set"] < 10
+        else:
+            assert calls["get"] >= 200 and calls["set"] >= 200
+    finally:
+        accel.close()

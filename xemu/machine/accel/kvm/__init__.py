@@ -267,8 +267,9 @@ class KvmAccelerator(Debugging):
                 return stop
             self._enter()
             try:
-                regs.sync()
+                regs.sync(entering=True)
                 page = self.vcpu.run(interruptible=True)
+                regs.exited()
             finally:
                 space.left(self)
             if page is None:      # a signal: a kick (a request, a shootdown), or the host's

@@ -1,6 +1,8 @@
 """A vCPU's registers by name, cached between exits."""
 from __future__ import annotations
 
+import ctypes
+
 from . import structs
 
 # ymmNh, the upper 128 bits of ymmN (gdb's name), are the XSAVE area's
@@ -11,7 +13,13 @@ YMM_HI128 = 576
 
 class KvmRegisters:
     """Registers by name, cached between exits: one KVM_GET_REGS when first
-    read after an exit, one KVM_SET_REGS before the next run if written."""
+    read after an exit, one KVM_SET_REGS before the next run if written.
+
+    Where KVM offers KVM_CAP_SYNC_REGS, the general registers live in the
+    vCPU's kvm_run page instead: KVM writes them there at every exit and
+    takes them back on entry when marked dirty, so a system call (read its
+    arguments, write its result) costs no register ioctl at all (the run
+    loop says `entering` and `exited`)."""
 
     GENERAL = {name for name, _ in structs.kvm_regs._fields_}
     # i386 names: under KVM they are the low halves of the same registers
@@ -30,7 +38,16 @@ class KvmRegisters:
 
     def __init__(self, vcpu):
         self.vcpu = vcpu
-        self.regs = structs.kvm_regs()
+        self.in_run_page = vcpu.syncs_registers()
+        if self.in_run_page:
+            page = vcpu.run_page
+            self.regs = structs.kvm_regs.from_buffer(page, structs.RUN_SYNC_REGS)
+            self._valid = ctypes.c_uint64.from_buffer(page, structs.RUN_VALID_REGS)
+            self._dirty = ctypes.c_uint64.from_buffer(page, structs.RUN_DIRTY_REGS)
+            self._valid.value = structs.KVM_SYNC_X86_REGS
+            self._dirty.value = 0
+        else:
+            self.regs = structs.kvm_regs()
         self.sregs = structs.kvm_sregs()
         self._have_regs = self._have_sregs = False
         self.regs_dirty = self.sregs_dirty = False
@@ -175,8 +192,14 @@ class KvmRegisters:
         """Every general register zero (as Linux starts a process; KVM's reset
         leaves the CPU signature in RDX, which the x86-64 ABI reads at _start
         as a function to register with atexit), to be handed to KVM."""
-        self.regs = structs.kvm_regs(rflags=0x2)
+        ctypes.memmove(ctypes.addressof(self.regs), ctypes.addressof(structs.kvm_regs(rflags=0x2)),
+                       ctypes.sizeof(structs.kvm_regs))
         self._have_regs = self.regs_dirty = True
+
+    def exited(self) -> None:
+        """KVM_RUN returned (an exit, or a signal before entry): the run
+        page holds the registers as they are now."""
+        self._have_regs = self.in_run_page
 
     def save(self) -> tuple:
         """The whole CPU context: general, system, and the XSAVE area (x87,
@@ -201,10 +224,14 @@ class KvmRegisters:
         self._have_regs = self._have_sregs = False
         self._xsave = self._xsave_struct = None
 
-    def sync(self) -> None:
-        """Hand written registers to KVM, and forget the cache."""
+    def sync(self, entering: bool = False) -> None:
+        """Hand written registers to KVM, and forget the cache. entering:
+        KVM_RUN comes next, which takes the run page's registers itself."""
         if self.regs_dirty:
-            self.vcpu.set_regs(self.regs)
+            if entering and self.in_run_page:
+                self._dirty.value |= structs.KVM_SYNC_X86_REGS
+            else:
+                self.vcpu.set_regs(self.regs)
         if self.sregs_dirty:
             self.vcpu.set_sregs(self.sregs)
         if self.fpu_dirty:

@@ -104,3 +104,9 @@ class kvm_xcrs(ctypes.Structure):
 # struct kvm_run: the fixed header; the exit's details start at RUN_EXIT_DATA.
 RUN_EXIT_REASON = 8
 RUN_EXIT_DATA = 32
+# After the exit's 256 bytes: kvm_valid_regs, kvm_dirty_regs, then the
+# synchronised registers (KVM_CAP_SYNC_REGS), struct kvm_regs first.
+RUN_VALID_REGS = 288
+RUN_DIRTY_REGS = 296
+RUN_SYNC_REGS = 304
+KVM_SYNC_X86_REGS = 1

@@ -137,6 +137,15 @@ class Vcpu:
             _ioctl(self.fd, ioctl.KVM_SET_SIGNAL_MASK, structs.kvm_signal_mask(8, blocked))
             self.signal_mask = blocked
 
+    def syncs_registers(self) -> bool:
+        """Does KVM keep the general registers in the kvm_run page at every
+        exit (KVM_CAP_SYNC_REGS)? XEMU_KVM_NO_SYNC_REGS=1 says no, to test
+        the ioctl path."""
+        if os.environ.get("XEMU_KVM_NO_SYNC_REGS", "") not in ("", "0"):
+            return False
+        return bool(self.vm.kvm.check_extension(ioctl.KVM_CAP_SYNC_REGS)
+                    & structs.KVM_SYNC_X86_REGS)
+
     def get_regs(self, regs: structs.kvm_regs) -> structs.kvm_regs:
         _ioctl(self.fd, ioctl.KVM_GET_REGS, regs)
         return regs
