@@ -100,6 +100,7 @@ CASES = [
     Case("rtqueue", ("rtqueue",)),
     Case("segvjmp", ("segvjmp",)),
     Case("altstack", ("altstack",)),
+    Case("autodisarm", ("autodisarm",)),
     Case("fpsignal", ("fpsignal",)),
     Case("deaths", ("deaths",)),
     # xemu's own /proc never reaches the guest (issue 20): every spelling of

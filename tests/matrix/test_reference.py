@@ -44,6 +44,8 @@ KNOWN = {
                     "Linux answers ENOTTY, which is what isatty-style probes expect",
         "vfork": "qemu-user runs vfork as fork, so the child's writes do not reach "
                  "its parent (and its exec of a foreign program fails, as above)",
+        "autodisarm": "qemu-user refuses sigaltstack with SS_AUTODISARM (EINVAL); "
+                      "Linux has it since 4.7 and puts the stack back at rt_sigreturn",
     }.items()},
 }
 

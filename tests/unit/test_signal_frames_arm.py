@@ -152,7 +152,7 @@ def test_arm_round_trip(rt, thumb_handler, thumb_interrupted):
     # the handler runs and returns through the trampoline: sp is the frame again
     arm_garbage(regs)
     regs.write("sp", frame)
-    blocked = ARM_FRAMES.restore(regs, memory, rt, {frame: kept})
+    blocked = ARM_FRAMES.restore(regs, memory, rt, {frame: kept}).blocked
     assert blocked == BLOCKED
     assert arm_read_all(regs) == original
 
@@ -171,7 +171,7 @@ def test_arm_handler_edits_frame():
     arm_garbage(regs)
     regs.write("sp", frame)
     mode = regs.read("cpsr") & MODE_BITS
-    assert ARM_FRAMES.restore(regs, memory, True, {}) == 0x5
+    assert ARM_FRAMES.restore(regs, memory, True, {}).blocked == 0x5
     assert regs.read("r4") == 0xcafe0004 and regs.read("pc") == 0x7000
     assert regs.read("cpsr") == 0x20000020 | mode       # the mode is not the frame's to set
     assert regs.read("d7") == 0x4242
@@ -298,7 +298,7 @@ def test_a64_round_trip(flags):
 
     a64_set_all(regs, 0xdead0000, seed=3)                 # the handler's garbage
     regs.write("sp", frame)                               # as svc in the trampoline sees it
-    blocked = A64_FRAMES.restore(regs, memory, True, {frame: kept})
+    blocked = A64_FRAMES.restore(regs, memory, True, {frame: kept}).blocked
     assert blocked == BLOCKED
     assert a64_read_all(regs) == original
 
@@ -314,7 +314,7 @@ def test_a64_handler_edits_frame():
     memory.write(frame + A64_FPSIMD + 16 + 16 * 9, (1 << 127 | 9).to_bytes(16, "little"))
     memory.write(frame + A64_UC + 40, struct.pack("<Q", 0x10))
     regs.write("sp", frame)
-    assert A64_FRAMES.restore(regs, memory, True, {}) == 0x10
+    assert A64_FRAMES.restore(regs, memory, True, {}).blocked == 0x10
     assert regs.read("x7") == 0xcafe and regs.read("pc") == 0x407000
     assert regs.read("nzcv") == 0x60000000
     assert regs.read("pstate") & 0x3cf == 0           # still EL0t, DAIF clear: not the frame's

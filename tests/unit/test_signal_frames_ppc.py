@@ -147,7 +147,7 @@ def test_rt_frame_round_trip():
     # sigreturn, from the trampoline's `sc`: r1 is back where the handler got it
     garble(regs)
     regs.write("r1", newsp)
-    blocked = FRAMES.restore(regs, memory, True, {frame: kept})
+    blocked = FRAMES.restore(regs, memory, True, {frame: kept}).blocked
     assert blocked == BLOCKED
     assert_registers(regs, values)
 
@@ -160,7 +160,7 @@ def test_rt_frame_without_kept_state():
     garble(regs)
     frame = (values["r1"] - RT_FRAME_SIZE) & ~0xF
     regs.write("r1", frame - SIGNAL_FRAMESIZE - 16)
-    assert FRAMES.restore(regs, memory, True, {}) == BLOCKED
+    assert FRAMES.restore(regs, memory, True, {}).blocked == BLOCKED
     assert_registers(regs, values)
 
 
@@ -176,7 +176,7 @@ def test_rt_handler_edit_takes_effect():
     memory.write(frame + RT_UC + UC_SIGMASK, struct.pack(">II", 0x4, 0x1))
     garble(regs)
     regs.write("r1", frame - SIGNAL_FRAMESIZE - 16)
-    assert FRAMES.restore(regs, memory, True, {frame: kept}) == 0x4 | (1 << 32)
+    assert FRAMES.restore(regs, memory, True, {frame: kept}).blocked == 0x4 | (1 << 32)
     assert_registers(regs, values, {
         "pc": CODE + 0x100, "r7": 0xCAFEBABE,
         "fpr3": struct.unpack(">Q", struct.pack(">d", -2.0))[0]})
@@ -230,7 +230,7 @@ def test_rt_alternate_stack():
     assert struct.unpack(">IiI", memory.read(frame + RT_UC + 8, 12)) == (ALT, 1, ALT_SIZE)
     garble(regs)
     regs.write("r1", frame - SIGNAL_FRAMESIZE - 16)
-    assert FRAMES.restore(regs, memory, True, {frame: kept}) == BLOCKED
+    assert FRAMES.restore(regs, memory, True, {frame: kept}).blocked == BLOCKED
     assert_registers(regs, values)
 
 
@@ -278,7 +278,7 @@ def test_old_frame_round_trip():
 
     garble(regs)
     regs.write("r1", newsp)
-    assert FRAMES.restore(regs, memory, False, {frame: kept}) == BLOCKED
+    assert FRAMES.restore(regs, memory, False, {frame: kept}).blocked == BLOCKED
     assert_registers(regs, values)
 
 
@@ -295,7 +295,7 @@ def test_old_handler_edit_takes_effect():
     memory.write(frame + 24, struct.pack(">I", 0x1))                # oldmask
     garble(regs)
     regs.write("r1", frame - SIGNAL_FRAMESIZE)
-    assert FRAMES.restore(regs, memory, False, {frame: kept}) == 1 | (1 << 63)
+    assert FRAMES.restore(regs, memory, False, {frame: kept}).blocked == 1 | (1 << 63)
     assert_registers(regs, values, {"pc": CODE + 0x200, "r31": 0x31313131,
                                     "lr": 0x4C4C4C4C})
 
@@ -366,7 +366,7 @@ def test_handler_runs_and_returns(rt):
         if number in (172, 119):
             seen["number"] = number
             seen["r1"] = regs.read("r1")
-            seen["blocked"] = FRAMES.restore(regs, memory, number == 172, {frame: kept})
+            seen["blocked"] = FRAMES.restore(regs, memory, number == 172, {frame: kept}).blocked
             return REGISTERS_SET
         seen["final"] = {name: regs.read(name) for name in values}
         return Exit(args[0])

@@ -214,7 +214,7 @@ def test_x86_64_round_trip(cpu, flags):
     # the handler clobbers everything, returns (ret pops pretcode) into rt_sigreturn
     set_state(spec, regs, salt=0x5A5A5A5A)
     regs.write("rsp", frame + 8)
-    assert frames.restore(regs, memory, True, {frame: kept}) == BLOCKED
+    assert frames.restore(regs, memory, True, {frame: kept}).blocked == BLOCKED
     assert_state(regs, original)
 
 
@@ -231,7 +231,7 @@ def test_x86_64_handler_edits_frame(cpu):
     memory.write(fpstate + 160, (7).to_bytes(16, "little"))          # xmm0
     memory.write(frame + 8 + 296, struct.pack("<Q", 0x4))            # the mask
     regs.write("rsp", frame + 8)
-    assert spec.signal_frames.restore(regs, memory, True, {}) == 0x4
+    assert spec.signal_frames.restore(regs, memory, True, {}).blocked == 0x4
     assert regs.read("rip") == 0xDEAD0 and regs.read("r11") == 0x1234
     assert regs.read("rflags") == 0x40003
     assert regs.read("xmm0") == 7 and regs.read("xmm1") == original["xmm1"]
@@ -334,7 +334,7 @@ def test_i386_round_trip(cpu, flags):
     set_state(spec, regs, salt=0x3C3C3C3C)
     # ret pops pretcode; __kernel_sigreturn also pops the signal number
     regs.write("esp", frame + (4 if rt else 8))
-    assert frames.restore(regs, memory, rt, {frame: kept}) == BLOCKED
+    assert frames.restore(regs, memory, rt, {frame: kept}).blocked == BLOCKED
     assert_state(regs, original)
     assert {name: regs.read(name) for name in segments} == segments
 

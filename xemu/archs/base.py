@@ -9,6 +9,7 @@ each accelerator maps the names to its own identifiers.
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Mapping, NamedTuple, Protocol
@@ -178,6 +179,23 @@ class SignalDelivery:
 OLD_SIGRETURN_OFFSET = 0x20
 
 
+class Restored(NamedTuple):
+    """What (rt_)sigreturn takes back from a frame besides the registers."""
+
+    blocked: int                                   # the signal mask it saved
+    # An rt frame's uc_stack (ss_sp, ss_flags, ss_size), which the kernel
+    # makes the thread's alternate stack again (restore_altstack): what
+    # SS_AUTODISARM took away at delivery, or what the handler put there.
+    altstack: tuple[int, int, int] | None = None
+
+
+def stack_t(endian: str, word: str, data: bytes, offset: int) -> tuple[int, int, int]:
+    """(ss_sp, ss_flags, ss_size) of a stack_t: a pointer, an int (read as
+    unsigned: SS_AUTODISARM is bit 31) and a size_t, each aligned."""
+    code = endian + (f"{word}I4x{word}" if word == "Q" else f"{word}I{word}")
+    return struct.unpack_from(code, data, offset)
+
+
 class SignalFrames(Protocol):
     """An arch's signal frames (archs/<arch>/signal.py), as the kernel's
     arch/<arch>/kernel/signal*.c builds them. Registers are read and written
@@ -199,10 +217,12 @@ class SignalFrames(Protocol):
         PowerPC's AltiVec registers under Unicorn: None if nothing), which
         restore gets back."""
 
-    def restore(self, regs: Registers, memory, rt: bool, kept: Mapping[int, object]) -> int:
+    def restore(self, regs: Registers, memory, rt: bool,
+                kept: Mapping[int, object]) -> Restored:
         """(rt_)sigreturn: find the frame from the stack pointer as the
         kernel does, put back every register it saved (the handler may have
-        changed them in the frame), and return the blocked mask it saved.
+        changed them in the frame), and return the blocked mask it saved
+        and, from an rt frame, its uc_stack.
         kept: what setup returned, by frame address. Raises
         GuestMemoryError for a frame in unmapped memory."""
 

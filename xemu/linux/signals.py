@@ -46,6 +46,7 @@ SIGRTMIN = 32                    # the kernel's: glibc keeps 32 and 33 for itsel
 SIGINFO_SIZE = 128
 SS_ONSTACK, SS_DISABLE = 1, 2
 SS_AUTODISARM = 1 << 31
+MINSIGSTKSZ = 2048
 
 # si_code values (include/uapi/asm-generic/siginfo.h)
 SI_USER, SI_KERNEL, SI_QUEUE, SI_TIMER, SI_TKILL = 0, 0x80, -1, -2, -6
@@ -554,6 +555,24 @@ def enter_handler(thread, info: Siginfo, action: SigAction) -> Stop | None:
     return None
 
 
+def change_altstack(thread, sp: int, ss_sp: int, flags: int, size: int) -> int:
+    """The kernel's do_sigaltstack: make (ss_sp, flags, size) the thread's
+    alternate stack; 0 or a negative errno (sigaltstack(2) answers it,
+    sigreturn ignores it)."""
+    if on_altstack(thread, sp):
+        return -errno.EPERM
+    mode = flags & ~SS_AUTODISARM
+    if mode not in (0, SS_ONSTACK, SS_DISABLE):
+        return -errno.EINVAL
+    if mode == SS_DISABLE:
+        thread.sigaltstack = (0, SS_DISABLE, 0)
+        return 0
+    if size < MINSIGSTKSZ:
+        return -errno.ENOMEM
+    thread.sigaltstack = (ss_sp, flags & SS_AUTODISARM, size)
+    return 0
+
+
 def on_altstack(thread, sp: int) -> bool:
     altstack = thread.sigaltstack
     return bool(altstack) and not altstack[1] & SS_DISABLE and \
@@ -600,12 +619,15 @@ def sigreturn(thread, rt: bool) -> Stop | None:
     spec = process.spec
     frames = spec.signal_frames
     try:
-        blocked = frames.restore(thread.regs, process.mem, rt, thread.kept_frames)
+        restored = frames.restore(thread.regs, process.mem, rt, thread.kept_frames)
     except GuestMemoryError:
         return Fault(host_signal.SIGSEGV, thread.regs.read(spec.pc), None, "",
                      "sigreturn with no signal frame on the stack")
-    _forget_frames_above(thread, thread.regs.read(spec.sp))
-    set_blocked(thread, blocked)
+    sp = thread.regs.read(spec.sp)
+    _forget_frames_above(thread, sp)
+    set_blocked(thread, restored.blocked)
+    if restored.altstack is not None:      # restore_altstack: its errors are squashed
+        change_altstack(thread, sp, *restored.altstack)
     return None
 
 

@@ -4,7 +4,7 @@
     X(strings) X(memory) X(timing) X(proc) X(segv) X(abort) X(badsys) X(simd) X(trap) X(divzero) X(jump0) X(rowrite) X(unaligned) X(hog) X(recurse) X(bigio) X(spin) X(jail) \
     X(forkwait) X(pipes) X(execself) X(script) X(noexec) X(vfork) X(groups) X(chain) X(waitid) X(runprog) \
     X(sighandler) X(sigmask) X(sigpending) X(alarmpause) X(restart) X(sigchld) X(sigpipe) \
-    X(rtqueue) X(segvjmp) X(altstack) X(fpsignal) X(deaths) X(waitsig) \
+    X(rtqueue) X(segvjmp) X(altstack) X(autodisarm) X(fpsignal) X(deaths) X(waitsig) \
     X(procself) X(modes) \
     X(mutexcount) X(atomiccount) X(condvar) X(barrier) X(tls) X(threadexit) X(pthreadkill) \
     X(procsignal) X(detached) X(manythreads) X(mainexit) X(robust) X(futexops) X(affinity) \

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <poll.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t hits, last_signal, last_code, depth, max_depth;
@@ -350,6 +351,56 @@ int altstack_main(int argc, char **argv) {
     raise(SIGUSR1);
     printf("without SA_ONSTACK: %d flag=%d\n", handler_sp > (uintptr_t)stack &&
            handler_sp < (uintptr_t)stack + sizeof stack, !!handler_onstack);
+    return 0;
+}
+
+/* SS_AUTODISARM: the stack is disarmed while the handler runs on it, and
+ * rt_sigreturn arms it again from the frame's uc_stack; a handler that
+ * edits uc_stack changes the thread's alternate stack on its return. */
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+static char disarm_stack[32 * 1024];
+static volatile int disarmed_inside, edit_uc_stack;
+
+static int on_disarm_stack(uintptr_t sp) {
+    return sp > (uintptr_t)disarm_stack && sp < (uintptr_t)disarm_stack + sizeof disarm_stack;
+}
+
+static void where_disarmed(int sig, siginfo_t *info, void *context) {
+    (void)sig; (void)info;
+    volatile char local;
+    stack_t now;
+    handler_sp = (uintptr_t)&local;
+    sigaltstack(NULL, &now);
+    disarmed_inside = !!(now.ss_flags & SS_DISABLE);
+    if (edit_uc_stack)
+        ((ucontext_t *)context)->uc_stack.ss_flags = SS_DISABLE;
+}
+
+int autodisarm_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    stack_t ss = {.ss_sp = disarm_stack, .ss_size = sizeof disarm_stack,
+                  .ss_flags = SS_AUTODISARM}, now;
+    if (sigaltstack(&ss, NULL) != 0) {
+        perror("sigaltstack");
+        return 1;
+    }
+    on_info(SIGUSR1, where_disarmed, SA_ONSTACK);
+    for (int round = 0; round < 2; round++) {
+        raise(SIGUSR1);
+        printf("round %d: on the alternate stack %d, disarmed inside %d\n", round,
+               on_disarm_stack(handler_sp), disarmed_inside);
+    }
+    sigaltstack(NULL, &now);
+    printf("after: disabled %d, autodisarm %d, same stack %d\n", !!(now.ss_flags & SS_DISABLE),
+           !!(now.ss_flags & SS_AUTODISARM), now.ss_sp == disarm_stack);
+    edit_uc_stack = 1;
+    raise(SIGUSR1);
+    sigaltstack(NULL, &now);
+    printf("the handler set SS_DISABLE in uc_stack: disabled %d\n", !!(now.ss_flags & SS_DISABLE));
+    raise(SIGUSR1);
+    printf("next signal on the alternate stack: %d\n", on_disarm_stack(handler_sp));
     return 0;
 }
 

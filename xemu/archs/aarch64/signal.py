@@ -22,7 +22,7 @@ import signal as _signal
 import struct
 
 from ...errors import GuestMemoryError
-from ..base import SA_RESTORER, SA_SIGINFO, SignalDelivery
+from ..base import SA_RESTORER, SA_SIGINFO, Restored, SignalDelivery, stack_t
 from .syscalls import NUMBERS
 
 SIGINFO_SIZE = 128
@@ -77,7 +77,7 @@ class Aarch64SignalFrames:
         if siginfo:                         # copied only for SA_SIGINFO, as the kernel does
             data[0:SIGINFO_SIZE] = bytes(delivery.siginfo[:SIGINFO_SIZE]).ljust(SIGINFO_SIZE, b"\0")
         ss_sp, ss_flags, ss_size = delivery.altstack
-        struct.pack_into("<QQQi4xQQ", data, UC, 0, 0, ss_sp, ss_flags, ss_size, blocked)
+        struct.pack_into("<QQQI4xQQ", data, UC, 0, 0, ss_sp, ss_flags, ss_size, blocked)
         sc = UC + UC_MCONTEXT
         struct.pack_into("<Q31QQQQ", data, sc, _fault_address(delivery), *x,
                          regs.read("sp"), regs.read("pc"), regs.read("nzcv") & NZCV)
@@ -101,7 +101,7 @@ class Aarch64SignalFrames:
                    else delivery.trampoline)
         return frame, None
 
-    def restore(self, regs, memory, rt: bool, kept) -> int:
+    def restore(self, regs, memory, rt: bool, kept) -> Restored:
         frame = regs.read("sp")
         if frame & 15:                      # the kernel's badframe: SIGSEGV
             raise GuestMemoryError(frame, 8)
@@ -122,7 +122,7 @@ class Aarch64SignalFrames:
         for i in range(32):
             start = fpsimd + 16 + 16 * i
             regs.write(f"q{i}", int.from_bytes(data[start:start + 16], "little"))
-        return blocked
+        return Restored(blocked, stack_t("<", "Q", data, UC + UC_STACK))
 
     @staticmethod
     def _find_fpsimd(data: bytes, frame: int) -> int:

@@ -22,7 +22,8 @@ import signal as _signal
 import struct
 
 from ...errors import GuestMemoryError
-from ..base import OLD_SIGRETURN_OFFSET, SA_RESTORER, SA_SIGINFO, SignalDelivery
+from ..base import (OLD_SIGRETURN_OFFSET, SA_RESTORER, SA_SIGINFO, Restored, SignalDelivery,
+                    stack_t)
 from .syscalls import NUMBERS
 
 SIGINFO_SIZE = 128
@@ -111,7 +112,7 @@ class ArmSignalFrames:
         context = SIGCONTEXT.pack(0, 0, blocked & 0xffffffff, *values, pc,
                                   (cpsr & PSR_USER) | USR_MODE, _fault_address(delivery))
         ss_sp, ss_flags, ss_size = delivery.altstack
-        head = struct.pack("<IIIiI", 0 if rt else OLD_UC_FLAGS, 0,
+        head = struct.pack("<IIIII", 0 if rt else OLD_UC_FLAGS, 0,
                            ss_sp & 0xffffffff, ss_flags, ss_size & 0xffffffff)
         mask = struct.pack("<II", blocked & 0xffffffff, blocked >> 32)
         vfp = self._vfp_record(regs)
@@ -161,7 +162,7 @@ class ArmSignalFrames:
         struct.pack_into("<III", record, VFP_FPEXC, regs.read("fpexc"), 0, 0)
         return bytes(record)
 
-    def restore(self, regs, memory, rt: bool, kept) -> int:
+    def restore(self, regs, memory, rt: bool, kept) -> Restored:
         sp = regs.read("sp")
         if sp & 7:                          # the kernel's badframe: SIGSEGV
             raise GuestMemoryError(sp, 4)
@@ -187,4 +188,4 @@ class ArmSignalFrames:
         regs.write("fpscr", struct.unpack_from("<I", ucontext, vfp + VFP_FPSCR)[0])
         fpexc = struct.unpack_from("<I", ucontext, vfp + VFP_FPEXC)[0]
         regs.write("fpexc", (fpexc | FPEXC_EN) & ~(FPEXC_EX | FPEXC_FP2V))
-        return lo | hi << 32
+        return Restored(lo | hi << 32, stack_t("<", "I", ucontext, UC_STACK) if rt else None)

@@ -13,7 +13,8 @@ xemu); FXSAVE and FSAVE keep them in stack order, ST(i) = fp[(TOP + i) & 7].
 import struct
 from dataclasses import dataclass
 
-from ..base import OLD_SIGRETURN_OFFSET, SA_RESTORER, SA_SIGINFO, SignalDelivery
+from ..base import (OLD_SIGRETURN_OFFSET, SA_RESTORER, SA_SIGINFO, Restored, SignalDelivery,
+                    stack_t)
 
 # --- the x87/SSE/AVX state (shared with x86_64) -----------------------------
 
@@ -321,7 +322,7 @@ class I386SignalFrames:
             ss_sp, ss_flags, ss_size = delivery.altstack
             head = struct.pack("<IiII", restorer, delivery.signum, info, uc)
             ucontext = (struct.pack("<II", UC_FP_XSTATE, 0)
-                        + struct.pack("<IiI", ss_sp & 0xFFFFFFFF, ss_flags, ss_size & 0xFFFFFFFF)
+                        + struct.pack("<III", ss_sp & 0xFFFFFFFF, ss_flags, ss_size & 0xFFFFFFFF)
                         + self._sigcontext(regs, fpstate, blocked & 0xFFFFFFFF)
                         + struct.pack("<II", blocked & 0xFFFFFFFF, blocked >> 32))
             retcode = (b"\xb8" + struct.pack("<I", self.nr_rt_sigreturn) + b"\xcd\x80\0")
@@ -385,23 +386,23 @@ class I386SignalFrames:
 
     # -- sigreturn --
 
-    def restore(self, regs, memory, rt: bool, kept) -> int:
+    def restore(self, regs, memory, rt: bool, kept) -> Restored:
         sp = regs.read("esp") & 0xFFFFFFFF
         if rt:
             frame = sp - 4                         # `ret` popped pretcode
             uc = frame + RT_UC
-            raw = memory.read(uc + UC_MCONTEXT, SIGCONTEXT_SIZE + 8)
+            whole = memory.read(uc, UC_MCONTEXT + SIGCONTEXT_SIZE + 8)
+            raw = whole[UC_MCONTEXT:]
             low, high = struct.unpack_from("<II", raw, SIGCONTEXT_SIZE)
-            blocked = low | high << 32
             self._restore_sigcontext(regs, memory, raw[:SIGCONTEXT_SIZE])
+            return Restored(low | high << 32, stack_t("<", "I", whole, UC_STACK))
         else:
             frame = sp - 8                          # and __kernel_sigreturn popped sig
             raw = memory.read(frame + OLD_SC, OLD_EXTRAMASK + 4 - OLD_SC)
             oldmask = struct.unpack_from("<I", raw, SC_OLDMASK)[0]
             extramask = struct.unpack_from("<I", raw, OLD_EXTRAMASK - OLD_SC)[0]
-            blocked = oldmask | extramask << 32
             self._restore_sigcontext(regs, memory, raw[:SIGCONTEXT_SIZE])
-        return blocked
+            return Restored(oldmask | extramask << 32)
 
     def _restore_sigcontext(self, regs, memory, raw: bytes) -> None:
         (gs, fs, es, ds, *gprs, _trapno, _err, eip, _cs, eflags, _sp_at_signal, _ss,

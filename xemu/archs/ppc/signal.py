@@ -25,7 +25,8 @@ from __future__ import annotations
 import struct
 from typing import Mapping
 
-from ..base import OLD_SIGRETURN_OFFSET, SA_SIGINFO, Registers, SignalDelivery
+from ..base import (OLD_SIGRETURN_OFFSET, SA_SIGINFO, Registers, Restored, SignalDelivery,
+                    stack_t)
 from .syscalls import NUMBERS
 
 MASK32 = 0xFFFFFFFF
@@ -154,7 +155,7 @@ class PpcSignalFrames:
             ss_sp, ss_flags, ss_size = delivery.altstack
             uc = bytearray(UC_MCONTEXT)
             struct.pack_into(">II", uc, UC_FLAGS, 0, 0)             # uc_flags, uc_link
-            struct.pack_into(">IiI", uc, UC_STACK, ss_sp & MASK32, ss_flags,
+            struct.pack_into(">III", uc, UC_STACK, ss_sp & MASK32, ss_flags,
                              ss_size & MASK32)
             struct.pack_into(">I", uc, UC_REGS, frame + RT_MCTX)    # uc_regs
             struct.pack_into(">II", uc, UC_SIGMASK, low, high)
@@ -187,24 +188,27 @@ class PpcSignalFrames:
             regs.write("msr", msr & ~MSR_LE)
         return frame, kept
 
-    def restore(self, regs: Registers, memory, rt: bool, kept: Mapping[int, object]) -> int:
+    def restore(self, regs: Registers, memory, rt: bool,
+                kept: Mapping[int, object]) -> Restored:
         sp = regs.read("r1") & MASK32
         if rt:
             # sys_rt_sigreturn -> do_setcontext: the mask and uc_regs from
             # the ucontext, the registers from where uc_regs points.
             frame = (sp + SIGNAL_FRAMESIZE + 16) & MASK32
             uc = frame + RT_UC
-            head = memory.read(uc + UC_REGS, 12)
-            mcp, low, high = struct.unpack(">III", head)
+            head = memory.read(uc, UC_REGS + 12)
+            mcp, low, high = struct.unpack_from(">III", head, UC_REGS)
+            altstack = stack_t(">", "I", head, UC_STACK)
         else:
             # sys_sigreturn: the mask from the sigcontext (oldmask, _unused[3]),
             # the registers from where sc->regs points.
             frame = (sp + SIGNAL_FRAMESIZE) & MASK32
             sc = SIGCONTEXT.unpack(memory.read(frame + SF_SCTX, SIGCONTEXT_SIZE))
             high, low, mcp = sc[3], sc[6], sc[7]
+            altstack = None
         mc = memory.read(mcp, MCONTEXT_SIZE)
         saved = kept.get(frame)
         if saved is not None:
             regs.restore(saved)
         _apply_mcontext(regs, mc)
-        return low | (high << 32)
+        return Restored(low | (high << 32), altstack)

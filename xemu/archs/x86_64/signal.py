@@ -5,7 +5,7 @@ AVX where the CPU has it on (KVM on an AVX host), sized as Linux sizes it
 for those components (i386/signal.py). x86-64 has only rt frames."""
 import struct
 
-from ..base import SA_RESTORER, SignalDelivery
+from ..base import SA_RESTORER, Restored, SignalDelivery, stack_t
 from ..i386.signal import (FRAME_ALIGNMENT, HANDLER_CLEARS, UC_FP_XSTATE, UC_SIGCONTEXT_SS,
                            UC_STRICT_RESTORE_SS, clear_fpu, fetch_xstate, fix_eflags, load_xstate,
                            user_xfeatures, xstate_image, xstate_sigframe_size)
@@ -63,7 +63,7 @@ class X86_64SignalFrames:
             0, 0, blocked & 0xFFFFFFFF, 0,          # err trapno oldmask cr2
             buf_fx)
         ucontext = (struct.pack("<QQ", UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, 0)
-                    + struct.pack("<QixxxxQ", ss_sp & MASK64, ss_flags, ss_size & MASK64)
+                    + struct.pack("<QIxxxxQ", ss_sp & MASK64, ss_flags, ss_size & MASK64)
                     + sigcontext + struct.pack("<Q", blocked))
         memory.write(frame, struct.pack("<Q", restorer & MASK64) + ucontext
                      + bytes(delivery.siginfo[:128]).ljust(128, b"\0"))
@@ -78,10 +78,11 @@ class X86_64SignalFrames:
         clear_fpu(regs, 64)
         return frame, None
 
-    def restore(self, regs, memory, rt: bool, kept) -> int:
+    def restore(self, regs, memory, rt: bool, kept) -> Restored:
         frame = (regs.read("rsp") - 8) & MASK64      # `ret` popped pretcode
         uc = frame + FRAME_UC
-        raw = memory.read(uc + UC_MCONTEXT, SIGCONTEXT_SIZE + 8)
+        whole = memory.read(uc, UC_MCONTEXT + SIGCONTEXT_SIZE + 8)
+        raw = whole[UC_MCONTEXT:]
         values = SIGCONTEXT.unpack(raw[:SIGCONTEXT_SIZE])
         blocked = struct.unpack_from("<Q", raw, SIGCONTEXT_SIZE)[0]
         gprs, rflags, fpstate = values[:17], values[17], values[26]
@@ -93,7 +94,7 @@ class X86_64SignalFrames:
             clear_fpu(regs, 64)
         else:
             load_xstate(regs, saved, 64)
-        return blocked
+        return Restored(blocked, stack_t("<", "Q", whole, UC_STACK))
 
 
 FRAMES = X86_64SignalFrames()

@@ -12,8 +12,8 @@ import time
 
 from ..process import Process
 from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINFO_SIZE,
-                       SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE,
-                       RealTimer, SigAction, Siginfo, SignalFd, SignalReturn, bit, ignored,
+                       SIGKILL, SIGSTOP, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, RealTimer,
+                       SigAction, Siginfo, SignalFd, SignalReturn, bit, change_altstack, ignored,
                        lowest, on_altstack, recalc, send, set_blocked, sigset_bytes,
                        sigset_value, take_incoming, valid, wait_for)
 from ..thread import Thread
@@ -21,7 +21,6 @@ from .registry import syscall
 from .time import read_timeout
 
 SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
-MINSIGSTKSZ = 2048
 SIGSET_SIZE = 8
 
 
@@ -67,24 +66,16 @@ def sigaltstack(thread: Thread, new: int, old: int) -> int:
     p = thread.process
     layout = p.layout("stack_t")
     sp = thread.regs.read(p.spec.sp)
+    current = thread.sigaltstack or (0, SS_DISABLE, 0)
+    reported = current[1] | SS_ONSTACK if on_altstack(thread, sp) else current[1]
     if new:
         fields = layout.unpack(p.mem.read(new, layout.size))
-        flags = fields["ss_flags"] & 0xFFFFFFFF
-        if on_altstack(thread, sp):
-            return -errno.EPERM
-        if flags & ~(SS_DISABLE | SS_AUTODISARM | SS_ONSTACK):
-            return -errno.EINVAL
+        error = change_altstack(thread, sp, fields["ss_sp"], fields["ss_flags"] & 0xFFFFFFFF,
+                                fields["ss_size"])
+        if error:
+            return error                    # and the old one is not written
     if old:
-        current = thread.sigaltstack or (0, SS_DISABLE, 0)
-        reported = current[1] | SS_ONSTACK if on_altstack(thread, sp) else current[1]
         p.mem.write(old, layout.pack(ss_sp=current[0], ss_flags=reported, ss_size=current[2]))
-    if new:
-        if flags & SS_DISABLE:
-            thread.sigaltstack = (0, SS_DISABLE, 0)
-        else:
-            if fields["ss_size"] < MINSIGSTKSZ:
-                return -errno.ENOMEM
-            thread.sigaltstack = (fields["ss_sp"], flags & SS_AUTODISARM, fields["ss_size"])
     return 0
 
 
