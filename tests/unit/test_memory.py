@@ -162,3 +162,38 @@ def test_a_shared_mapping_has_its_own_shared_buffer():
     private = mem.map(0x10000, PAGE, RW)
     shared = mem.map(0x11000, PAGE, RW, shared=True)
     assert shared.buffer is not private.buffer and shared.offset == 0
+
+
+def test_find_free_remembers_its_last_search_without_missing_a_gap():
+    """find_free starts where its last search for the same low ended (no gap
+    of the size asked for lies below): whatever maps and unmaps come between,
+    it answers what a walk of the whole map would."""
+    from hypothesis import given, settings, strategies as st
+
+    def walk(mem, size, low, high):
+        candidate = low
+        for region in sorted(mem.regions(), key=lambda r: r.start):
+            if region.end <= candidate:
+                continue
+            if region.start >= candidate + size:
+                break
+            candidate = region.end
+        return candidate if candidate + size <= high else None
+
+    low, high = 0x100000, 0x100000 + 64 * PAGE
+    steps = st.lists(st.tuples(st.sampled_from(["find", "unmap"]), st.integers(1, 5),
+                               st.integers(0, 63)), max_size=40)
+
+    @settings(max_examples=200, deadline=None)
+    @given(steps)
+    def check(actions):
+        mem = Memory()
+        for action, pages, index in actions:
+            if action == "find":
+                found = mem.find_free(pages * PAGE, low, high)
+                assert found == walk(mem, pages * PAGE, low, high)
+                if found is not None:
+                    mem.map(found, pages * PAGE, RW)
+            else:
+                mem.unmap(low + index * PAGE, pages * PAGE)
+    check()
