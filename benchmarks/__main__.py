@@ -32,9 +32,11 @@ from xemu.machine.select import host_arch, kvm_can_run  # noqa: E402
 ARCHS = tuple(spec.name for spec in all_specs())
 # workload -> argument: about 0.2 s each on this project's machine, natively
 WORKLOADS = {"compute": 100_000_000, "memory": 20_000_000, "float": 50_000_000,
-             "branchy": 2_000_000, "syscalls": 200_000, "spawn": 100,
+             "branchy": 2_000_000, "syscalls": 200_000, "mmaps": 20_000, "spawn": 100,
              "threads": 400_000_000}     # compute's work x 4, over 4 threads
-PER_CALL = {"syscalls": ("syscall_us", 1e6), "spawn": ("spawn_ms", 1e3)}  # column, unit
+# workload -> (column, unit, heading): a cost per call instead of seconds
+PER_CALL = {"syscalls": ("syscall_us", 1e6, "us/syscall"), "mmaps": ("mmap_us", 1e6, "us/mmap"),
+            "spawn": ("spawn_ms", 1e3, "ms/spawn")}
 QEMU = {arch: f"qemu-{arch}-static" for arch in ARCHS}
 COLORS = {"xemu-tcg": "C0", "xemu-kvm": "C1", "qemu-user": "C2", "native": "C3",
           "qiling": "C4"}          # a runner keeps its colour across the charts
@@ -120,7 +122,7 @@ def derive(raw: dict) -> dict:
             if seconds is None or start is None:
                 row[workload] = None
             elif workload in PER_CALL:
-                column, unit = PER_CALL[workload]
+                column, unit, _ = PER_CALL[workload]
                 row[column] = (seconds - start) / WORKLOADS[workload] * unit
             else:
                 row[workload] = max(seconds - start, 1e-6)
@@ -131,7 +133,8 @@ def derive(raw: dict) -> dict:
 def print_table(results: dict, workloads: list[str]) -> None:
     columns = [w for w in workloads if w not in PER_CALL]
     print(f"{'arch':<8} {'runner':<10}" + "".join(f"{w + ' s':>11}" for w in columns)
-          + f"{'vs qemu':>9}{'vs native':>10}{'us/syscall':>11}{'ms/spawn':>9}"
+          + f"{'vs qemu':>9}{'vs native':>10}"
+          + "".join(f"{heading:>11}" for _, _, heading in PER_CALL.values())
           + f"{'startup ms':>11}")
     for arch, rows in results.items():
         for name, row in rows.items():
@@ -139,12 +142,11 @@ def print_table(results: dict, workloads: list[str]) -> None:
                             for w in columns)
             ratios = [ratio(row, rows.get(reference), columns)
                       for reference in ("qemu-user", "native")]
-            syscall, spawned = row.get("syscall_us"), row.get("spawn_ms")
+            per_call = [row.get(column) for column, _, _ in PER_CALL.values()]
             startup = row.get("startup_s")
             print(f"{arch:<8} {name:<10}{cells}"
                   + "".join(f"{r:>9.2f}x" if r else f"{'-':>10}" for r in ratios)
-                  + (f"{syscall:>11.2f}" if syscall is not None else f"{'-':>11}")
-                  + (f"{spawned:>9.2f}" if spawned is not None else f"{'-':>9}")
+                  + "".join(f"{v:>11.2f}" if v is not None else f"{'-':>11}" for v in per_call)
                   + (f"{startup * 1000:>11.0f}" if startup is not None else f"{'-':>11}"))
 
 

@@ -4,6 +4,8 @@
  *   float N     floating point: a logistic map with square roots
  *   branchy N   qsort of N integers with a comparator (indirect calls)
  *   syscalls N  N getppid() calls: the cost of one trip into the emulator
+ *   mmaps N     N one-page anonymous mmaps, all kept: the map grows as a
+ *               program's many small mappings make it (a mapping storm)
  *   spawn N     N times fork, exec of this program (noop), wait: a new process
  *   threads N   compute N split over 4 threads (parallel where the CPUs are)
  *   noop N      nothing: the start-up of a static program */
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,6 +56,19 @@ static long syscalls(long n) {
     for (long i = 0; i < n; i++)
         sum += syscall(SYS_getppid);
     return sum != 0;
+}
+
+static long mmaps(long n) {
+    long touched = 0;
+    for (long i = 0; i < n; i++) {
+        char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                          -1, 0);
+        if (page == MAP_FAILED)
+            return -1;
+        page[0] = 1;
+        touched += page[0];
+    }
+    return touched;
 }
 
 static long spawn(long n) {
@@ -122,7 +138,8 @@ static unsigned long branchy(long n) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|spawn|threads|noop N\n",
+        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|mmaps|spawn|threads|"
+                "noop N\n",
                 argv[0]);
         return 2;
     }
@@ -131,6 +148,8 @@ int main(int argc, char **argv) {
         printf("%lx\n", compute(n));
     else if (strcmp(argv[1], "syscalls") == 0)
         printf("%ld\n", syscalls(n));
+    else if (strcmp(argv[1], "mmaps") == 0)
+        printf("%ld\n", mmaps(n));
     else if (strcmp(argv[1], "spawn") == 0)
         return spawn(n) == n ? 0 : 1;
     else if (strcmp(argv[1], "memory") == 0)
