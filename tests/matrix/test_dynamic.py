@@ -130,3 +130,36 @@ def test_a_static_program_execs_a_dynamic_one(arch, guest_env, tmp_path):
                       "exception", env=guest_env, cwd=tmp_path)
     assert result.stdout == PARTS["exception"][0] + b"program: exited 0\n", \
         result.stderr.decode(errors="replace")
+
+
+def preload_library(arch: str, root: str) -> str | None:
+    """glibc's libmemusage.so as the guest names it (inside root), if there."""
+    triplet = by_name(arch).elf.triplet
+    for folder in ("lib", f"lib/{triplet}", f"usr/lib/{triplet}"):
+        if os.path.exists(f"{root.rstrip('/')}/{folder}/libmemusage.so"):
+            return f"/{folder}/libmemusage.so"
+    return None
+
+
+@pytest.mark.parametrize("arch,accel", [
+    pytest.param(arch, accel, marks=marks, id=f"{arch}-{accel}")
+    for arch, accel, marks in arch_accels()])
+def test_ld_preload_given_with_e_is_loaded_first(arch, accel, guest_env, tmp_path):
+    """-E LD_PRELOAD=... reaches the guest's loader, which loads the library
+    before the program's own: glibc's libmemusage.so counts the program's
+    mallocs and prints its summary at exit, as it does under qemu-user -L."""
+    root = skip_without_libraries(arch)
+    library = preload_library(arch, root)
+    if library is None:
+        pytest.skip(f"no libmemusage.so in {arch}'s libraries ({root})")
+    result = run_xemu("run", "--accel", accel, "-q", "-L", root, "-E", f"LD_PRELOAD={library}",
+                      str(dynamic_binary(arch)), "hello", env=guest_env, cwd=tmp_path)
+    assert (result.stdout, result.returncode) == PARTS["hello"]
+    summary = result.stderr.decode(errors="replace")
+    assert "Memory usage summary" in summary and " malloc|" in summary, summary
+    qemu = shutil.which(f"qemu-{arch}-static")
+    if arch in QEMU_ARCHS and qemu is not None:
+        reference = subprocess.run([qemu, "-L", root, "-E", f"LD_PRELOAD={library}",
+                                    str(dynamic_binary(arch)), "hello"],
+                                   capture_output=True, cwd=tmp_path, timeout=60)
+        assert result.stderr == reference.stderr
