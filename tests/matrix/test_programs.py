@@ -34,6 +34,36 @@ def test_program(arch, accel, case, tmp_path, guest_env):
     assert list(tmp_path.iterdir()) == [], "the program left files behind"
 
 
+# TCG without its compiled part (no compiler at install, or XEMU_PURE_PYTHON=1):
+# the cases whose memory accesses, faults and code writes take another path
+# there (Unicorn's own TLB and invalid-memory hook instead of the C fill hook
+# and the replay of a refused access).
+PURE_PYTHON_CASES = ("hello", "memory", "segv", "jump0", "rowrite", "unaligned", "recurse",
+                     "straddle", "segvjmp", "altstack", "fpsignal", "forkwait", "kuser",
+                     "privileged-io")
+
+
+@pytest.mark.parametrize("arch,case", [
+    pytest.param(arch, case, id=f"{arch}-{case.name}")
+    for arch in ARCHS for case in CASES if case.name in PURE_PYTHON_CASES])
+def test_program_without_the_compiled_part(arch, case, tmp_path, guest_env):
+    image = str(binary(arch))
+    result = run_xemu("run", "--accel", "tcg", "-q", *case.xemu_args,
+                      *(f"-E{k}={v}" for k, v in case.env.items()),
+                      image, *case.args, stdin=case.stdin or b"",
+                      env={**guest_env, "XEMU_PURE_PYTHON": "1"}, cwd=tmp_path)
+    assert result.stdout == case.expected(arch, image)
+    assert result.returncode == case.status_on(arch), result.stderr.decode(errors="replace")
+    if case.stderr:
+        assert case.stderr in result.stderr.decode(errors="replace")
+
+
+def test_the_pure_python_path_says_so(guest_env):
+    result = run_xemu("run", "--accel", "tcg", "-v", str(binary("arm")), "hello",
+                      env={**guest_env, "XEMU_PURE_PYTHON": "1"})
+    assert "pure Python (XEMU_PURE_PYTHON is set)" in result.stderr.decode()
+
+
 @pytest.mark.parametrize("arch", KVM_ARCHS)
 @pytest.mark.parametrize("program", ["segv", "trap", "divzero"])
 def test_fault_report_is_the_same_under_both_accelerators(arch, program, tmp_path, guest_env):
