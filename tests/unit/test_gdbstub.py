@@ -68,3 +68,36 @@ def test_x87_registers_are_ten_bytes():
     assert file.read(st0) == b"0000000000000080ff3f"
     file.write(st0, bytes.fromhex("0000000000000080ff3f"))
     assert regs.values["fp0"] == (0x8000000000000000, 0x3FFF)
+
+
+@pytest.mark.parametrize("arch,name,written,kept", [
+    ("arm", "cpsr", 0x8000_0013, 0x0000_001F),       # N set; SVC mode asked: USR stays
+    ("aarch64", "cpsr", 0x8000_0005, 0x0000_000F),   # N set; EL1h asked: EL0 stays
+    ("ppc", "msr", 0x0000_0000, 0xFFFF_FFFF),        # MSR[PR] cleared: the kernel's to set
+    ("x86_64", "eflags", 0x0000_3001, 0x0000_3200),  # CF set; IOPL 3 asked, IF kept
+    ("x86_64", "cs", 0x0000_0008, 0xFFFF_FFFF),      # a ring-0 selector: refused
+    ("i386", "ss", 0x0000_0010, 0xFFFF_FFFF),
+])
+def test_a_debugger_cannot_write_a_privileged_mode(arch, name, written, kept):
+    """gdb may change a program's flags, never its privilege level or CPU
+    mode (as ptrace refuses them): under TCG that would run the guest in a
+    privileged mode, where a privileged instruction no longer traps."""
+    from xemu.machine.accel.tcg import TcgAccelerator
+    from xemu.machine.memory import Memory
+    spec = by_name(arch)
+    memory = Memory()
+    for page in spec.linux.reserved:            # i386's and x86-64's GDT, as exec maps them
+        memory.map(page.start, page.size, page.perms, page.name)
+    accel = TcgAccelerator(spec, memory)
+    try:
+        registers = RegisterFile(spec, accel.regs)
+        register = next(r for r in spec.gdb.registers.values() if r.name == name)
+        source = register.source or name
+        before = accel.regs.read(source)
+        registers.write(register, written.to_bytes(register.bits // 8, registers.byteorder))
+        after = accel.regs.read(source)
+        assert after & kept == before & kept
+        changed = written & ~kept & (register.user_bits or 0)
+        assert after & changed == changed
+    finally:
+        accel.close()

@@ -93,6 +93,10 @@ class GdbRegister:
     source: str | None = None      # the accelerator's name for it, where it differs
     group: str | None = None
     regnum: int | None = None
+    # The bits a debugger may change, as ptrace lets it: a user program's own
+    # (flags, not the privilege level or mode, which keep the CPU's value).
+    # None: all of them.
+    user_bits: int | None = None
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,8 @@ class RegisterFile:
         if register.type == "i387_ext":
             value = (value & ((1 << 64) - 1), value >> 64)
         try:
+            if register.user_bits is not None:       # never a privileged mode
+                value = self.regs.read(name) & ~register.user_bits | value & register.user_bits
             self.regs.write(name, value)
         except KeyError:
             pass                                           # not kept: as gdb's 'x'

@@ -1,6 +1,7 @@
 """The registers gdb knows AArch64 by (gdb's aarch64-core and aarch64-fpu
 features): x0-x30, sp, pc, cpsr (PSTATE), then v0-v31, fpsr, fpcr."""
 from ..base import GdbRegister, GdbTarget, gdb_bank
+from .signal import NZCV
 
 # gdb's own aarch64v union (features/aarch64-fpu.xml): p $v0 shows every view.
 AARCH64V = """
@@ -33,7 +34,7 @@ TARGET = GdbTarget(
     features=(
         ("org.gnu.gdb.aarch64.core", gdb_bank("x", 31, 64) + (
             GdbRegister("sp", 64, "data_ptr"), GdbRegister("pc", 64, "code_ptr"),
-            GdbRegister("cpsr", 32, source="pstate"))),
+            GdbRegister("cpsr", 32, source="pstate", user_bits=NZCV))),
         ("org.gnu.gdb.aarch64.fpu", gdb_bank("v", 32, 128, "aarch64v", group="vector") + (
             GdbRegister("fpsr", 32), GdbRegister("fpcr", 32))),
     ),

@@ -1,8 +1,13 @@
 """The registers gdb knows i386 by (gdb's i386 32bit-core and 32bit-sse
 features). The x87 and SSE parts are shared with x86-64."""
 from ..base import GdbRegister, GdbTarget, gdb_bank
+from .signal import FIX_EFLAGS
 
-SEGMENTS = tuple(GdbRegister(name, 32) for name in ("cs", "ss", "ds", "es", "fs", "gs"))
+# eflags as ptrace lets a debugger set it: not IOPL, IF or VM
+EFLAGS = GdbRegister("eflags", 32, user_bits=FIX_EFLAGS)
+# cs and ss carry the privilege level: a debugger may not change them
+SEGMENTS = tuple(GdbRegister(name, 32, user_bits=0 if name in ("cs", "ss") else None)
+                 for name in ("cs", "ss", "ds", "es", "fs", "gs"))
 # The x87 unit as gdb lays it out; Unicorn's names where they differ. gdb's
 # instruction and operand pointers (fiseg...fop) are not kept by Unicorn:
 # they read as unavailable.
@@ -43,7 +48,7 @@ TARGET = GdbTarget(
             GdbRegister(name, 32, type) for name, type in (
                 ("eax", "int"), ("ecx", "int"), ("edx", "int"), ("ebx", "int"),
                 ("esp", "data_ptr"), ("ebp", "data_ptr"), ("esi", "int"), ("edi", "int"),
-                ("eip", "code_ptr"), ("eflags", "int"))) + SEGMENTS + X87),
+                ("eip", "code_ptr"))) + (EFLAGS,) + SEGMENTS + X87),
         ("org.gnu.gdb.i386.sse", sse(8)),
     ),
     watch_stops_before_access=False,

@@ -6,7 +6,7 @@ TARGET = GdbTarget(
     architecture="powerpc:common",
     features=(
         ("org.gnu.gdb.power.core", gdb_bank("r", 32, 32) + (
-            GdbRegister("pc", 32, "code_ptr", regnum=64), GdbRegister("msr", 32),
+            GdbRegister("pc", 32, "code_ptr", regnum=64), GdbRegister("msr", 32, user_bits=0),
             GdbRegister("cr", 32), GdbRegister("lr", 32, "code_ptr"),
             GdbRegister("ctr", 32), GdbRegister("xer", 32))),
         ("org.gnu.gdb.power.fpu",
