@@ -78,3 +78,41 @@ def test_ppc_stack_is_big_endian():
 def test_random_must_be_sixteen_bytes():
     with pytest.raises(ValueError):
         layout_stack(by_name("arm"), TOP, [b"p"], [], b"p", bytes(8), INFO)
+
+
+@pytest.mark.parametrize("spec", all_specs(), ids=lambda s: s.name)
+def test_at_minsigstksz_is_there_where_the_arch_kernel_gives_it(spec):
+    from xemu.loader.stack import AT_MINSIGSTKSZ
+    image = layout_stack(spec, TOP, [b"prog"], [], b"/bin/prog", bytes(16), INFO)
+    values = dict(parse(spec, image)[3])
+    if spec.signal_frames.min_stack is None:            # 32-bit ARM's kernel has none
+        assert AT_MINSIGSTKSZ not in values
+    else:
+        assert values[AT_MINSIGSTKSZ] == spec.signal_frames.min_stack
+
+
+@pytest.mark.parametrize("spec", [s for s in all_specs() if s.signal_frames.min_stack],
+                         ids=lambda s: s.name)
+def test_a_signal_frame_takes_no_more_stack_than_at_minsigstksz_says(spec):
+    """The handler's stack pointer, after the frame is built at the top of
+    an alternate stack, lies within AT_MINSIGSTKSZ of that top."""
+    from xemu.archs.base import SA_SIGINFO, SignalDelivery
+    from xemu.machine.accel.tcg import TcgAccelerator
+    from xemu.machine.memory import PROT_READ, PROT_WRITE, Memory
+    memory = Memory()
+    for page in spec.linux.reserved:
+        memory.map(page.start, page.size, page.perms, page.name)
+    base, size = 0x10000000, 0x4000
+    memory.map(base, size, PROT_READ | PROT_WRITE)
+    accel = TcgAccelerator(spec, memory)
+    try:
+        top = base + size - 0x40                   # an unaligned top costs the most
+        accel.regs.write(spec.sp, base + 0x100)
+        delivery = SignalDelivery(signum=10, handler=0x1000, flags=SA_SIGINFO, restorer=0,
+                                  siginfo=bytes(128), blocked=0, sp=top - 12,
+                                  altstack=(base, 0, size), trampoline=0x2000, switched=True)
+        spec.signal_frames.setup(accel.regs, memory, delivery)
+        used = top - 12 - accel.regs.read(spec.sp)
+        assert 0 < used <= spec.signal_frames.min_stack, used
+    finally:
+        accel.close()

@@ -205,6 +205,11 @@ class SignalFrames(Protocol):
     arch/<arch>/kernel/signal*.c builds them. Registers are read and written
     by the arch's names, through whichever accelerator runs the thread."""
 
+    # AT_MINSIGSTKSZ: the most stack a signal frame of this arch takes (with
+    # its alignment), which the kernel tells a program in its auxiliary
+    # vector; None where the arch's kernel does not (32-bit ARM).
+    min_stack: int | None
+
     # Code the Linux layer maps (read and execute) in every process at
     # SignalDelivery.trampoline: rt_sigreturn at offset 0 and, on arches
     # with old frames, sigreturn at OLD_SIGRETURN_OFFSET (the arch's kernel

@@ -17,6 +17,7 @@ AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = \
 AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = \
     11, 12, 13, 14, 15, 16, 17
 AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
+AT_MINSIGSTKSZ = 51
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ def layout_stack(spec: ArchSpec, top: int, argv: list[bytes], envp: list[bytes],
     platform_at, random_at = addresses[-2], addresses[-1]
     strings_start = position & ~15
 
+    min_stack = spec.signal_frames.min_stack
     auxv = (*spec.linux.auxv_extra,
+            *(((AT_MINSIGSTKSZ, min_stack),) if min_stack is not None else ()),
             (AT_HWCAP, spec.linux.hwcap), (AT_PAGESZ, info.page_size),
             (AT_CLKTCK, info.clock_ticks), (AT_PHDR, info.phdr),
             (AT_PHENT, info.phent), (AT_PHNUM, info.phnum), (AT_BASE, info.base),

@@ -63,6 +63,9 @@ def _round_down(value: int, align: int) -> int:
 class Aarch64SignalFrames:
     """The rt frame of AArch64 Linux, with the FP/SIMD record."""
 
+    # the frame record and the frame, each 16-byte aligned (the kernel's
+    # signal_minsigstksz without SVE)
+    min_stack = FRAME_RECORD_SIZE + 15 + RT_SIGFRAME_SIZE + 15
     trampoline = _trampoline()
 
     def setup(self, regs, memory, delivery: SignalDelivery) -> tuple[int, object]:

@@ -96,6 +96,7 @@ def _fault_address(delivery: SignalDelivery) -> int:
 class ArmSignalFrames:
     """The old (sigreturn) and rt frames of 32-bit ARM Linux."""
 
+    min_stack = None                  # 32-bit ARM's kernel gives no AT_MINSIGSTKSZ
     trampoline = _trampoline()
 
     def setup(self, regs, memory, delivery: SignalDelivery) -> tuple[int, object]:

@@ -287,6 +287,11 @@ def _numbers():
 class I386SignalFrames:
     """struct sigframe / struct rt_sigframe with the FP state after them."""
 
+    # the XSAVE buffer (every component framed) 64-byte aligned, the FSAVE
+    # header, then the larger (rt) frame, 16-byte aligned less 4
+    min_stack = xstate_sigframe_size(XFEATURES_FRAMED) + 63 + FREGS_STATE_SIZE \
+        + RT_FRAME_SIZE + 15 + 4
+
     def __init__(self):
         nr_sigreturn, nr_rt_sigreturn = _numbers()
         self.nr_sigreturn, self.nr_rt_sigreturn = nr_sigreturn, nr_rt_sigreturn

@@ -141,6 +141,8 @@ class PpcSignalFrames:
     SignalDelivery.trampoline). The kernel ignores sa_restorer on powerpc:
     the return address is always its trampoline."""
 
+    # the rt frame, 16-byte aligned, and the handler's stack frame below it
+    min_stack = RT_SIGFRAME_SIZE + 15 + SIGNAL_FRAMESIZE + 16
     trampoline = _trampoline()
 
     def setup(self, regs: Registers, memory, delivery: SignalDelivery) -> tuple[int, object]:

@@ -7,8 +7,9 @@ import struct
 
 from ..base import SA_RESTORER, Restored, SignalDelivery, stack_t
 from ..i386.signal import (FRAME_ALIGNMENT, HANDLER_CLEARS, UC_FP_XSTATE, UC_SIGCONTEXT_SS,
-                           UC_STRICT_RESTORE_SS, clear_fpu, fetch_xstate, fix_eflags, load_xstate,
-                           user_xfeatures, xstate_image, xstate_sigframe_size)
+                           UC_STRICT_RESTORE_SS, XFEATURES_FRAMED, clear_fpu, fetch_xstate,
+                           fix_eflags, load_xstate, user_xfeatures, xstate_image,
+                           xstate_sigframe_size)
 
 RED_ZONE = 128
 USER_CS, USER_DS = 0x33, 0x2B                       # __USER_CS, __USER_DS
@@ -37,6 +38,10 @@ def _rt_sigreturn_number() -> int:
 
 
 class X86_64SignalFrames:
+    # the XSAVE buffer with every component framed (AVX), 64-byte aligned,
+    # below it the frame, 16-byte aligned less 8
+    min_stack = xstate_sigframe_size(XFEATURES_FRAMED) + 63 + FRAME_SIZE + 15 + 8
+
     def __init__(self):
         self.nr_rt_sigreturn = _rt_sigreturn_number()
         # mov eax, NR_rt_sigreturn; syscall; then int3 padding (faults)
