@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -188,6 +189,21 @@ def chart(results: dict, workloads: list[str], path: str) -> None:
     figure.savefig(path, dpi=100)
 
 
+def conditions() -> dict:
+    """What the numbers were measured with: the engine, the path TCG took
+    (with or without its compiled part), the KVM flavour, the machine."""
+    import platform
+    import unicorn
+    from xemu.machine.accel.tcgfast import describe
+    from xemu.machine.select import kvm_flavour
+    with open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f
+                      if line.startswith("model name")), platform.processor())
+    return {"unicorn": unicorn.__version__, "tcg path": describe(), "kvm": kvm_flavour(),
+            "cpu": f"{model}, {os.cpu_count()} CPUs", "python": platform.python_version(),
+            "kernel": platform.release()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--repeat", type=int, default=3)
@@ -207,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results, workloads)
     if not qiling:
         print("(Qiling: not installed here; give --qiling-python to include it)")
+    setting = conditions()
+    for name, value in setting.items():
+        print(f"{name}: {value}")
     if options.json:
-        Path(options.json).write_text(json.dumps(results, indent=2) + "\n")
+        Path(options.json).write_text(json.dumps({"conditions": setting, **results},
+                                                 indent=2) + "\n")
     if options.chart:
         chart(results, workloads, options.chart)
     return 0
