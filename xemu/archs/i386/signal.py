@@ -90,6 +90,20 @@ def xstate_size(xfeatures: int) -> int:
     return YMM_OFFSET + YMM_SIZE if xfeatures & XFEATURE_MASK_YMM else XSTATE_SIZE
 
 
+def unframed_state(regs) -> object | None:
+    """What the frame cannot hold, kept aside (SignalFrames.setup's second
+    value): the thread's whole context where its CPU has state components
+    on that xemu does not frame (AVX-512's opmask and zmm registers, under
+    KVM on such a host; glibc's string functions use ymm16-31 there, so a
+    handler calling strlen would clobber the interrupted code's). restore
+    puts it back first, then the frame's registers over it."""
+    try:
+        xcr0 = regs.read("xcr0")
+    except KeyError:
+        return None
+    return regs.save() if xcr0 & ~XFEATURES_FRAMED else None
+
+
 def xstate_sigframe_size(xfeatures: int) -> int:
     """The room the XSAVE buffer takes in a frame: the image and MAGIC2."""
     return xstate_size(xfeatures) + FP_XSTATE_MAGIC2_SIZE
@@ -303,6 +317,7 @@ class I386SignalFrames:
     # -- setup --
 
     def setup(self, regs, memory, delivery: SignalDelivery):
+        kept = unframed_state(regs)
         rt = bool(delivery.flags & SA_SIGINFO)
         frame_size = RT_FRAME_SIZE if rt else OLD_FRAME_SIZE
         sp = delivery.sp
@@ -349,7 +364,7 @@ class I386SignalFrames:
         regs.write("ecx", cx)
         regs.write("eflags", regs.read("eflags") & ~HANDLER_CLEARS)
         clear_fpu(regs, 32)
-        return frame, None
+        return frame, kept
 
     @staticmethod
     def _sigcontext(regs, fpstate: int, oldmask: int) -> bytes:
@@ -393,21 +408,22 @@ class I386SignalFrames:
 
     def restore(self, regs, memory, rt: bool, kept) -> Restored:
         sp = regs.read("esp") & 0xFFFFFFFF
+        frame = sp - 4 if rt else sp - 8    # `ret` popped pretcode (and sigreturn sig)
         if rt:
-            frame = sp - 4                         # `ret` popped pretcode
-            uc = frame + RT_UC
-            whole = memory.read(uc, UC_MCONTEXT + SIGCONTEXT_SIZE + 8)
+            whole = memory.read(frame + RT_UC, UC_MCONTEXT + SIGCONTEXT_SIZE + 8)
             raw = whole[UC_MCONTEXT:]
             low, high = struct.unpack_from("<II", raw, SIGCONTEXT_SIZE)
-            self._restore_sigcontext(regs, memory, raw[:SIGCONTEXT_SIZE])
-            return Restored(low | high << 32, stack_t("<", "I", whole, UC_STACK))
+            restored = Restored(low | high << 32, stack_t("<", "I", whole, UC_STACK))
         else:
-            frame = sp - 8                          # and __kernel_sigreturn popped sig
             raw = memory.read(frame + OLD_SC, OLD_EXTRAMASK + 4 - OLD_SC)
             oldmask = struct.unpack_from("<I", raw, SC_OLDMASK)[0]
             extramask = struct.unpack_from("<I", raw, OLD_EXTRAMASK - OLD_SC)[0]
-            self._restore_sigcontext(regs, memory, raw[:SIGCONTEXT_SIZE])
-            return Restored(oldmask | extramask << 32)
+            restored = Restored(oldmask | extramask << 32)
+        context = kept.get(frame)
+        if context is not None:                    # what the frame could not hold
+            regs.restore(context)
+        self._restore_sigcontext(regs, memory, raw[:SIGCONTEXT_SIZE])
+        return restored
 
     def _restore_sigcontext(self, regs, memory, raw: bytes) -> None:
         (gs, fs, es, ds, *gprs, _trapno, _err, eip, _cs, eflags, _sp_at_signal, _ss,

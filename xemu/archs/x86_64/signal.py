@@ -8,8 +8,8 @@ import struct
 from ..base import SA_RESTORER, Restored, SignalDelivery, stack_t
 from ..i386.signal import (FRAME_ALIGNMENT, HANDLER_CLEARS, UC_FP_XSTATE, UC_SIGCONTEXT_SS,
                            UC_STRICT_RESTORE_SS, XFEATURES_FRAMED, clear_fpu, fetch_xstate,
-                           fix_eflags, load_xstate, user_xfeatures, xstate_image,
-                           xstate_sigframe_size)
+                           fix_eflags, load_xstate, unframed_state, user_xfeatures,
+                           xstate_image, xstate_sigframe_size)
 
 RED_ZONE = 128
 USER_CS, USER_DS = 0x33, 0x2B                       # __USER_CS, __USER_DS
@@ -49,6 +49,7 @@ class X86_64SignalFrames:
         self.trampoline = code.ljust(0x20, b"\xcc")
 
     def setup(self, regs, memory, delivery: SignalDelivery):
+        kept = unframed_state(regs)
         sp = delivery.sp if delivery.switched else delivery.sp - RED_ZONE
         xfeatures = user_xfeatures(regs)
         # fpu__alloc_mathframe: the XSAVE buffer (as large as the CPU's
@@ -81,12 +82,15 @@ class X86_64SignalFrames:
         regs.write("rip", delivery.handler)
         regs.write("rflags", regs.read("rflags") & ~HANDLER_CLEARS)
         clear_fpu(regs, 64)
-        return frame, None
+        return frame, kept
 
     def restore(self, regs, memory, rt: bool, kept) -> Restored:
         frame = (regs.read("rsp") - 8) & MASK64      # `ret` popped pretcode
         uc = frame + FRAME_UC
         whole = memory.read(uc, UC_MCONTEXT + SIGCONTEXT_SIZE + 8)
+        context = kept.get(frame)
+        if context is not None:                    # what the frame could not hold
+            regs.restore(context)
         raw = whole[UC_MCONTEXT:]
         values = SIGCONTEXT.unpack(raw[:SIGCONTEXT_SIZE])
         blocked = struct.unpack_from("<Q", raw, SIGCONTEXT_SIZE)[0]
