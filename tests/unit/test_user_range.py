@@ -442,3 +442,19 @@ def test_kill_and_tkill_cannot_reach_a_thread_of_xemus_own():
         release.set()
         helper.join()
         g.close()
+
+
+@pytest.mark.parametrize("arch,smallest", [("x86_64", 2048), ("arm", 2048), ("aarch64", 5120),
+                                           ("ppc", 2048), ("i386", 2048)])
+def test_sigaltstack_takes_the_arch_minsigstksz_at_least(arch, smallest):
+    """sigaltstack refuses a stack below the arch's MINSIGSTKSZ with ENOMEM:
+    5120 bytes on AArch64, whose frames hold 4 KiB of FP/SIMD records."""
+    g = Guest(arch, "tcg")
+    g.dispatch.thread.accel = g.accel           # sigaltstack reads the stack pointer
+    try:
+        layout = g.process.layout("stack_t")
+        for size, answer in ((smallest - 1, -errno.ENOMEM), (smallest, 0)):
+            g.mem.write(DATA, layout.pack(ss_sp=DATA + 0x1000, ss_flags=0, ss_size=size))
+            assert g.call("sigaltstack", DATA, 0) == answer
+    finally:
+        g.close()

@@ -283,6 +283,9 @@ class LinuxABI:
     # The alignment shmat asks of an address (SHMLBA): 4 pages on ARM, whose
     # caches could alias, one elsewhere.
     shmlba: int = PAGE
+    # The smallest alternate signal stack sigaltstack takes (the uapi's
+    # MINSIGSTKSZ): 2048, but 5120 on AArch64, whose frames are larger.
+    min_sigstksz: int = 2048
     # Entries an arch adds to the auxiliary vector, before the generic ones.
     auxv_extra: tuple[tuple[int, int], ...] = ()
     # 64-bit syscall arguments on a 32-bit arch take a register pair; ARM EABI

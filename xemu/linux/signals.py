@@ -46,7 +46,6 @@ SIGRTMIN = 32                    # the kernel's: glibc keeps 32 and 33 for itsel
 SIGINFO_SIZE = 128
 SS_ONSTACK, SS_DISABLE = 1, 2
 SS_AUTODISARM = 1 << 31
-MINSIGSTKSZ = 2048
 
 # si_code values (include/uapi/asm-generic/siginfo.h)
 SI_USER, SI_KERNEL, SI_QUEUE, SI_TIMER, SI_TKILL = 0, 0x80, -1, -2, -6
@@ -567,7 +566,7 @@ def change_altstack(thread, sp: int, ss_sp: int, flags: int, size: int) -> int:
     if mode == SS_DISABLE:
         thread.sigaltstack = (0, SS_DISABLE, 0)
         return 0
-    if size < MINSIGSTKSZ:
+    if size < thread.process.spec.linux.min_sigstksz:
         return -errno.ENOMEM
     thread.sigaltstack = (ss_sp, flags & SS_AUTODISARM, size)
     return 0

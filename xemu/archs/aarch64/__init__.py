@@ -114,6 +114,7 @@ SPEC = ArchSpec(
         stack_top=0x7ffff0000000,
         task_size=1 << 48,              # TASK_SIZE_64 with VA_BITS 48
         mmap_base=0x4000000000,
+        min_sigstksz=5120,              # arch/arm64/include/uapi/asm/signal.h
         structs=structs.LAYOUTS,
         open_flags={"O_DIRECTORY": 0o40000, "O_NOFOLLOW": 0o100000,
                     "O_DIRECT": 0o200000, "O_LARGEFILE": 0o400000},
