@@ -28,12 +28,10 @@ ET_NAMES = {0: "ET_NONE", 1: "ET_REL", 2: "ET_EXEC", 3: "ET_DYN", 4: "ET_CORE"}
 PT_LOAD, PT_INTERP, PT_PHDR, PT_GNU_STACK = 1, 3, 6, 0x6474E551
 # The ELF header after e_ident, and one program header, by class: the
 # fields binfmt_elf reads, in the file's order.
-HEADER = {32: ("HHIIIIIHHHHHH", ("e_type", "e_machine", "e_version", "e_entry", "e_phoff",
-                                 "e_shoff", "e_flags", "e_ehsize", "e_phentsize", "e_phnum",
-                                 "e_shentsize", "e_shnum", "e_shstrndx")),
-          64: ("HHIQQQIHHHHHH", ("e_type", "e_machine", "e_version", "e_entry", "e_phoff",
-                                 "e_shoff", "e_flags", "e_ehsize", "e_phentsize", "e_phnum",
-                                 "e_shentsize", "e_shnum", "e_shstrndx"))}
+HEADER_FIELDS = ("e_type", "e_machine", "e_version", "e_entry", "e_phoff", "e_shoff",
+                 "e_flags", "e_ehsize", "e_phentsize", "e_phnum", "e_shentsize", "e_shnum",
+                 "e_shstrndx")
+HEADER = {32: ("HHIIIIIHHHHHH", HEADER_FIELDS), 64: ("HHIQQQIHHHHHH", HEADER_FIELDS)}
 PHDR = {32: ("IIIIIIII", ("p_type", "p_offset", "p_vaddr", "p_paddr", "p_filesz", "p_memsz",
                           "p_flags", "p_align")),
         64: ("IIQQQQQQ", ("p_type", "p_flags", "p_offset", "p_vaddr", "p_paddr", "p_filesz",
