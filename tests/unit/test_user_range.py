@@ -458,3 +458,44 @@ def test_sigaltstack_takes_the_arch_minsigstksz_at_least(arch, smallest):
             assert g.call("sigaltstack", DATA, 0) == answer
     finally:
         g.close()
+
+
+# -- calls served since issue 15 left them (scheduling attributes, I/O priority,
+#    mlock2): the host's answers, in the guest's byte order ------------------
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_sched_getattr_and_setattr_in_the_guests_byte_order(arch):
+    g = Guest(arch, "tcg")
+    try:
+        endian = g.spec.endian
+        assert g.call("sched_getattr", 0, DATA, 56, 0) == 0
+        size, policy, _, nice = struct.unpack(endian + "IIQi", g.mem.read(DATA, 20))
+        assert (size, policy) == (56, os.sched_getscheduler(0))
+        assert nice == os.getpriority(os.PRIO_PROCESS, 0)
+        assert g.call("sched_getattr", 0, DATA, 48, 0) == 0          # the first version
+        assert struct.unpack(endian + "I", g.mem.read(DATA, 4))[0] == 48
+        assert g.call("sched_getattr", 0, DATA, 40, 0) == -errno.EINVAL
+        assert g.call("sched_getattr", 0, DATA, 56, 1) == -errno.EINVAL
+        g.mem.write(DATA, struct.pack(endian + "IIQiIQQQII", 56, 0, 0, nice, 0, 0, 0, 0, 0, 0))
+        assert g.call("sched_setattr", 0, DATA, 0) == 0            # the same again
+        g.mem.write(DATA, struct.pack(endian + "I", 8192))
+        assert g.call("sched_setattr", 0, DATA, 0) == -errno.E2BIG
+        assert struct.unpack(endian + "I", g.mem.read(DATA, 4))[0] == 56
+    finally:
+        g.close()
+
+
+@pytest.mark.parametrize("arch", ["ppc", "aarch64"])
+def test_ioprio_and_mlock2(arch):
+    IOPRIO_WHO_PROCESS = 1
+    g = Guest(arch, "tcg")
+    try:
+        current = g.call("ioprio_get", IOPRIO_WHO_PROCESS, 0)
+        assert current >= 0
+        assert g.call("ioprio_set", IOPRIO_WHO_PROCESS, 0, current) == 0
+        assert g.call("ioprio_get", 99, 0) == -errno.EINVAL
+        assert g.call("mlock2", DATA, PAGE, 0) == 0
+        assert g.call("mlock2", DATA, PAGE, 1) == 0                 # MLOCK_ONFAULT
+        assert g.call("mlock2", DATA, PAGE, 2) == -errno.EINVAL
+    finally:
+        g.close()

@@ -194,3 +194,13 @@ def mremap(p: Process, old: int, old_size: int, new_size: int, flags: int,
 def accepted(p: Process) -> int:
     """Advice and locking change nothing an emulated program can observe."""
     return 0
+
+
+MLOCK_ONFAULT = 1
+
+
+@syscall("mlock2")
+def mlock2(p: Process, addr: int, length: int, flags: int) -> int:
+    """mlock with flags: locking changes nothing an emulated program can
+    observe, but an unknown flag is EINVAL, as Linux answers."""
+    return -errno.EINVAL if flags & 0xFFFFFFFF & ~MLOCK_ONFAULT else 0

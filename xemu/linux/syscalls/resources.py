@@ -8,6 +8,7 @@ import ctypes
 import errno
 import os
 import resource
+import struct
 
 from ..process import Process
 from ..thread import Thread
@@ -17,6 +18,14 @@ from .registry import syscall
 
 RUSAGE_WHO = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN,
               1: resource.RUSAGE_THREAD}
+# the host's (x86-64) numbers for the calls Python's os module lacks
+SYS_IOPRIO_SET, SYS_IOPRIO_GET = 251, 252
+SYS_SCHED_SETATTR, SYS_SCHED_GETATTR = 314, 315
+# struct sched_attr: size, policy, flags, nice, priority, runtime, deadline,
+# period, util_min, util_max. Naturally aligned, so the same on every arch
+# but for its byte order. The first version ended before util_min.
+SCHED_ATTR = "IIQiIQQQII"
+SCHED_ATTR_SIZE, SCHED_ATTR_SIZE_VER0 = 56, 48
 PERSONALITY_QUERY = 0xFFFFFFFF            # personality(0xffffffff) only asks
 
 
@@ -87,6 +96,52 @@ def sched_get_priority_max(p: Process, policy: int) -> int:
 @syscall("sched_get_priority_min")
 def sched_get_priority_min(p: Process, policy: int) -> int:
     return os.sched_get_priority_min(p.int32(policy))
+
+
+@syscall("sched_getattr")
+def sched_getattr(p: Process, pid: int, attr: int, size: int, flags: int) -> int:
+    """The host's answer for the pid, in the guest's byte order, cut to the
+    size the guest's struct has (and its size field saying so)."""
+    size = size & 0xFFFFFFFF
+    if not attr or p.int32(pid) < 0 or flags or not SCHED_ATTR_SIZE_VER0 <= size <= 4096:
+        return -errno.EINVAL
+    host = ctypes.create_string_buffer(SCHED_ATTR_SIZE)
+    checked(LIBC.syscall(ctypes.c_long(SYS_SCHED_GETATTR), ctypes.c_int(p.int32(pid)), host,
+                         ctypes.c_uint(SCHED_ATTR_SIZE), ctypes.c_uint(0)))
+    fields = list(struct.unpack("<" + SCHED_ATTR, host.raw))
+    fields[0] = min(size, SCHED_ATTR_SIZE)
+    p.mem.write(attr, struct.pack(p.spec.endian + SCHED_ATTR, *fields)[:fields[0]])
+    return 0
+
+
+@syscall("sched_setattr")
+def sched_setattr(p: Process, pid: int, attr: int, flags: int) -> int:
+    if not attr or p.int32(pid) < 0 or flags & 0xFFFFFFFF:
+        return -errno.EINVAL
+    size = struct.unpack(p.spec.endian + "I", p.mem.read(attr, 4))[0] or SCHED_ATTR_SIZE_VER0
+    if not SCHED_ATTR_SIZE_VER0 <= size <= 4096:
+        p.mem.write(attr, struct.pack(p.spec.endian + "I", SCHED_ATTR_SIZE))
+        return -errno.E2BIG                     # sched_copy_attr: the size it knows
+    raw = p.mem.read(attr, min(size, SCHED_ATTR_SIZE)).ljust(SCHED_ATTR_SIZE, b"\0")
+    fields = list(struct.unpack(p.spec.endian + SCHED_ATTR, raw))
+    fields[0] = min(size, SCHED_ATTR_SIZE)
+    host = ctypes.create_string_buffer(struct.pack("<" + SCHED_ATTR, *fields), SCHED_ATTR_SIZE)
+    checked(LIBC.syscall(ctypes.c_long(SYS_SCHED_SETATTR), ctypes.c_int(p.int32(pid)), host,
+                         ctypes.c_uint(0)))
+    return 0
+
+
+@syscall("ioprio_get")
+def ioprio_get(p: Process, which: int, who: int) -> int:
+    return checked(LIBC.syscall(ctypes.c_long(SYS_IOPRIO_GET), ctypes.c_int(p.int32(which)),
+                                ctypes.c_int(p.int32(who))))
+
+
+@syscall("ioprio_set")
+def ioprio_set(p: Process, which: int, who: int, ioprio: int) -> int:
+    checked(LIBC.syscall(ctypes.c_long(SYS_IOPRIO_SET), ctypes.c_int(p.int32(which)),
+                         ctypes.c_int(p.int32(who)), ctypes.c_int(p.int32(ioprio))))
+    return 0
 
 
 @syscall("sched_rr_get_interval")
