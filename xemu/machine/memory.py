@@ -82,7 +82,6 @@ class HostArena:
     private buffer."""
 
     def __init__(self, size: int):
-        self.size = size
         self.buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
                                 | MAP_NORESERVE)
         self._starts, self._ends = [0], [size]     # free ranges: sorted, apart

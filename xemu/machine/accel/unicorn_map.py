@@ -38,9 +38,6 @@ class UnicornMap:
         self._starts: list[int] = []
         self._spans: list[Span] = []
 
-    def __len__(self) -> int:
-        return len(self._spans)
-
     def add(self, start: int, end: int, perms: int, host: int) -> None:
         """Map [start, end), whose bytes are at host, joined with the spans
         it continues on both sides."""

@@ -42,9 +42,9 @@ class KvmRegisters:
         if self.in_run_page:
             page = vcpu.run_page
             self.regs = structs.kvm_regs.from_buffer(page, structs.RUN_SYNC_REGS)
-            self._valid = ctypes.c_uint64.from_buffer(page, structs.RUN_VALID_REGS)
             self._dirty = ctypes.c_uint64.from_buffer(page, structs.RUN_DIRTY_REGS)
-            self._valid.value = structs.KVM_SYNC_X86_REGS
+            ctypes.c_uint64.from_buffer(page, structs.RUN_VALID_REGS).value = \
+                structs.KVM_SYNC_X86_REGS
             self._dirty.value = 0
         else:
             self.regs = structs.kvm_regs()
