@@ -19,13 +19,12 @@ import os
 import struct
 
 from ..process import Process
-from .hostlibc import LIBC, checked
+from .hostlibc import LIBC, host_syscall
 from .registry import syscall
 
 NO_CHANGE16 = 0xFFFF
 OVERFLOW_ID = 65534                      # /proc/sys/kernel/overflowuid
 NGROUPS_MAX = 65536
-SYS_CAPGET, SYS_CAPSET = 125, 126        # the host's (x86-64) numbers
 CAP_VERSIONS = {0x19980330: 1, 0x20071026: 2, 0x20080522: 2}   # -> data structs
 CAP_VERSION_3 = 0x20080522
 
@@ -176,15 +175,15 @@ def _set_groups(p: Process, size: int, address: int, code: str, widen) -> int:
 
 @syscall("capget")
 def capget(p: Process, header: int, data: int) -> int:
-    return _capabilities(p, SYS_CAPGET, header, data)
+    return _capabilities(p, "capget", header, data)
 
 
 @syscall("capset")
 def capset(p: Process, header: int, data: int) -> int:
-    return _capabilities(p, SYS_CAPSET, header, data)
+    return _capabilities(p, "capset", header, data)
 
 
-def _capabilities(p: Process, number: int, header: int, data: int) -> int:
+def _capabilities(p: Process, name: str, header: int, data: int) -> int:
     """capget/capset through the host's: the header (version, pid) and the
     data (effective, permitted, inheritable per 32 capabilities) are u32s
     in the guest's byte order. An unknown version is answered as Linux
@@ -194,14 +193,13 @@ def _capabilities(p: Process, number: int, header: int, data: int) -> int:
     entries = CAP_VERSIONS.get(version)
     if entries is None:
         p.mem.write(header, struct.pack(code, CAP_VERSION_3, pid))
-        return -errno.EINVAL if data or number == SYS_CAPSET else 0
+        return -errno.EINVAL if data or name == "capset" else 0
     host_header = (ctypes.c_uint32 * 2)(version, pid & 0xFFFFFFFF)
     host_data = (ctypes.c_uint32 * (3 * entries))()
-    if number == SYS_CAPSET:
+    if name == "capset":
         host_data[:] = struct.unpack(f"{p.spec.endian}{3 * entries}I",
                                      p.mem.read(data, 12 * entries))
-    checked(LIBC.syscall(ctypes.c_long(number), host_header,
-                         host_data if data or number == SYS_CAPSET else None))
-    if number == SYS_CAPGET and data:
+    host_syscall(name, host_header, host_data if data or name == "capset" else None)
+    if name == "capget" and data:
         p.mem.write(data, struct.pack(f"{p.spec.endian}{3 * entries}I", *host_data))
     return 0

@@ -12,15 +12,12 @@ import struct
 
 from ..process import Process
 from ..thread import Thread
-from .hostlibc import LIBC, checked
+from .hostlibc import LIBC, checked, host_syscall
 from .proc import write_rusage
 from .registry import syscall
 
 RUSAGE_WHO = {0: resource.RUSAGE_SELF, -1: resource.RUSAGE_CHILDREN,
               1: resource.RUSAGE_THREAD}
-# the host's (x86-64) numbers for the calls Python's os module lacks
-SYS_IOPRIO_SET, SYS_IOPRIO_GET = 251, 252
-SYS_SCHED_SETATTR, SYS_SCHED_GETATTR = 314, 315
 # struct sched_attr: size, policy, flags, nice, priority, runtime, deadline,
 # period, util_min, util_max. Naturally aligned, so the same on every arch
 # but for its byte order. The first version ended before util_min.
@@ -106,8 +103,8 @@ def sched_getattr(p: Process, pid: int, attr: int, size: int, flags: int) -> int
     if not attr or p.int32(pid) < 0 or flags or not SCHED_ATTR_SIZE_VER0 <= size <= 4096:
         return -errno.EINVAL
     host = ctypes.create_string_buffer(SCHED_ATTR_SIZE)
-    checked(LIBC.syscall(ctypes.c_long(SYS_SCHED_GETATTR), ctypes.c_int(p.int32(pid)), host,
-                         ctypes.c_uint(SCHED_ATTR_SIZE), ctypes.c_uint(0)))
+    host_syscall("sched_getattr", ctypes.c_int(p.int32(pid)), host,
+                 ctypes.c_uint(SCHED_ATTR_SIZE), ctypes.c_uint(0))
     fields = list(struct.unpack("<" + SCHED_ATTR, host.raw))
     fields[0] = min(size, SCHED_ATTR_SIZE)
     p.mem.write(attr, struct.pack(p.spec.endian + SCHED_ATTR, *fields)[:fields[0]])
@@ -126,21 +123,20 @@ def sched_setattr(p: Process, pid: int, attr: int, flags: int) -> int:
     fields = list(struct.unpack(p.spec.endian + SCHED_ATTR, raw))
     fields[0] = min(size, SCHED_ATTR_SIZE)
     host = ctypes.create_string_buffer(struct.pack("<" + SCHED_ATTR, *fields), SCHED_ATTR_SIZE)
-    checked(LIBC.syscall(ctypes.c_long(SYS_SCHED_SETATTR), ctypes.c_int(p.int32(pid)), host,
-                         ctypes.c_uint(0)))
+    host_syscall("sched_setattr", ctypes.c_int(p.int32(pid)), host, ctypes.c_uint(0))
     return 0
 
 
 @syscall("ioprio_get")
 def ioprio_get(p: Process, which: int, who: int) -> int:
-    return checked(LIBC.syscall(ctypes.c_long(SYS_IOPRIO_GET), ctypes.c_int(p.int32(which)),
-                                ctypes.c_int(p.int32(who))))
+    return host_syscall("ioprio_get", ctypes.c_int(p.int32(which)),
+                        ctypes.c_int(p.int32(who)))
 
 
 @syscall("ioprio_set")
 def ioprio_set(p: Process, which: int, who: int, ioprio: int) -> int:
-    checked(LIBC.syscall(ctypes.c_long(SYS_IOPRIO_SET), ctypes.c_int(p.int32(which)),
-                         ctypes.c_int(p.int32(who)), ctypes.c_int(p.int32(ioprio))))
+    host_syscall("ioprio_set", ctypes.c_int(p.int32(which)), ctypes.c_int(p.int32(who)),
+                 ctypes.c_int(p.int32(ioprio)))
     return 0
 
 
