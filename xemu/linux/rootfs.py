@@ -16,8 +16,8 @@ import os
 import posixpath
 
 from ..errors import XemuError, shown
+from ..machine.select import host_syscall_number
 
-SYS_OPENAT2 = 437                        # x86-64 (the host) numbering
 RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -34,7 +34,7 @@ def openat2(dirfd: int, path: bytes, flags: int, mode: int = 0,
     # open(2) ignores a mode it does not use and bits beyond 07777;
     # openat2 answers EINVAL for both
     how = _OpenHow(flags, mode & 0o7777 if creating else 0, resolve)
-    fd = _libc.syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_int(dirfd),
+    fd = _libc.syscall(ctypes.c_long(host_syscall_number("openat2")), ctypes.c_int(dirfd),
                        ctypes.c_char_p(path), ctypes.byref(how),
                        ctypes.c_size_t(ctypes.sizeof(how)))
     if fd < 0:

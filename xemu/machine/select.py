@@ -23,6 +23,14 @@ def host_arch() -> str:
 
 
 @functools.lru_cache(maxsize=None)
+def host_syscall_number(name: str) -> int:
+    """The host's number for a system call (for those Python and libc lack),
+    from its arch's generated table."""
+    from ..archs import by_name
+    return by_name(host_arch()).linux.syscall_numbers[name]
+
+
+@functools.lru_cache(maxsize=None)
 def kvm_state() -> tuple[bool, str]:
     """(usable, why): can this process open /dev/kvm and create a VM?"""
     from .accel.kvm.vm import Kvm, device_path

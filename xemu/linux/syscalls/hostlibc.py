@@ -4,25 +4,17 @@ does."""
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
 
-from ...archs import by_name
-from ...machine.select import host_arch
+from ...machine.select import host_syscall_number
 
 LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-@functools.lru_cache(maxsize=None)
-def host_number(name: str) -> int:
-    """The host's number for a system call, from its arch's generated table."""
-    return by_name(host_arch()).linux.syscall_numbers[name]
 
 
 def host_syscall(name: str, *args) -> int:
     """A host system call by the kernel's name, for those libc and os lack
     (the arguments as ctypes values); OSError(errno) on failure."""
-    return checked(LIBC.syscall(ctypes.c_long(host_number(name)), *args))
+    return checked(LIBC.syscall(ctypes.c_long(host_syscall_number(name)), *args))
 
 
 def checked(result: int) -> int:
