@@ -9,7 +9,8 @@ TARGET = GdbTarget(
     features=(
         ("org.gnu.gdb.arm.core", gdb_bank("r", 13, 32) + (
             GdbRegister("sp", 32, "data_ptr"), GdbRegister("lr", 32),
-            GdbRegister("pc", 32, "code_ptr"), GdbRegister("cpsr", 32, regnum=25, user_bits=PSR_USER))),
+            GdbRegister("pc", 32, "code_ptr"),
+            GdbRegister("cpsr", 32, regnum=25, user_bits=PSR_USER))),
         ("org.gnu.gdb.arm.vfp",
          gdb_bank("d", 32, 64, "ieee_double") + (GdbRegister("fpscr", 32, group="float"),)),
     ),
