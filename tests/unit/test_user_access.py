@@ -99,6 +99,29 @@ def test_user_memory_reads_strings_across_regions():
     assert user.read_cstring(0x11FFE, limit=2) == b"zz"
 
 
+def test_a_call_that_reads_code_pages_drops_no_translation():
+    """write(2) of a string in a program's text segment (where .rodata
+    lies on Arm and PowerPC) reads those pages: only a write makes their
+    code stale. Each such write cost a translation cache flush before."""
+    mem = Memory()
+    mem.map(0x10000, PAGE, PROT_READ | PROT_EXEC)
+    mem.map(0x11000, PAGE, RW | PROT_EXEC)
+    written: list[tuple[int, int]] = []
+
+    class Listener:
+        def code_written(self, start: int, end: int) -> None:
+            written.append((start, end))
+    mem.listeners.append(Listener())
+    user = UserMemory(mem)
+    user.mapped_views(0x10010, 8)
+    user.mapped_views(0x11010, 8)
+    user.read(0x10010, 8)
+    assert written == []
+    user.mapped_views(0x11010, 8, writing=True)
+    user.write(0x11020, b"x")
+    assert written == [(0x11010, 0x11018), (0x11020, 0x11021)]
+
+
 # -- code written by a system call (x86-64 machine code) -------------------
 
 CODE, TARGET, STACK = 0x400000, 0x401000, 0x500000

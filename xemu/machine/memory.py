@@ -312,6 +312,13 @@ class Memory:
         readv/writev then sees the guest's buffer as the kernel would, whole
         across adjacent mappings, cut where a copy to or from user memory
         would stop. Raises if not even the first byte may be touched."""
+        i = bisect.bisect_right(self._starts, address) - 1
+        if i >= 0 and address + size <= self._ends[i] and size > 0:
+            region = self._regions[i]          # the common case: one region
+            if not need or region.perms & need:
+                self._writing(region, address, size, need)
+                offset = region.offset + address - region.start
+                return [memoryview(region.buffer)[offset:offset + size]]
         views, end = [], address + size
         while address < end:
             region = self._accessible(address, need)
@@ -387,8 +394,9 @@ class Memory:
             address += n
 
     def _writing(self, region: Region, address: int, size: int, need: int) -> None:
-        """A guest's call writes there (need has PROT_WRITE): code in it is stale."""
-        if need & PROT_WRITE and region.perms & PROT_EXEC:
+        """A guest's call writes there (need is PROT_WRITE; a read needs
+        READABLE, which has that bit too): code in it is stale."""
+        if need == PROT_WRITE and region.perms & PROT_EXEC:
             self.code_written(address, address + size)
 
     def _overlapping(self, start: int, end: int) -> list[Region]:
