@@ -380,6 +380,8 @@ class TcgAccelerator(Debugging):
         pc = self.regs.read(self.spec.pc)
         if count:                          # already a step: did it move?
             return None if pc != start & ~1 else False
+        core = [register.source or register.name for register in self.spec.gdb.features[0][1]]
+        before = [self.regs.read(name) for name in core]
         for _ in range(HINT_STEPS):
             # A yield's exit can still be pending when another thread's stop
             # request ended the run: the first step may report it again
@@ -388,6 +390,11 @@ class TcgAccelerator(Debugging):
             if not (isinstance(stepped, Fault) and stepped.signal == signal.SIGILL
                     and stepped.pc == pc):
                 return stepped
+            # Unicorn's step can run more than one instruction: a spin loop
+            # (Go's procyield) came round to its yield and stopped at the same
+            # pc, its counter changed. An undefined instruction changes nothing.
+            if [self.regs.read(name) for name in core] != before:
+                return None
         return False
 
     def _raise_hook_error(self) -> None:
