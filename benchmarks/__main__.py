@@ -33,10 +33,12 @@ from xemu.machine.select import host_arch, kvm_can_run  # noqa: E402
 ARCHS = tuple(spec.name for spec in all_specs())
 # workload -> argument: about 0.2 s each on this project's machine, natively
 WORKLOADS = {"compute": 100_000_000, "memory": 20_000_000, "float": 50_000_000,
-             "branchy": 2_000_000, "syscalls": 200_000, "mmaps": 20_000, "spawn": 100,
+             "branchy": 2_000_000, "syscalls": 200_000, "writes": 200_000, "clocks": 200_000,
+             "mmaps": 20_000, "spawn": 100,
              "threads": 400_000_000}     # compute's work x 4, over 4 threads
 # workload -> (column, unit, heading): a cost per call instead of seconds
-PER_CALL = {"syscalls": ("syscall_us", 1e6, "us/syscall"), "mmaps": ("mmap_us", 1e6, "us/mmap"),
+PER_CALL = {"syscalls": ("syscall_us", 1e6, "us/getppid"), "writes": ("write_us", 1e6, "us/write"),
+            "clocks": ("clock_us", 1e6, "us/clock"), "mmaps": ("mmap_us", 1e6, "us/mmap"),
             "spawn": ("spawn_ms", 1e3, "ms/spawn")}
 QEMU = {arch: f"qemu-{arch}-static" for arch in ARCHS}
 COLORS = {"xemu-tcg": "C0", "xemu-kvm": "C1", "qemu-user": "C2", "native": "C3",

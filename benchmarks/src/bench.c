@@ -4,11 +4,14 @@
  *   float N     floating point: a logistic map with square roots
  *   branchy N   qsort of N integers with a comparator (indirect calls)
  *   syscalls N  N getppid() calls: the cost of one trip into the emulator
+ *   writes N    N one-byte writes to /dev/null: a call with a file and a buffer
+ *   clocks N    N clock_gettime(CLOCK_MONOTONIC) calls made as system calls
  *   mmaps N     N one-page anonymous mmaps, all kept: the map grows as a
  *               program's many small mappings make it (a mapping storm)
  *   spawn N     N times fork, exec of this program (noop), wait: a new process
  *   threads N   compute N split over 4 threads (parallel where the CPUs are)
  *   noop N      nothing: the start-up of a static program */
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static unsigned long compute(long n) {
@@ -56,6 +60,25 @@ static long syscalls(long n) {
     for (long i = 0; i < n; i++)
         sum += syscall(SYS_getppid);
     return sum != 0;
+}
+
+static long writes(long n) {
+    int fd = open("/dev/null", O_WRONLY);
+    long written = 0;
+    for (long i = 0; i < n; i++)
+        written += write(fd, "x", 1);
+    close(fd);
+    return written;
+}
+
+static long clocks(long n) {
+    struct timespec now;
+    long sum = 0;
+    for (long i = 0; i < n; i++) {
+        syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
+        sum += now.tv_nsec & 1;
+    }
+    return sum >= 0;
 }
 
 static long mmaps(long n) {
@@ -138,7 +161,7 @@ static unsigned long branchy(long n) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|mmaps|spawn|threads|"
+        fprintf(stderr, "usage: %s compute|memory|float|branchy|syscalls|writes|clocks|mmaps|spawn|threads|"
                 "noop N\n",
                 argv[0]);
         return 2;
@@ -148,6 +171,10 @@ int main(int argc, char **argv) {
         printf("%lx\n", compute(n));
     else if (strcmp(argv[1], "syscalls") == 0)
         printf("%ld\n", syscalls(n));
+    else if (strcmp(argv[1], "writes") == 0)
+        printf("%ld\n", writes(n));
+    else if (strcmp(argv[1], "clocks") == 0)
+        printf("%ld\n", clocks(n));
     else if (strcmp(argv[1], "mmaps") == 0)
         printf("%ld\n", mmaps(n));
     else if (strcmp(argv[1], "spawn") == 0)

@@ -82,8 +82,11 @@ def test_kvm_alone_prints_only_when_user_space_serves_the_exits(observed):
 
 
 def test_exits_cost_more_than_native_calls_and_each_call_is_an_exit(observed):
+    """A call served up in Python costs more than one answered at TCG's
+    trap in C (which may cost what the native call does) and than native."""
     found = observed[0]["exits"]
-    assert found["tcg_us"] > found["native_us"]
+    assert found["tcg_python_us"] > found["tcg_us"]
+    assert found["tcg_python_us"] > found["native_us"]
     if kvm_skip_reason():
         pytest.skip(kvm_skip_reason())
     assert found["kvm_exits"] >= 20_000 and found["kvm_us"] > found["native_us"]

@@ -54,6 +54,7 @@ class VforkParent:
     fds: FdTable
     blocked: int
     cwd: bytes                    # the host's cwd, or the guest's under --rootfs
+    in_machine: dict              # the calls its CPU answered without Python
 
 
 def clone_request(thread: Thread, flags: int, stack: int, parent_tid: int, child_tid: int,
@@ -170,7 +171,11 @@ def put_tid(thread: Thread, address: int, tid: int) -> None:
 def _start_vfork_child(thread: Thread, stop: Clone) -> None:
     process = thread.process
     process.vfork_parents.append(VforkParent(
-        thread.regs.save(), process.fds, thread.blocked, _cwd(process)))
+        thread.regs.save(), process.fds, thread.blocked, _cwd(process),
+        thread.accel.in_machine))
+    # The child's getppid is its parent's host process, which the host's
+    # call does not answer: every call goes through the dispatcher
+    thread.accel.serve_in_machine({})
     process.fds = process.fds.copy()
     _child_side(thread, stop)
     return None
@@ -210,6 +215,7 @@ def _resume_parent(thread: Thread, parent: VforkParent, result: int) -> None:
     thread.blocked = parent.blocked
     _set_cwd(process, parent.cwd)
     thread.regs.restore(parent.context)
+    thread.accel.serve_in_machine(parent.in_machine)
     thread.accel.set_syscall_result(result)
 
 

@@ -4,6 +4,7 @@ it runs, signal dispositions, the root), and how guest paths become host
 paths. Per-thread state is in thread.py."""
 from __future__ import annotations
 
+import array
 import contextlib
 import errno
 import os
@@ -66,12 +67,39 @@ class OpenFile:
                         pidfd_pid=self.pidfd_pid)
 
 
+# Descriptors below this number are mirrored in FdTable.direct
+DIRECT_SLOTS = 1024
+
+
 class FdTable:
-    """Guest descriptor numbers -> OpenFile, lowest free number first."""
+    """Guest descriptor numbers -> OpenFile, lowest free number first.
+
+    `direct` mirrors, for each of the first DIRECT_SLOTS numbers, the host
+    descriptor a write(2) may go to straight from machine code (a regular
+    file or a character device, whose write handler does nothing but
+    write; not a pipe, socket, eventfd or other anonymous inode, which
+    this kernel gives no file type), or -1: TCG's compiled syscall entry
+    reads it (MachineCall "write"). Every change to the table goes through
+    this class and keeps it true."""
 
     def __init__(self, limit: int = 1024):
         self._files: dict[int, OpenFile] = {}
         self.limit = limit
+        self.direct = array.array("i", [-1]) * DIRECT_SLOTS
+
+    def _installed(self, fd: int, entry: OpenFile | None) -> None:
+        """fd now holds entry (None: nothing): keep `direct` true."""
+        if fd >= DIRECT_SLOTS:
+            return
+        host = -1
+        if entry is not None:
+            try:
+                mode = os.fstat(entry.host_fd).st_mode
+            except OSError:
+                mode = 0
+            if statmod.S_ISREG(mode) or statmod.S_ISCHR(mode):
+                host = entry.host_fd
+        self.direct[fd] = host
 
     def add(self, host_fd: int, lowest: int = 0, cloexec: bool = False,
             like: OpenFile | None = None) -> int:
@@ -84,6 +112,7 @@ class FdTable:
             os.close(host_fd)
             raise OSError(errno.EMFILE, "too many open files")
         self._files[fd] = like.duplicate(host_fd, cloexec) if like else OpenFile(host_fd, cloexec)
+        self._installed(fd, self._files[fd])
         return fd
 
     def put(self, fd: int, host_fd: int, cloexec: bool = False,
@@ -94,8 +123,10 @@ class FdTable:
             raise OSError(errno.EBADF, "bad file descriptor")
         old = self._files.pop(fd, None)
         if old is not None:
+            self._installed(fd, None)
             os.close(old.host_fd)
         self._files[fd] = like.duplicate(host_fd, cloexec) if like else OpenFile(host_fd, cloexec)
+        self._installed(fd, self._files[fd])
 
     def get(self, fd: int) -> OpenFile:
         found = self._files.get(fd)
@@ -116,6 +147,7 @@ class FdTable:
         found = self._files.pop(fd, None)
         if found is None:
             raise OSError(errno.EBADF, "bad file descriptor")
+        self._installed(fd, None)
         os.close(found.host_fd)
 
     def copy(self) -> FdTable:
@@ -123,6 +155,7 @@ class FdTable:
         copied = FdTable(self.limit)
         for fd, entry in self._files.items():
             copied._files[fd] = entry.duplicate(os.dup(entry.host_fd), entry.cloexec)
+            copied._installed(fd, copied._files[fd])
         return copied
 
     def close_on_exec(self) -> None:
@@ -131,6 +164,7 @@ class FdTable:
             self.close(fd)
 
     def close_all(self) -> None:
+        self.direct[:] = array.array("i", [-1]) * DIRECT_SLOTS
         for found in self._files.values():
             try:
                 os.close(found.host_fd)

@@ -66,6 +66,7 @@ class UserMachine:
         # vCPUs that run in parallel take the CPU lock for each call they make
         thread.accel.syscall_handler = dispatcher.locked() if thread.accel.parallel \
             else dispatcher
+        thread.accel.serve_in_machine(dispatcher.in_machine)
 
     def cpu_for_thread(self, accel):
         twin = accel.twin()

@@ -24,6 +24,13 @@ After each call the dispatcher tests one flag of the thread: signals due
 turn the result into a SignalsPending Stop, and the OS loop writes the
 result and delivers them before the guest runs on.
 
+A few calls that only report a fact (getpid, getuid, clock_gettime) are
+marked `in_machine=`: the accelerator may answer their plain case in
+machine code without calling the dispatcher (TCG's compiled entry), unless
+--strace or --stats must see every call. Such a call makes no signal due,
+and a signal that arrives meanwhile wakes the CPU as it would any guest
+code.
+
 Arguments that are 64 bits wide (file offsets) are named in `wide=`: on a
 32-bit arch they arrive in a register pair, which the dispatcher joins.
 """
@@ -38,13 +45,13 @@ from collections import Counter
 from typing import Callable
 
 from ...errors import GuestMemoryError, GuestTimeout
-from ...machine.accel.base import Stop
+from ...machine.accel.base import MachineCall, Stop
 from ..signals import SI_USER, Siginfo, SignalsPending, send
 from ..thread import Thread
 # (imported so they register their handlers)
 from . import (epoll, fdevents, fs, identity, ioctl, ipc, mm, poll, proc, resources,  # noqa: F401
                signals, sockets, time, timers, transfer)
-from .registry import HANDLERS, WIDE
+from .registry import HANDLERS, IN_MACHINE, WIDE
 
 
 class Dispatcher:
@@ -64,9 +71,18 @@ class Dispatcher:
         self.errno_map = linux.errno_map
         # number -> a call taking the six raw argument words, built once
         self.calls: dict[int, Callable[[tuple], int | Stop]] = {}
+        # number -> how the accelerator may answer it without Python: none
+        # when every call must be seen (--strace, --stats)
+        self.in_machine: dict[int, MachineCall] = {}
+        watched = tracer is not None or counts is not None
         for name, number in linux.syscall_numbers.items():
             entry_point = linux.syscall_entry_points.get(name, name)
             handler = handlers.get(entry_point)
+            recipe = IN_MACHINE.get(entry_point)
+            if recipe and not watched and entry_point not in linux.syscall_handlers:
+                made = recipe(process)
+                if made is not None:
+                    self.in_machine[number] = made
             if handler is not None:
                 parameters = parameter_names(handler)
                 caller = thread if parameters[0] == "thread" else process

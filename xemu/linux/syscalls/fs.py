@@ -11,6 +11,7 @@ import struct
 import termios
 
 from ...errors import GuestMemoryError
+from ...machine.accel.base import MachineCall
 from .. import procfs
 from ..process import AT_FDCWD, OpenFile, Process
 from ..signals import (ERESTARTSYS, is_nonblocking, may_block, read_signalfd,
@@ -217,7 +218,8 @@ def read(thread: Thread, fd: int, buf: int, count: int) -> int:
     return done
 
 
-@syscall("write")
+@syscall("write", in_machine=lambda process: MachineCall("write",
+                                                         descriptors=process.fds.direct))
 def write(thread: Thread, fd: int, buf: int, count: int) -> int:
     p = thread.process
     if count == 0:

@@ -20,7 +20,7 @@ import struct
 
 from ..process import Process
 from .hostlibc import LIBC, host_syscall
-from .registry import syscall
+from .registry import host_fact, syscall
 
 NO_CHANGE16 = 0xFFFF
 OVERFLOW_ID = 65534                      # /proc/sys/kernel/overflowuid
@@ -59,8 +59,9 @@ def _reader(read, narrow):
 
 
 for _name, _read in IDS.items():
-    syscall(_name)(_reader(_read, lambda value: value))
-    syscall(_name + "16")(_reader(_read, low))
+    syscall(_name, in_machine=host_fact(_name))(_reader(_read, lambda value: value))
+    syscall(_name + "16", in_machine=host_fact(_name, limit=0xFFFF, overflow=OVERFLOW_ID))(
+        _reader(_read, low))
 
 
 @syscall("getresuid")

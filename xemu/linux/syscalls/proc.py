@@ -15,7 +15,7 @@ from ..fork import CLONE_VFORK, CLONE_VM, clone_request, in_vfork_child
 from ..process import AT_FDCWD, Process
 from ..signals import ERESTARTSYS, SIGINFO_SIZE, Siginfo, host_signals, wait_for
 from ..thread import Thread, ThreadExit
-from .registry import syscall
+from .registry import host_fact, syscall
 from .time import read_timeout
 
 RLIM_INFINITY = (1 << 64) - 1
@@ -33,7 +33,7 @@ def exit_group(p: Process, status: int) -> Exit:
     return Exit(status & 0xFF)
 
 
-@syscall("getppid")
+@syscall("getppid", in_machine=host_fact("getppid"))
 def getppid(thread: Thread) -> int:
     """A vfork child runs inside its parent's host process until it execs
     or exits: its parent is that process (busybox timeout's watcher kills
@@ -61,7 +61,7 @@ def _reporting(fact):
 
 
 for _names, _fact in FACTS.items():
-    syscall(*_names)(_reporting(_fact))
+    syscall(*_names, in_machine=host_fact(_fact.__name__))(_reporting(_fact))
 
 
 @syscall("getpgid")

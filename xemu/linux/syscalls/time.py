@@ -4,13 +4,14 @@ from __future__ import annotations
 import errno
 import time as host_time
 
+from ...machine.accel.base import MachineCall
 from ..process import Process
 from ..signals import ERESTART_RESTARTBLOCK, sleep
 from ..thread import Thread
-from .registry import syscall
+from .registry import syscall, time_struct
 
 TIMER_ABSTIME = 1
-CLOCKS = {0, 1, 2, 3, 4, 5, 6, 7, 9, 11}   # those the host's clock_gettime knows
+CLOCKS = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 9, 11})   # those the host's clock_gettime knows
 
 
 def _clock(clock_id: int) -> int:
@@ -44,13 +45,13 @@ def read_timeout(p: Process, address: int, layout: str) -> float | None:
     return value["tv_sec"] + fraction / scale
 
 
-@syscall("clock_gettime")
+@syscall("clock_gettime", in_machine=time_struct("clock", "timespec", CLOCKS))
 def clock_gettime(p: Process, clock_id: int, ts: int) -> int:
     _write_time(p, ts, "timespec", host_time.clock_gettime_ns(_clock(clock_id)))
     return 0
 
 
-@syscall("clock_gettime64")
+@syscall("clock_gettime64", in_machine=time_struct("clock", "timespec64", CLOCKS))
 def clock_gettime64(p: Process, clock_id: int, ts: int) -> int:
     _write_time(p, ts, "timespec64", host_time.clock_gettime_ns(_clock(clock_id)))
     return 0
@@ -72,7 +73,7 @@ def clock_getres_time64(p: Process, clock_id: int, ts: int) -> int:
     return 0
 
 
-@syscall("gettimeofday")
+@syscall("gettimeofday", in_machine=time_struct("timeofday", "timeval"))
 def gettimeofday(p: Process, tv: int, tz: int) -> int:
     if tv:
         ns = host_time.time_ns()
@@ -82,7 +83,7 @@ def gettimeofday(p: Process, tv: int, tz: int) -> int:
     return 0
 
 
-@syscall("time")
+@syscall("time", in_machine=lambda process: MachineCall("time"))
 def time(p: Process, tloc: int) -> int:
     now = int(host_time.time())
     if tloc:

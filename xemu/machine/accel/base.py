@@ -8,9 +8,10 @@ registers as they are then.
 """
 from __future__ import annotations
 
+import array
 import signal
 from dataclasses import dataclass
-from typing import Callable, Protocol, Union
+from typing import Callable, Mapping, Protocol, Union
 
 from ...archs.base import ArchSpec, Registers
 
@@ -106,6 +107,35 @@ REGISTERS_SET = RegistersSet()
 SyscallHandler = Callable[[int, tuple], "int | RegistersSet | Stop"]
 
 
+@dataclass(frozen=True)
+class MachineCall:
+    """A system call an accelerator may answer in machine code, without
+    calling `syscall_handler` (TCG's compiled part; a system call in Python
+    costs microseconds). The Linux layer says which calls and how, as data;
+    the accelerator serves only the plain case and gives the handler
+    anything else (a clock it does not know, a pointer into memory that is
+    not plainly writable, a time zone to fill).
+
+    kind "host": the host's own call of host_number, no arguments (getpid);
+    an answer above limit (when not 0) is overflow instead (16-bit ids).
+    "clock": clock_gettime of a clock in `clocks` (a bit per id) into a
+    struct of two fields of `word` bytes. "timeofday": gettimeofday into
+    the same shape, with no time zone. "time": time(NULL). "write":
+    write(2) of a buffer in one region to the host descriptor that
+    `descriptors` (an array('i') by guest descriptor, which the caller
+    keeps true and in place) names, -1 where the handler must."""
+    kind: str
+    host_number: int = 0
+    limit: int = 0
+    overflow: int = 0
+    word: int = 0
+    clocks: int = 0
+    descriptors: array.array | None = None
+
+
+MACHINE_CALL_KINDS = ("python", "host", "clock", "timeofday", "time", "write")   # XS_*
+
+
 class Accelerator(Protocol):
     name: str
     # True if CPUs of this kind may run guest code at the same time (KVM's
@@ -125,6 +155,15 @@ class Accelerator(Protocol):
     def wake(self) -> None:
         """Any thread: end the run soon with Woken (a signal, a timer or
         another thread's time slice needs the OS loop)."""
+
+    def serve_in_machine(self, calls: Mapping[int, MachineCall]) -> None:
+        """These calls (by number) may be answered without the handler,
+        from now on; every other call reaches it. An accelerator without
+        machine code for it ignores this."""
+
+    @property
+    def in_machine(self) -> dict[int, MachineCall]:
+        """The calls answered without the handler (empty where none are)."""
 
     def forget_code(self, start: int, end: int) -> None:
         """Guest code in [start, end) may have changed behind the CPU's back

@@ -11,7 +11,7 @@ import dataclasses
 import signal
 import threading
 import time
-from typing import Callable
+from typing import Callable, Mapping
 
 from unicorn import (UC_ARCH_ARM, UC_ARCH_ARM64, UC_ARCH_PPC, UC_ARCH_X86, UC_CTL_IO_WRITE,
                      UC_CTL_TLB_FLUSH, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT,
@@ -34,10 +34,10 @@ from ..devices import PortBus
 from ..memory import PAGE, PROT_READ, PROT_WRITE, Memory, Region, page_down, page_up
 from .debugging import Debugging, watched_pages
 from .stop_request import StopRequest
-from .tcgfast import FillTable, load as load_compiled
+from .tcgfast import FillTable, SyscallEntry, load as load_compiled
 from .unicorn_map import UnicornMap
-from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, Stop, SyscallHandler,
-                   Timeout, Watchpoint, Woken, cpu_exception)
+from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, MachineCall, Stop,
+                   SyscallHandler, Timeout, Watchpoint, Woken, cpu_exception)
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -167,7 +167,9 @@ class TcgAccelerator(Debugging):
         for region in memory.regions():
             self.region_added(region)
         memory.listeners.append(self)
-        self._add_hooks(invalid_memory=compiled is None)
+        self._entry: SyscallEntry | None = None        # the compiled syscall entry
+        self._in_machine: dict[int, MachineCall] = {}
+        self._add_hooks(compiled)
         self._stop_request = StopRequest(self.uc)
         if linux:
             spec.tcg.setup_cpu(self.regs, memory)
@@ -178,6 +180,7 @@ class TcgAccelerator(Debugging):
                 self.uc.hook_add(UC_HOOK_INSN, self._port_fault, aux1=UC_X86_INS_OUT)
             if compiled is not None:
                 self._fill = self._fast_tlb(compiled)
+                self._entry.use_fill(self._fill)
 
     def _enter_user(self, address: int) -> None:
         """Run the one instruction the CPU set-up left to reach user mode."""
@@ -468,31 +471,64 @@ class TcgAccelerator(Debugging):
 
     # -- hooks: the only way into Python while the guest runs -------------
 
-    def _add_hooks(self, invalid_memory: bool) -> None:
-        """The syscall hooks go straight to the C API: the binding's wrapper
-        adds three Python frames to every system call. Their exceptions are
-        kept and raised after emu_start, as the binding does."""
+    def _add_hooks(self, compiled: ctypes.CDLL | None) -> None:
+        """The syscall hooks are the compiled entry's (tcgfast.py), or go
+        straight to the C API: the binding's wrapper adds three Python
+        frames to every system call. Their exceptions are kept and raised
+        after emu_start, as the binding does."""
         self._hook_error: BaseException | None = None
         self._raw_hooks = []
         trap = self.spec.tcg.trap
-        if trap.kind == "instruction":
-            self._raw_hook(UC_HOOK_INSN, HOOK_SYSCALL_CFUNC(
-                lambda handle, data: self._guarded(self._serve_syscall)), trap.number)
-        self._raw_hook(UC_HOOK_INTR, HOOK_INTR_CFUNC(self._raw_interrupt))
+        if compiled is not None:
+            self._add_syscall_entry(compiled)
+        else:
+            if trap.kind == "instruction":
+                self._raw_hook(UC_HOOK_INSN, HOOK_SYSCALL_CFUNC(
+                    lambda handle, data: self._guarded(self._serve_syscall)), trap.number)
+            self._raw_hook(UC_HOOK_INTR, HOOK_INTR_CFUNC(self._raw_interrupt))
         # Any memory hook keeps every store on Unicorn's slow path: with the
         # compiled fill hook, faults are replayed to learn their address instead
         self._invalid_hook = self.uc.hook_add(INVALID_MEMORY, self._on_invalid_memory) \
-            if invalid_memory else None
+            if compiled is None else None
 
-    def _raw_hook(self, kind: int, callback, *extra: int) -> None:
+    def _raw_hook(self, kind: int, callback, *extra: int, data: int | None = None) -> None:
+        """callback: a ctypes function, or the address of a C one."""
         handle = uc_hook_h()
         status = uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), kind,
-                                   ctypes.cast(callback, ctypes.c_void_p), None,
-                                   ctypes.c_uint64(1), ctypes.c_uint64(0),
+                                   ctypes.c_void_p(callback) if isinstance(callback, int)
+                                   else ctypes.cast(callback, ctypes.c_void_p),
+                                   ctypes.c_void_p(data), ctypes.c_uint64(1), ctypes.c_uint64(0),
                                    *(ctypes.c_int(x) for x in extra))
         if status:
             raise UcError(status)
         self._raw_hooks.append(callback)        # ctypes callbacks must stay alive
+
+    def _add_syscall_entry(self, compiled: ctypes.CDLL) -> None:
+        """The compiled entry reads the number and arguments and serves the
+        calls marked with serve_in_machine; Python gets the rest."""
+        abi, trap = self.spec.linux.syscall, self.spec.tcg.trap
+        names = [abi.number, *abi.args] + ([abi.error_flag[0]] if abi.error_flag else [])
+        self._entry = SyscallEntry(
+            compiled, self.uc._uch.value, [self.regs.id(n) for n in names],
+            self.regs.id(abi.result), abi.error_flag[1] if abi.error_flag else 0,
+            self.spec.bits, self.spec.big_endian,
+            trap.number if trap.kind == "interrupt" else None,
+            self._syscall_from_entry, self._interrupt_from_entry)
+        if trap.kind == "instruction":
+            self._raw_hook(UC_HOOK_INSN, self._entry.instruction_hook, trap.number,
+                           data=self._entry.pointer)
+        self._raw_hook(UC_HOOK_INTR, self._entry.interrupt_hook, data=self._entry.pointer)
+
+    def serve_in_machine(self, calls: Mapping[int, MachineCall]) -> None:
+        """With the compiled entry, these calls never reach Python."""
+        self._in_machine = dict(calls)
+        if self._entry is not None:
+            self._entry.serve(self._in_machine)
+
+    @property
+    def in_machine(self) -> dict[int, MachineCall]:
+        """The calls serve_in_machine was last given."""
+        return dict(self._in_machine)
 
     def _raw_interrupt(self, handle, number: int, data) -> None:
         """The interrupt hook, one frame deep on the syscall path."""
@@ -702,21 +738,50 @@ class TcgAccelerator(Debugging):
         self.regs.write(abi.result, -result if failed else result & self._mask)
         self.regs.write(register, flags | bit if failed else flags & ~bit)
 
+    def _syscall_from_entry(self) -> int:
+        """The compiled entry's call into Python, the registers already read:
+        the result word to write, or none (skip_write)."""
+        entry = self._entry
+        try:
+            values = entry.values[:]
+            if self.syscall_handler is None:
+                entry.skip_write()
+                self._on_interrupt(self._syscall_interrupt)
+                return 0
+            result = self.syscall_handler(values[0] & self._mask, tuple(values[1:7]))
+            if isinstance(result, int):
+                return result & self._mask
+            entry.skip_write()
+            self._no_result(result)
+        except BaseException as error:          # noqa: BLE001 (re-raised by run)
+            entry.skip_write()
+            if self._hook_error is None:
+                self._hook_error = error
+            self.uc.emu_stop()
+        return 0
+
+    def _interrupt_from_entry(self, number: int) -> None:
+        self._guarded(self._on_interrupt, number)
+
+    def _no_result(self, result) -> None:
+        """A handler answered a Stop (end the run) or REGISTERS_SET."""
+        if result is not REGISTERS_SET:
+            self.stop(result)
+        elif self._pc_advances_after_hook:
+            # Unicorn moves the pc past `syscall` once the hook returns:
+            # a pc the handler set (sigreturn) must not move
+            pc = self.regs.read(self.spec.pc)
+            self.regs.write(self.spec.pc, pc - self.spec.linux.syscall.instruction_size)
+
     def _serve_syscall(self) -> None:
-        """Read number and arguments in one C call, serve, write the result
-        (and PowerPC's CR0.SO) in another."""
+        """Without the compiled entry: read number and arguments in one C
+        call, serve, write the result (and PowerPC's CR0.SO) in another."""
         uclib.uc_reg_read_batch(self._uch, self._batch_ids, self._batch_ptrs,
                                 self._batch_count)
         values = self._batch_values[:]
         result = self.syscall_handler(values[0] & self._mask, tuple(values[1:7]))
         if not isinstance(result, int):
-            if result is not REGISTERS_SET:
-                self.stop(result)
-            elif self._pc_advances_after_hook:
-                # Unicorn moves the pc past `syscall` once the hook returns:
-                # a pc the handler set (sigreturn) must not move
-                pc = self.regs.read(self.spec.pc)
-                self.regs.write(self.spec.pc, pc - self.spec.linux.syscall.instruction_size)
+            self._no_result(result)
             return
         written = self._write_values
         if self._error_bit is None:

@@ -6,6 +6,11 @@ gives every page all rights. The library holds a TLB-fill hook that gives
 each page its guest region's rights instead (a Python hook would cost
 microseconds a fill), and the table of regions it looks them up in.
 
+It also holds the engine's system call entry (`SyscallEntry`): it reads
+the number and arguments in C, answers the calls the Linux layer marked
+(`MachineCall`: getpid, clock_gettime...) at once, and calls Python for the
+rest with the registers already read.
+
 The package's build compiles it (setup.py, an optional extension: no
 compiler, no library). Without it, or with XEMU_PURE_PYTHON=1 in the
 environment, TCG runs as before, slower on memory-heavy code.
@@ -19,10 +24,14 @@ import weakref
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
+from typing import Callable, Mapping
+
 from unicorn.unicorn_py3.unicorn import uclib
 
+from .base import MACHINE_CALL_KINDS, MachineCall
+
 PURE_ENV = "XEMU_PURE_PYTHON"
-ABI = 1                       # xt_abi() of a library whose calls match this file
+ABI = 2                       # xt_abi() of a library whose calls match this file
 NAME = "_tcgfast"
 # Fills between the TLB flushes that let Unicorn's TLB grow (the interval
 # doubles after each flush, see _tcgfast.c)
@@ -57,6 +66,21 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.xt_lookup.argtypes, lib.xt_lookup.restype = (p, u64), ctypes.c_int
     lib.xt_fills.argtypes, lib.xt_fills.restype = (p,), u64
     lib.xt_flushes.argtypes, lib.xt_flushes.restype = (p,), u64
+    lib.xs_new.argtypes, lib.xs_new.restype = (p, p, p, p, p), p
+    lib.xs_free.argtypes, lib.xs_free.restype = (p,), None
+    lib.xs_set_registers.argtypes = (p, ctypes.POINTER(ctypes.c_int), ctypes.c_int, u64,
+                                     ctypes.c_int, ctypes.c_int, ctypes.c_int64)
+    lib.xs_set_registers.restype = None
+    lib.xs_set_python.argtypes, lib.xs_set_python.restype = (p, p, p), None
+    lib.xs_set_fill.argtypes, lib.xs_set_fill.restype = (p, p), None
+    lib.xs_clear_calls.argtypes, lib.xs_clear_calls.restype = (p,), None
+    lib.xs_set_call.argtypes = (p, u64, ctypes.c_int, ctypes.c_int, u64, u64, ctypes.c_uint32,
+                                u64, p, ctypes.c_uint32)
+    lib.xs_set_call.restype = ctypes.c_int
+    lib.xs_values.argtypes, lib.xs_values.restype = (p,), p
+    lib.xs_skip_write.argtypes, lib.xs_skip_write.restype = (p,), None
+    lib.xs_served_in_c.argtypes, lib.xs_served_in_c.restype = (p,), u64
+    lib.xs_served_in_python.argtypes, lib.xs_served_in_python.restype = (p,), u64
 
 
 def load() -> tuple[ctypes.CDLL | None, str]:
@@ -79,7 +103,7 @@ def load() -> tuple[ctypes.CDLL | None, str]:
             problems.append(f"{path}: built for another xemu (ABI {abi}, not {ABI})")
             continue
         _declare(lib)
-        _loaded = lib, f"compiled TLB fill ({path})"
+        _loaded = lib, f"compiled TLB fill and syscall entry ({path})"
         return _loaded
     why = "; ".join(problems) or "the package was installed without it (no C compiler?)"
     _loaded = None, f"pure Python: no usable {NAME} library: {why}"
@@ -129,3 +153,72 @@ class FillTable:
     @property
     def flushes(self) -> int:
         return self._lib.xt_flushes(self.pointer)
+
+
+# Python's side of the entry: serve the call in `values` and answer the
+# result word (or call skip_write); and an interrupt that is not a call.
+PYTHON_SYSCALL = ctypes.CFUNCTYPE(ctypes.c_uint64)
+OTHER_INTERRUPT = ctypes.CFUNCTYPE(None, ctypes.c_uint32)
+
+
+def _function(name: str) -> int:
+    return ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
+
+
+class SyscallEntry:
+    """One engine's system call entry: its hooks' user data, freed with
+    this object. `values` holds what the entry read for Python: the number,
+    six arguments and (PowerPC) the register of the error flag."""
+
+    def __init__(self, lib: ctypes.CDLL, engine: int, registers: list[int], result: int,
+                 error_bit: int, bits: int, big_endian: bool, interrupt: int | None,
+                 python: Callable[[], int], other_interrupt: Callable[[int], None]):
+        """registers: the ids of the number's register, the six arguments'
+        and, if error_bit is not 0, the error flag's; interrupt: the
+        number of the syscall's interrupt (None: an instruction hook)."""
+        self._lib = lib
+        self.pointer: int = lib.xs_new(engine, _function("uc_reg_read_batch"),
+                                       _function("uc_reg_write_batch"),
+                                       _function("uc_mem_write"), _function("uc_mem_read"))
+        if not self.pointer:
+            raise MemoryError("the syscall entry")
+        weakref.finalize(self, lib.xs_free, self.pointer)
+        ids = (ctypes.c_int * 8)(*(registers + [0] * (8 - len(registers))))
+        lib.xs_set_registers(self.pointer, ids, result, error_bit, bits, int(big_endian),
+                             -1 if interrupt is None else interrupt)
+        # ctypes callbacks must stay alive as long as the engine may call them
+        self._callbacks = (PYTHON_SYSCALL(python), OTHER_INTERRUPT(other_interrupt))
+        lib.xs_set_python(self.pointer, *(ctypes.cast(c, ctypes.c_void_p)
+                                          for c in self._callbacks))
+        self.values = (ctypes.c_uint64 * 8).from_address(lib.xs_values(self.pointer))
+        self.interrupt_hook: int = ctypes.cast(lib.xs_on_interrupt, ctypes.c_void_p).value
+        self.instruction_hook: int = ctypes.cast(lib.xs_on_syscall_instruction,
+                                                 ctypes.c_void_p).value
+        self._fill: FillTable | None = None
+
+    def use_fill(self, fill: FillTable) -> None:
+        """The table of the guest's rights, which says where a call may
+        write (without one, no call that writes memory is served here)."""
+        self._fill = fill                     # outlives this entry's use of it
+        self._lib.xs_set_fill(self.pointer, fill.pointer)
+
+    def serve(self, calls: Mapping[int, MachineCall]) -> None:
+        """These calls are answered here from now on; all others by Python.
+        A number the entry cannot hold (ARM's private calls) stays Python's."""
+        self._lib.xs_clear_calls(self.pointer)
+        self._calls = dict(calls)             # keeps their descriptor tables alive
+        for number, call in calls.items():
+            table, slots = call.descriptors.buffer_info() if call.descriptors is not None \
+                else (None, 0)
+            self._lib.xs_set_call(self.pointer, number, MACHINE_CALL_KINDS.index(call.kind),
+                                  call.host_number, call.limit, call.overflow, call.word,
+                                  call.clocks, table, slots)
+
+    def skip_write(self) -> None:
+        """From Python's callback: no result to write (it set the registers)."""
+        self._lib.xs_skip_write(self.pointer)
+
+    @property
+    def served(self) -> tuple[int, int]:
+        """(calls answered in C, calls given to Python) so far."""
+        return self._lib.xs_served_in_c(self.pointer), self._lib.xs_served_in_python(self.pointer)

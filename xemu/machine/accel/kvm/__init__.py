@@ -358,6 +358,14 @@ class KvmAccelerator(Debugging):
         self._interrupted = True
         self._kick()
 
+    def serve_in_machine(self, calls) -> None:
+        """Every call exits to the dispatcher: a call served in the guest
+        would need code in its kernel area, and the exit is the cost."""
+
+    @property
+    def in_machine(self) -> dict:
+        return {}
+
     def twin(self) -> KvmAccelerator:
         """A CPU for another thread of the same program: a vCPU in this
         one's VM, with a copy of these registers."""
