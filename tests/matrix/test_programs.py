@@ -37,10 +37,11 @@ def test_program(arch, accel, case, tmp_path, guest_env):
 # TCG without its compiled part (no compiler at install, or XEMU_PURE_PYTHON=1):
 # the cases whose memory accesses, faults and code writes take another path
 # there (Unicorn's own TLB and invalid-memory hook instead of the C fill hook
-# and the replay of a refused access).
+# and the replay of a refused access), and whose system calls do (every one
+# through the binding's hooks instead of the C syscall entry).
 PURE_PYTHON_CASES = ("hello", "memory", "segv", "jump0", "rowrite", "unaligned", "recurse",
                      "straddle", "segvjmp", "altstack", "fpsignal", "forkwait", "kuser",
-                     "privileged-io")
+                     "privileged-io", "fastcalls", "timing", "vfork", "sighandler", "restart")
 
 
 @pytest.mark.parametrize("arch,case", [
