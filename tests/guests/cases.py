@@ -102,6 +102,7 @@ CASES = [
     Case("segvjmp", ("segvjmp",)),
     Case("altstack", ("altstack",)),
     Case("autodisarm", ("autodisarm",)),
+    Case("fromparent", ("fromparent",)),    # another process's signals keep their siginfo
     Case("fpsignal", ("fpsignal",)),
     Case("deaths", ("deaths",)),
     # xemu's own /proc never reaches the guest (issue 20): every spelling of

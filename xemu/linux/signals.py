@@ -36,6 +36,7 @@ from ..archs.base import (SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
                           ArchSpec, SignalDelivery)
 from ..errors import GuestMemoryError
 from ..machine.accel.base import Fault, Stop
+from ..machine.accel.tcgfast import SignalRecords
 from ..machine.memory import PAGE, PROT_EXEC, PROT_READ
 from .sched import RINGING, running_threads
 
@@ -177,7 +178,7 @@ class Siginfo:
             struct.pack_into(endian + "iIi", info, union, self.pid, self.uid, self.status)
         else:
             struct.pack_into(endian + "iI", info, union, self.pid, self.uid)
-            struct.pack_into(endian + word, info, union + 8, self.value)
+            struct.pack_into(endian + word, info, union + 8, self.value & ((1 << spec.bits) - 1))
         return bytes(info)
 
 
@@ -392,7 +393,8 @@ def _signalfd_record(spec: ArchSpec, info: Siginfo) -> bytes:
     struct.pack_into(spec.endian + "IiiII", record, 0, info.signo, 0, info.code,
                      pid & 0xFFFFFFFF, uid)
     # ssi_status, ssi_int (sigval's low 32 bits), ssi_ptr (all of it)
-    struct.pack_into(spec.endian + "iIQ", record, 40, info.status, value & 0xFFFFFFFF, value)
+    struct.pack_into(spec.endian + "iIQ", record, 40, info.status, value & 0xFFFFFFFF,
+                     value & 0xFFFF_FFFF_FFFF_FFFF)
     struct.pack_into(spec.endian + "Q", record, 72, info.address or 0)
     return bytes(record)
 
@@ -680,8 +682,11 @@ def take_incoming(process) -> None:
 
 
 def _with_child_details(info: Siginfo) -> Siginfo:
-    """A host SIGCHLD carries no siginfo through Python: the child that
-    changed state tells it (waitid with WNOWAIT leaves it to be waited for)."""
+    """A host SIGCHLD that came by number alone (without the compiled
+    handler): the child that changed state tells its siginfo (waitid with
+    WNOWAIT leaves it to be waited for)."""
+    if info.pid:
+        return info
     try:
         found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
@@ -709,6 +714,9 @@ class HostSignals:
         self.old_wakeup_fd = None
         self.closed = threading.Event()
         self.watcher: threading.Thread | None = None
+        # The compiled part's SA_SIGINFO handler, where it is built: each
+        # signal comes with its sender's pid and uid and sigqueue's value
+        self.records: SignalRecords | None = None
 
     def install(self) -> HostSignals:
         try:
@@ -723,9 +731,19 @@ class HostSignals:
                 self.previous[signum] = host_signal.signal(signum, self._caught)
             except (OSError, ValueError):
                 pass
+        self._catch_with_siginfo()
         HostSignals.current = self
         self._start_watcher()
         return self
+
+    def _catch_with_siginfo(self) -> None:
+        """Over Python's handler, the compiled one that keeps the siginfo
+        (Python restores its own at uninstall, by signal())."""
+        self.records = SignalRecords.open()
+        if self.records is None:
+            return
+        for signum in self.previous:
+            self.records.catch(signum)
 
     def uninstall(self) -> None:
         for signum, previous in self.previous.items():
@@ -733,6 +751,9 @@ class HostSignals:
         if self.old_wakeup_fd is not None:
             host_signal.set_wakeup_fd(self.old_wakeup_fd)
         self._stop_watcher()
+        if self.records is not None:
+            self.records.close()
+            self.records = None
         for fd in (self.signal_read, self.signal_write):
             os.close(fd)
         if HostSignals.current is self:
@@ -789,17 +810,24 @@ class HostSignals:
         host_signal.pthread_sigmask(host_signal.SIG_BLOCK, host_signal.valid_signals())
         poller = select.poll()
         poller.register(self.signal_read, select.POLLIN)
+        records = self.records
+        if records is not None:
+            poller.register(records.read_fd, select.POLLIN)
         while not self.closed.is_set():
             poller.poll()
             try:
                 data = os.read(self.signal_read, 512)
             except BlockingIOError:
-                continue
+                data = b""
             if self.closed.is_set():
                 break
-            for signum in data:
-                if valid(signum):
-                    self.record(Siginfo(signum, SI_USER), acts_on(self.process, signum))
+            caught = [Siginfo(signum, SI_USER) for signum in data]
+            if records is not None:
+                caught += [Siginfo(signo, code, pid, uid, value=value, status=status)
+                           for signo, code, pid, uid, status, value in records.take()]
+            for info in caught:
+                if valid(info.signo):
+                    self.record(info, acts_on(self.process, info.signo))
 
     def after_fork(self) -> None:
         """In a forked child: its own pipes and watcher (threads and the
@@ -808,6 +836,9 @@ class HostSignals:
             os.close(fd)
         self.signal_read, self.signal_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.watcher = None                  # the parent's: not in this process
+        if self.records is not None:         # the parent's pipe: a pipe of its own
+            self.records.close()
+            self.records = SignalRecords.open()
         if self.old_wakeup_fd is None:
             return
         host_signal.set_wakeup_fd(self.signal_write, warn_on_full_buffer=False)

@@ -500,3 +500,65 @@ int waitsig_main(int argc, char **argv) {
     }
     return 0;
 }
+
+/* Signals from another process carry their siginfo: sigqueue's value and
+ * SI_QUEUE, kill's SI_USER, the sender's pid and uid. One at a time (each
+ * handler tells the parent through a pipe before the next is sent). */
+static int fromparent_pipe = -1;
+static void fromparent_handler(int sig, siginfo_t *si, void *context) {
+    (void)context;
+    char line[160];
+    int n = snprintf(line, sizeof line, "%s: code=%s value=%d from parent=%d uid=%d\n",
+                     sig == SIGUSR2 ? "SIGUSR2" : sig == SIGRTMIN + 1 ? "SIGRTMIN+1" : "other",
+                     si->si_code == SI_QUEUE ? "SI_QUEUE" : si->si_code == SI_USER ? "SI_USER"
+                     : "other", si->si_code == SI_QUEUE ? si->si_value.sival_int : -1,
+                     si->si_pid == getppid(), si->si_uid == getuid());
+    write(1, line, n);
+    write(fromparent_pipe, "h", 1);
+}
+
+int fromparent_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    int ready[2], handled[2];
+    if (pipe(ready) || pipe(handled))
+        return 1;
+    sigset_t both, old;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR2);
+    sigaddset(&both, SIGRTMIN + 1);
+    sigprocmask(SIG_BLOCK, &both, &old);
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        fromparent_pipe = handled[1];
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_sigaction = fromparent_handler;
+        action.sa_flags = SA_SIGINFO;
+        action.sa_mask = both;
+        sigaction(SIGUSR2, &action, NULL);
+        sigaction(SIGRTMIN + 1, &action, NULL);
+        write(ready[1], "r", 1);
+        for (int got = 0; got < 2; got++)
+            sigsuspend(&old);
+        return 0;
+    }
+    char c;
+    read(ready[0], &c, 1);
+    union sigval value = {.sival_int = 1234};
+    int queued = sigqueue(child, SIGRTMIN + 1, value);
+    read(handled[0], &c, 1);
+    printf("sigqueue: %d\n", queued);
+    fflush(stdout);
+    int killed = kill(child, SIGUSR2);
+    read(handled[0], &c, 1);
+    printf("kill: %d\n", killed);
+    int status;
+    waitpid(child, &status, 0);
+    printf("child: %s %d\n", WIFEXITED(status) ? "exit" : "signal",
+           WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    union sigval none = {.sival_int = 0};
+    int lost = sigqueue(999999, SIGUSR2, none);
+    printf("sigqueue to nobody: %d %s\n", lost, strerror(errno));
+    return 0;
+}

@@ -3,6 +3,7 @@ and the timers that send SIGALRM. The state and delivery are in
 linux/signals.py; the frames in each arch's signal.py."""
 from __future__ import annotations
 
+import ctypes
 import errno
 import math
 import os
@@ -10,6 +11,8 @@ import signal as host_signal
 import struct
 import time
 
+from ...archs import by_name
+from ...machine.select import host_arch
 from ..process import Process
 from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINFO_SIZE,
                        SIGKILL, SIGSTOP, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, RealTimer,
@@ -17,6 +20,7 @@ from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINF
                        lowest, on_altstack, recalc, send, set_blocked, sigset_bytes,
                        sigset_value, take_incoming, valid, wait_for)
 from ..thread import Thread
+from .hostlibc import host_syscall
 from .registry import syscall
 from .time import read_timeout
 
@@ -196,8 +200,9 @@ def rt_sigqueueinfo(thread: Thread, pid: int, signum: int, info: int) -> int:
 
 @syscall("rt_tgsigqueueinfo")
 def rt_tgsigqueueinfo(thread: Thread, tgid: int, tid: int, signum: int, info: int) -> int:
-    """sigqueue: the guest's own siginfo (its value) goes with the signal.
-    To another process only the signal number reaches it (the host's kill)."""
+    """sigqueue: the guest's own siginfo (its value) goes with the signal,
+    to this process or, through the host's call, to another (whose xemu
+    reads it back from its host handler's siginfo)."""
     p = thread.process
     tgid, tid, signum = p.int32(tgid), p.int32(tid), p.int32(signum)
     if not valid(signum):
@@ -205,7 +210,16 @@ def rt_tgsigqueueinfo(thread: Thread, tgid: int, tid: int, signum: int, info: in
     raw = p.mem.read(info, SIGINFO_SIZE)
     code = struct.unpack_from(p.spec.endian + "i", raw, 8)[0]
     if tgid != os.getpid():
-        os.kill(tgid, signum)
+        if code >= 0 or code == SI_TKILL:        # the kernel's, or kill's and tgkill's own
+            return -errno.EPERM
+        value = Siginfo(signum, code, raw=raw).sender(p.spec)[2]
+        host = Siginfo(signum, code, os.getpid(), os.getuid(), value=value).pack(by_name(host_arch()))
+        buffer = ctypes.create_string_buffer(host, len(host))
+        if tid == tgid:
+            host_syscall("rt_sigqueueinfo", ctypes.c_int(tgid), ctypes.c_int(signum), buffer)
+        else:
+            host_syscall("rt_tgsigqueueinfo", ctypes.c_int(tgid), ctypes.c_int(tid),
+                         ctypes.c_int(signum), buffer)
         return 0
     if code >= 0 and code != SI_QUEUE:           # only the kernel may claim those
         return -errno.EPERM

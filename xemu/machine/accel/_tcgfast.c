@@ -1,6 +1,7 @@
 /*
- * xemu's compiled part for TCG: the TLB-fill hook of a Unicorn engine, and
- * the engine's system call entry (below the fill hook).
+ * xemu's compiled part for TCG: the TLB-fill hook of a Unicorn engine, the
+ * engine's system call entry (below the fill hook), and a host signal
+ * handler that keeps each signal's siginfo (at the end).
  *
  * Why it exists: Unicorn 2.1.2+ sends every guest store through a C slow
  * path (tens of ns instead of about 2) while its TLB entry for the page is
@@ -15,6 +16,8 @@
  * to uc_hook_add through the pip package's own library handle. The types
  * below are Unicorn 2.1's (include/unicorn/unicorn.h).
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,7 +64,7 @@ typedef struct {
  * answers another number (an older build found on sys.path). */
 int xt_abi(void)
 {
-    return 2;
+    return 3;
 }
 
 /* ctl: libunicorn's uc_ctl, which the hook calls to flush the TLB. */
@@ -541,4 +544,60 @@ void xs_on_interrupt(void *uc, uint32_t number, void *data)
 void xs_on_syscall_instruction(void *uc, void *data)
 {
     serve(data);
+}
+
+
+/*
+ * Host signals sent to xemu for its guest, with their siginfo.
+ *
+ * Why it exists: Python's signal handlers are given the number alone, so
+ * a signal from another process reached the guest without its sender's pid
+ * and uid, and sigqueue's value was lost. This handler (SA_SIGINFO) writes
+ * a fixed-size record of each to a pipe that the Linux layer's watcher
+ * thread reads; write(2) is async-signal-safe, and a pipe write this small
+ * is atomic.
+ */
+typedef struct {
+    int32_t signo, code, pid;
+    uint32_t uid;
+    int32_t status;         /* SIGCHLD's si_status (shares the union with the value) */
+    int32_t unused;
+    int64_t value;          /* sigqueue's sigval, all of it */
+} xs_signal_record;
+
+static volatile int signal_fd = -1;
+
+static void on_signal(int signo, siginfo_t *info, void *context)
+{
+    (void)context;
+    int saved = errno;
+    xs_signal_record record = {signo, info->si_code, info->si_pid, info->si_uid,
+                               info->si_status, 0, (int64_t)(intptr_t)info->si_value.sival_ptr};
+    int fd = signal_fd;
+    if (fd >= 0 && write(fd, &record, sizeof record) < 0) {
+        /* a full pipe: the signal is lost, as a full wakeup fd loses it */
+    }
+    errno = saved;
+}
+
+int xs_signal_record_size(void)
+{
+    return sizeof(xs_signal_record);
+}
+
+/* Where records go from now on (-1: nowhere). */
+void xs_set_signal_fd(int fd)
+{
+    signal_fd = fd;
+}
+
+/* The handler takes signo from now on; -1 with errno on failure. */
+int xs_catch_signal(int signo)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_signal;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    return sigaction(signo, &action, NULL);
 }

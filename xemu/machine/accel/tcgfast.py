@@ -9,7 +9,8 @@ microseconds a fill), and the table of regions it looks them up in.
 It also holds the engine's system call entry (`SyscallEntry`): it reads
 the number and arguments in C, answers the calls the Linux layer marked
 (`MachineCall`: getpid, clock_gettime...) at once, and calls Python for the
-rest with the registers already read.
+rest with the registers already read. And a host signal handler that keeps
+what Python's drop, each signal's siginfo (`SignalRecords`).
 
 The package's build compiles it (setup.py, an optional extension: no
 compiler, no library). Without it, or with XEMU_PURE_PYTHON=1 in the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import sys
 import weakref
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -31,7 +33,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from .base import MACHINE_CALL_KINDS, MachineCall
 
 PURE_ENV = "XEMU_PURE_PYTHON"
-ABI = 2                       # xt_abi() of a library whose calls match this file
+ABI = 3                       # xt_abi() of a library whose calls match this file
 NAME = "_tcgfast"
 # Fills between the TLB flushes that let Unicorn's TLB grow (the interval
 # doubles after each flush, see _tcgfast.c)
@@ -81,6 +83,9 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.xs_skip_write.argtypes, lib.xs_skip_write.restype = (p,), None
     lib.xs_served_in_c.argtypes, lib.xs_served_in_c.restype = (p,), u64
     lib.xs_served_in_python.argtypes, lib.xs_served_in_python.restype = (p,), u64
+    lib.xs_signal_record_size.argtypes, lib.xs_signal_record_size.restype = (), ctypes.c_int
+    lib.xs_set_signal_fd.argtypes, lib.xs_set_signal_fd.restype = (ctypes.c_int,), None
+    lib.xs_catch_signal.argtypes, lib.xs_catch_signal.restype = (ctypes.c_int,), ctypes.c_int
 
 
 def load() -> tuple[ctypes.CDLL | None, str]:
@@ -222,3 +227,45 @@ class SyscallEntry:
     def served(self) -> tuple[int, int]:
         """(calls answered in C, calls given to Python) so far."""
         return self._lib.xs_served_in_c(self.pointer), self._lib.xs_served_in_python(self.pointer)
+
+
+# xs_signal_record: signo, code, pid, uid, status, (unused), value
+SIGNAL_RECORD = struct.Struct("=iiiIiiq")
+
+
+class SignalRecords:
+    """Host signals caught by the library's SA_SIGINFO handler, each as a
+    record written to a pipe: (signo, code, pid, uid, status, value), the
+    siginfo that Python's own handlers never see. None where the library
+    is not loaded (signals then come by number alone)."""
+
+    def __init__(self, lib: ctypes.CDLL):
+        if lib.xs_signal_record_size() != SIGNAL_RECORD.size:
+            raise RuntimeError("the library's signal record has another layout")
+        self._lib = lib
+        self.read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        lib.xs_set_signal_fd(self._write_fd)
+
+    @classmethod
+    def open(cls) -> SignalRecords | None:
+        lib = load()[0]
+        return cls(lib) if lib is not None else None
+
+    def catch(self, signum: int) -> None:
+        """The handler takes signum from now on (after Python's signal())."""
+        if self._lib.xs_catch_signal(signum):
+            raise OSError(f"sigaction({signum}) failed")
+
+    def take(self) -> list[tuple[int, int, int, int, int, int]]:
+        """The records written since the last take (none: an empty list)."""
+        try:
+            data = os.read(self.read_fd, SIGNAL_RECORD.size * 64)
+        except OSError:                       # none (or closed under a late watcher)
+            return []
+        usable = len(data) - len(data) % SIGNAL_RECORD.size
+        return [fields[:5] + fields[6:] for fields in SIGNAL_RECORD.iter_unpack(data[:usable])]
+
+    def close(self) -> None:
+        self._lib.xs_set_signal_fd(-1)
+        for fd in (self.read_fd, self._write_fd):
+            os.close(fd)
