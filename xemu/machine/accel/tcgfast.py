@@ -25,7 +25,6 @@ import sys
 import weakref
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
-
 from typing import Callable, Mapping
 
 from unicorn.unicorn_py3.unicorn import uclib
