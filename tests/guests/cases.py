@@ -103,6 +103,7 @@ CASES = [
     Case("altstack", ("altstack",)),
     Case("autodisarm", ("autodisarm",)),
     Case("fromparent", ("fromparent",)),    # another process's signals keep their siginfo
+    Case("vecsignal", ("vecsignal",)),      # vector registers come back after a handler
     Case("fpsignal", ("fpsignal",)),
     Case("deaths", ("deaths",)),
     # xemu's own /proc never reaches the guest (issue 20): every spelling of

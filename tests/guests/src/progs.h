@@ -10,6 +10,6 @@
     X(procsignal) X(detached) X(manythreads) X(mainexit) X(robust) X(futexops) X(affinity) \
     X(tasklist) X(threadfork) X(threadexec) X(fdevents) X(pipethreads) \
     X(identity) X(owners) X(filetimes) X(fsinfo) X(transfer) X(resources) \
-    X(tcpecho) X(tcpthreads) X(udpecho) X(unixfd) X(sigfd) X(ptimers) X(inotify) X(vforkfork) X(straddle) X(terminal) X(sysvipc) X(ifaddrs) X(kuser) X(pidfds) X(privileged) X(fastcalls) X(fromparent)
+    X(tcpecho) X(tcpthreads) X(udpecho) X(unixfd) X(sigfd) X(ptimers) X(inotify) X(vforkfork) X(straddle) X(terminal) X(sysvipc) X(ifaddrs) X(kuser) X(pidfds) X(privileged) X(fastcalls) X(fromparent) X(vecsignal)
 #define DECLARE(name) int name##_main(int argc, char **argv);
 PROGRAMS(DECLARE)
