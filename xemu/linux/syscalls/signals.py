@@ -11,8 +11,7 @@ import signal as host_signal
 import struct
 import time
 
-from ...archs import by_name
-from ...machine.select import host_arch
+from ... import archs
 from ..process import Process
 from ..signals import (ERESTARTNOHAND, NSIG, SI_QUEUE, SI_TKILL, SI_USER, SIGINFO_SIZE,
                        SIGKILL, SIGSTOP, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE, RealTimer,
@@ -213,7 +212,7 @@ def rt_tgsigqueueinfo(thread: Thread, tgid: int, tid: int, signum: int, info: in
         if code >= 0 or code == SI_TKILL:        # the kernel's, or kill's and tgkill's own
             return -errno.EPERM
         value = Siginfo(signum, code, raw=raw).sender(p.spec)[2]
-        host = Siginfo(signum, code, os.getpid(), os.getuid(), value=value).pack(by_name(host_arch()))
+        host = Siginfo(signum, code, os.getpid(), os.getuid(), value=value).pack(archs.host())
         buffer = ctypes.create_string_buffer(host, len(host))
         if tid == tgid:
             host_syscall("rt_sigqueueinfo", ctypes.c_int(tgid), ctypes.c_int(signum), buffer)
