@@ -1,13 +1,21 @@
 """One xemu run in a namespace sandbox of its own, and what it left behind.
 
 Each run is `unshare --user --map-root-user --pid --fork --kill-child
---mount --net --ipc --uts sh -c '"$@"; exit $?' sh xemu ...`: root of a
-fresh user namespace (so nothing it does reaches this machine's real state:
-mounts, network, System V IPC objects and the host name are the
-namespaces' own), with `sh` as the pid namespace's init so xemu is an
-ordinary process (a pid-1 xemu could not end itself by its guest's signal),
-and --kill-child so killing unshare ends everything inside. Its workspace
-is a fresh temporary directory:
+--mount --net --ipc --uts sh -c INIT sh WORKSPACE xemu ...`: root of a
+fresh user namespace (mounts, network, System V IPC objects and the host
+name are the namespaces' own), with `sh` as the pid namespace's init so
+xemu is an ordinary process (a pid-1 xemu could not end itself by its
+guest's signal), and --kill-child so killing unshare ends everything
+inside.
+
+That root is, seen from outside, the user who started the fuzzer: when
+that is the machine's root it owns the host's files (the Python that runs
+xemu lives in root's home, so it cannot drop to another user). So nothing
+it does may reach them: INIT remounts every mount read-only in the
+sandbox's mount namespace but the workspace, and stdin and stdout are
+pipes, never a host file (a guest's fchmod of an inherited /dev/null once
+changed the host's /dev/null). Its workspace is a fresh temporary
+directory:
 
     root/      the --rootfs, holding the guest
     canary/    files beside the root that no run may change
@@ -34,6 +42,14 @@ ROOT = Path(__file__).resolve().parent.parent
 GUESTS = ROOT / "tests" / "guests" / "bin"
 UNSHARE = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child",
            "--mount", "--net", "--ipc", "--uts"]
+# The pid namespace's init: the workspace ($1) stays writable, every other
+# mount is made read-only, then the command runs.
+INIT = """ws=$1; shift
+mount --bind "$ws" "$ws" || exit 97
+for mount_point in $(awk '{print $5}' /proc/self/mountinfo); do
+    [ "$mount_point" = "$ws" ] || mount -o remount,bind,ro "$mount_point" || exit 97
+done
+"$@"; exit $?"""
 MEMORY = "64M"
 MEMORY_BYTES = 64 << 20
 
@@ -42,7 +58,9 @@ def sandbox_skip_reason() -> str:
     """Why runs cannot be sandboxed here, or "" if they can."""
     if shutil.which("unshare") is None:
         return "unshare (util-linux) is not installed"
-    probe = subprocess.run([*UNSHARE, "true"], capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="xemu-fuzz-probe-") as workspace:
+        probe = subprocess.run([*UNSHARE, "sh", "-c", INIT, "sh", workspace, "true"],
+                               capture_output=True)
     if probe.returncode != 0:
         return ("unprivileged user, pid, mount, net, ipc and uts namespaces are not available: "
                 + probe.stderr.decode(errors="replace").strip())
@@ -153,21 +171,22 @@ class Result:
 def run(command: list[str], workspace: Workspace, deadline: float, stall: float | None = None,
         on_line=None) -> Result:
     """Run the command in a sandbox with workspace.cwd as its directory;
-    stdin and stdout are /dev/null. on_line(line) sees each line of stderr
+    stdin is an empty pipe and stdout a pipe whose bytes are dropped. on_line(line) sees each line of stderr
     as it comes (and the stderr is then not kept whole). The driver kills
     the sandbox after `deadline` seconds, or after `stall` seconds without a
     line of stderr."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     start = time.monotonic()
-    child = subprocess.Popen([*UNSHARE, "sh", "-c", '"$@"; exit $?', "sh", *command],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+    child = subprocess.Popen([*UNSHARE, "sh", "-c", INIT, "sh", str(workspace.path), *command],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, cwd=workspace.cwd, env=env,
                              start_new_session=True)
+    child.stdin.close()
     kept: list[bytes] = []
     pending = b""
     killed = ""
     last_output = start
-    fd = child.stderr.fileno()
+    fd, out = child.stderr.fileno(), child.stdout.fileno()
     while True:
         now = time.monotonic()
         if now - start > deadline:
@@ -177,8 +196,11 @@ def run(command: list[str], workspace: Workspace, deadline: float, stall: float 
         if killed:
             kill(child)
             break
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
+        ready, _, _ = select.select([fd, out] if out >= 0 else [fd], [], [], 0.5)
+        if out in ready and not os.read(out, 1 << 16):
+            child.stdout.close()
+            out = -1
+        if fd not in ready:
             continue
         chunk = os.read(fd, 1 << 16)
         if not chunk:
@@ -194,6 +216,8 @@ def run(command: list[str], workspace: Workspace, deadline: float, stall: float 
     if pending and on_line is not None:
         on_line(pending)
     child.stderr.close()
+    if out >= 0:
+        child.stdout.close()
     _, wait_status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(wait_status)
     status = os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None

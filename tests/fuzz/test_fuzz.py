@@ -5,6 +5,7 @@ mutation fuzzer through the real CLI. The long runs are `python -m fuzz`
 (README's "Fuzzing"). Every xemu run is in a namespace sandbox: where
 unshare cannot make one, these tests are skipped."""
 import functools
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -124,5 +125,30 @@ def test_sandbox_keeps_xemu_out_of_pid_1():
         result = run(["sh", "-c", "echo $$ >&2"], workspace, deadline=30)
         assert result.status == 0
         assert int(result.stderr) != 1
+    finally:
+        workspace.remove()
+
+
+def test_sandbox_cannot_change_host_files(tmp_path):
+    """The sandbox's root owns the host's files when the fuzzer runs as
+    root: every mount but the workspace is read-only inside, and stdin and
+    stdout are pipes, not the host's /dev/null (whose mode a guest's fchmod
+    once changed). Each attempt below is harmless if it wrongly succeeds."""
+    need_sandbox()
+    outside = tmp_path / "outside"
+    null_mode = oct(os.stat("/dev/null").st_mode & 0o7777)[2:]
+    workspace = Workspace()
+    try:
+        script = (f"chmod {null_mode} /dev/null 2>&-; echo $? >&2; "
+                  f"touch {outside} 2>&-; echo $? >&2; "
+                  f"stat -L -c %F /proc/self/fd/0 /proc/self/fd/1 >&2; "
+                  f"touch {workspace.cwd}/inside; echo $? >&2")
+        result = run(["sh", "-c", script], workspace, deadline=30)
+        null_status, outside_status, stdin, stdout, inside_status = \
+            result.stderr.decode().split("\n")[:5]
+        assert null_status != "0" and outside_status != "0"
+        assert not outside.exists()
+        assert (stdin, stdout) == ("fifo", "fifo")
+        assert inside_status == "0"
     finally:
         workspace.remove()
