@@ -66,6 +66,7 @@ CASES = [
     Case("abort", ("abort",), status=-6, stderr="SIGABRT"),
     Case("badsys", ("badsys",)),
     Case("simd", ("simd",)),
+    Case("itblock", ("itblock",)),          # Thumb-2 IT blocks across TLB fills
     Case("trap", ("trap",), status={"x86_64": -4, "i386": -4, "arm": -4,
                                     "aarch64": -5, "ppc": -5}),
     Case("divzero", ("divzero",), status={"x86_64": -8, "i386": -8, "arm": -8,

@@ -378,6 +378,11 @@ class TcgInfo:
     # The exception an I/O port instruction raises in user mode (x86: #GP,
     # as Linux grants no port; Unicorn checks no I/O permission), or None.
     port_io_fault: int | None = None
+    # (register, mask): state bits the compiled TLB fill clears at each data
+    # fill, because Unicorn 2.1.x's fill leaves the faulting instruction's
+    # copy of them behind while its block goes on (ARM's IT-block bits of
+    # CPSR, which QEMU keeps 0 while a block runs; _tcgfast.c says more).
+    fill_clears: tuple[str, int] | None = None
     # QEMU's -cpu name for the same model, so a reference run matches.
     qemu_cpu: str | None = None
     # How a new thread's engine gets its parent's registers: None, as a

@@ -18,6 +18,7 @@ PROT_READ, PROT_EXEC = 1, 4
 CPACR_CP10_CP11_FULL = 0xF << 20     # let user code use VFP/NEON
 FPEXC_EN = 1 << 30                   # VFP unit on
 CPSR_T = 1 << 5                      # executing Thumb instructions
+CPSR_IT = 0x3F << 10 | 0x3 << 25     # the IT block's state (Thumb-2 conditional execution)
 USR_MODE = 0x10                      # CPSR.M of user mode: what Linux starts a program in
 
 HWCAP = {"swp": 1 << 0, "half": 1 << 1, "thumb": 1 << 2, "fast_mult": 1 << 4,
@@ -167,6 +168,7 @@ SPEC = ArchSpec(
         trap=Trap("interrupt", EXCP_SWI),
         setup_cpu=setup_cpu,
         after_yield_hint=after_yield_hint,
+        fill_clears=("cpsr", CPSR_IT),
     ),
     capstone=("ARM", ("ARM",)),
     isa_switch=IsaSwitch("cpsr", CPSR_T, ("THUMB",)),

@@ -37,6 +37,7 @@ enum { UC_CTL_TLB_FLUSH = 11, UC_CTL_IO_WRITE = 1 };
 #define UC_CTL_WRITE(type) ((type) | (UC_CTL_IO_WRITE << 30))
 
 typedef int (*uc_ctl_fn)(void *uc, int control, ...);
+typedef int (*uc_reg_fn)(void *uc, int regid, void *value);
 
 typedef struct {
     uint64_t start, end;    /* [start, end) */
@@ -58,13 +59,17 @@ typedef struct {
     uint64_t flush_every, interval, since_flush;
     uc_ctl_fn ctl;
     uint64_t fills, flushes;
+    /* State bits a data fill clears (see xt_clear_on_fill); mask 0: none. */
+    uc_reg_fn reg_read, reg_write;
+    int clear_register;
+    uint64_t clear_mask;
 } xt_table;
 
 /* The layout of this library's calls: Python refuses a library that
  * answers another number (an older build found on sys.path). */
 int xt_abi(void)
 {
-    return 3;
+    return 4;
 }
 
 /* ctl: libunicorn's uc_ctl, which the hook calls to flush the TLB. */
@@ -162,6 +167,23 @@ int xt_add(xt_table *t, uint64_t start, uint64_t end, int perms)
     return 0;
 }
 
+/* Unicorn 2.1.x's fill (unicorn_fill_tlb) first rolls the CPU state back
+ * to the faulting instruction with cpu_restore_state, and then lets the
+ * block go on. On ARM that writes the instruction's IT-block state into
+ * CPSR, where QEMU's translated code keeps 0 while a block runs: the bits
+ * outlive the block, and the next block is translated as if inside an IT
+ * block (conditional code skipped, a `beq.w` raising SIGILL). A data fill
+ * therefore clears these bits of this register (read and written with
+ * reg_read and reg_write: libunicorn's uc_reg_read and uc_reg_write).
+ * Unicorn's later sources restore only the pc there. */
+void xt_clear_on_fill(xt_table *t, uc_reg_fn reg_read, uc_reg_fn reg_write, int regid,
+                      uint64_t mask)
+{
+    t->reg_read = reg_read;
+    t->reg_write = reg_write;
+    t->clear_register = regid;
+    t->clear_mask = mask;
+}
 void xt_set_permissive(xt_table *t, int permissive)
 {
     t->permissive = permissive;
@@ -206,6 +228,13 @@ bool xt_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *result, void *dat
             t->interval *= 2;
         t->flushes++;
         t->ctl(uc, UC_CTL_WRITE(UC_CTL_TLB_FLUSH));
+    }
+    if (t->clear_mask && type != UC_MEM_FETCH) {
+        uint64_t value = 0;
+        if (t->reg_read(uc, t->clear_register, &value) == 0 && (value & t->clear_mask)) {
+            value &= ~t->clear_mask;
+            t->reg_write(uc, t->clear_register, &value);
+        }
     }
     result->paddr = vaddr;
     if (t->permissive) {

@@ -199,6 +199,9 @@ class TcgAccelerator(Debugging):
         (with neither: x86-64's step to user mode leaves its pc at 0), from
         an empty TLB."""
         table = FillTable(lib)
+        if self.spec.tcg.fill_clears is not None:
+            register, mask = self.spec.tcg.fill_clears
+            table.clear_on_fill(self.regs.id(register), mask)
         for region in self.memory.regions():
             table.add(region.start, region.end, region.perms)
         self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)

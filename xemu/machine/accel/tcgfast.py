@@ -32,7 +32,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 from .base import MACHINE_CALL_KINDS, MachineCall
 
 PURE_ENV = "XEMU_PURE_PYTHON"
-ABI = 3                       # xt_abi() of a library whose calls match this file
+ABI = 4                       # xt_abi() of a library whose calls match this file
 NAME = "_tcgfast"
 # Fills between the TLB flushes that let Unicorn's TLB grow (the interval
 # doubles after each flush, see _tcgfast.c)
@@ -63,6 +63,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.xt_free.argtypes, lib.xt_free.restype = (p,), None
     lib.xt_add.argtypes, lib.xt_add.restype = (p, u64, u64, ctypes.c_int), ctypes.c_int
     lib.xt_remove.argtypes, lib.xt_remove.restype = (p, u64, u64), ctypes.c_int
+    lib.xt_clear_on_fill.argtypes = (p, p, p, ctypes.c_int, u64)
+    lib.xt_clear_on_fill.restype = None
     lib.xt_set_permissive.argtypes, lib.xt_set_permissive.restype = (p, ctypes.c_int), None
     lib.xt_lookup.argtypes, lib.xt_lookup.restype = (p, u64), ctypes.c_int
     lib.xt_fills.argtypes, lib.xt_fills.restype = (p,), u64
@@ -140,6 +142,12 @@ class FillTable:
     def remove(self, start: int, end: int) -> None:
         if self._lib.xt_remove(self.pointer, start, end):
             raise MemoryError("the TLB-fill table")
+
+    def clear_on_fill(self, register: int, mask: int) -> None:
+        """Clear these bits of the register at each data fill (the arch's
+        TcgInfo.fill_clears says which, and _tcgfast.c why)."""
+        self._lib.xt_clear_on_fill(self.pointer, _function("uc_reg_read"),
+                                   _function("uc_reg_write"), register, mask)
 
     def permissive(self, on: bool) -> None:
         """All rights to every address: Unicorn's own checks decide."""
