@@ -8,19 +8,29 @@ mask ignores the OS ABI byte and e_type's low bit, so ET_EXEC and ET_DYN
 (PIE) programs both match. Only arches the host kernel cannot run itself
 get an entry (never the host's own, nor i386 on x86-64).
 
-The interpreter is the `xemu-binfmt` launcher installed with the package.
-It is a Python script, so the kernel finds its Python by path at each
-exec: flags O and C (which hand the program over as an open descriptor)
-need a native ELF interpreter and are not offered. P keeps the program's
-argv[0]; F (--persistent) opens the launcher at registration, for mount
-namespaces and containers where its path is not visible.
+The interpreter is a static executable (`xemu-binfmt-static`, built from
+binfmt_launcher.c with the package): registering writes a copy of it beside
+this Python that names the `xemu-binfmt` Python launcher, and the copy runs
+that launcher with the kernel's arguments. P keeps the program's argv[0];
+F (--persistent) opens the copy at registration, so it runs in containers,
+mount namespaces and chroots where its path is not visible. In a chroot of
+a foreign root file system the Python launcher is out of reach: the copy
+then takes the real root from `xemu binfmt serve` (serve(), run outside the
+chroot), leaves the chroot, and runs the launcher with XEMU_BINFMT_ROOTFS
+naming the root it left, which becomes the program's --rootfs. Where the
+static launcher could not be built, the Python launcher itself is
+registered (no chroots). O and C, which hand the program over as an open
+descriptor, are not offered.
 """
 from __future__ import annotations
 
 import os
+import socket
+import struct
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 
 from .archs import all_specs
@@ -31,6 +41,13 @@ from .machine.select import host_arch, kvm_can_run
 MOUNT = Path("/proc/sys/fs/binfmt_misc")
 PREFIX = "xemu-"
 LAUNCHER = "xemu-binfmt"
+STATIC_LAUNCHER = "xemu-binfmt-static"
+# Where the static launcher's template keeps the Python launcher's path
+# (binfmt_launcher.c's `script`: the marker, then NULs, 4096 bytes in all).
+SCRIPT_MARKER = b"@XEMU-BINFMT-SCRIPT@"
+SCRIPT_ROOM = 4096
+ROOTFS_VARIABLE = "XEMU_BINFMT_ROOTFS"   # the root the static launcher left
+SERVER_NAME = "xemu-binfmt-root-{uid}"   # serve()'s abstract socket
 ET_EXEC = 2
 # e_ident[EI_OSABI] (byte 7) may be anything; e_type's low bit tells ET_EXEC
 # from ET_DYN, both wanted.
@@ -67,12 +84,35 @@ def entry_for(spec: ArchSpec, interpreter: str, persistent: bool = False) -> Ent
 
 
 def launcher_path() -> str:
-    """The installed launcher, beside this Python (a venv's bin)."""
+    """The installed Python launcher, beside this Python (a venv's bin)."""
     candidate = Path(sys.executable).parent / LAUNCHER
     if not candidate.is_file():
         raise XemuError(f"the {LAUNCHER} launcher is not installed beside {sys.executable} "
                         "(install xemu with pip into this Python)")
     return str(candidate)
+
+
+def interpreter_path() -> str:
+    """What the kernel is to run: a copy of the static launcher that names
+    the Python launcher, written beside it now; the Python launcher itself
+    where the static one was not built."""
+    script = launcher_path()
+    template = Path(__file__).resolve().parent / STATIC_LAUNCHER
+    if not template.is_file():
+        return script
+    data = template.read_bytes()
+    at = data.find(SCRIPT_MARKER)
+    encoded = os.fsencode(script)
+    if data.count(SCRIPT_MARKER) != 1 or len(encoded) >= SCRIPT_ROOM:
+        return script
+    copy = Path(script).parent / STATIC_LAUNCHER
+    written = data[:at] + encoded.ljust(SCRIPT_ROOM, b"\0") + data[at + SCRIPT_ROOM:]
+    if not copy.is_file() or copy.read_bytes() != written:
+        partial = copy.with_name(copy.name + ".new")
+        partial.write_bytes(written)
+        partial.chmod(0o755)
+        partial.replace(copy)          # a running copy is never half written
+    return str(copy)
 
 
 def register(specs: list[ArchSpec], persistent: bool = False,
@@ -82,7 +122,8 @@ def register(specs: list[ArchSpec], persistent: bool = False,
     if not control.exists():
         raise XemuError(f"binfmt_misc is not mounted at {mount} (mount -t binfmt_misc "
                         f"binfmt_misc {mount})")
-    entries = [entry_for(spec, launcher_path(), persistent) for spec in specs]
+    interpreter = interpreter_path()
+    entries = [entry_for(spec, interpreter, persistent) for spec in specs]
     for entry in entries:
         existing = mount / entry.name
         try:
@@ -116,8 +157,9 @@ def export(specs: list[ArchSpec], directory: str, persistent: bool = False) -> l
     if not target.is_dir():
         raise XemuError(f"--export {shown(directory)} is not a directory")
     written = []
+    interpreter = interpreter_path()
     for spec in specs:
-        entry = entry_for(spec, launcher_path(), persistent)
+        entry = entry_for(spec, interpreter, persistent)
         path = target / f"{entry.name}.conf"
         path.write_text(f"# written by `xemu binfmt register --export`\n{entry.line()}\n")
         written.append(path)
@@ -146,15 +188,59 @@ def status(mount: Path = MOUNT) -> list[tuple[str, str]]:
     return rows
 
 
-def run_arguments(argv: list[str]) -> list[str] | None:
+def run_arguments(argv: list[str], rootfs: str | None = None) -> list[str] | None:
     """What the kernel gives the launcher (flag P: [launcher, path, argv0,
-    args...]) as `xemu run` arguments; None if it is not that."""
+    args...]) as `xemu run` arguments, inside rootfs if the static launcher
+    left that chroot; None if it is not that."""
     if len(argv) < 3:
         return None
     path, argv0, args = argv[1], argv[2], argv[3:]
     if path.startswith("-"):
         path = "./" + path                  # a file, never an option
-    return ["run", "-0", argv0, path, *args]
+    jail = ["--rootfs", rootfs] if rootfs else []
+    return ["run", *jail, "-0", argv0, path, *args]
+
+
+def serve(on_ready: Callable[[str], None] = lambda name: None) -> None:
+    """Hand the real root to the static launchers of programs run inside a
+    chroot (binfmt_launcher.c), until interrupted. A peer gets it only if it
+    is of this user and user namespace and holds CAP_SYS_CHROOT: such a
+    process could leave its chroot without help, so it learns nothing new."""
+    name = SERVER_NAME.format(uid=os.getuid())
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind("\0" + name)
+    except OSError as e:
+        raise XemuError(f"cannot serve on @{name}: {e.strerror} (is another "
+                        "`xemu binfmt serve` running?)") from None
+    listener.listen(16)
+    root = os.open("/", os.O_PATH | os.O_DIRECTORY)
+    on_ready(name)
+    with listener:
+        while True:
+            peer, _ = listener.accept()
+            with peer:
+                if may_leave_chroot(peer):
+                    peer.sendmsg([b"r"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                           struct.pack("i", root))])
+
+
+CAP_SYS_CHROOT = 18
+
+
+def may_leave_chroot(peer: socket.socket) -> bool:
+    """Is the peer of this user and user namespace, with CAP_SYS_CHROOT?"""
+    pid, uid, _ = struct.unpack("3i", peer.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                      struct.calcsize("3i")))
+    try:
+        same_namespace = os.stat(f"/proc/{pid}/ns/user").st_ino == \
+            os.stat("/proc/self/ns/user").st_ino
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    effective = next((int(line.split()[1], 16) for line in status.splitlines()
+                      if line.startswith("CapEff:")), 0)
+    return uid == os.getuid() and same_namespace and bool(effective >> CAP_SYS_CHROOT & 1)
 
 
 def _read_entry(path: Path) -> dict[str, str]:

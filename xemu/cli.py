@@ -366,8 +366,9 @@ def _chosen(arches: tuple[str, ...]):
 @binfmt.command("register")
 @ARCH_CHOICE
 @click.option("--persistent", is_flag=True,
-              help="Open the launcher now (flag F): it keeps working in containers and "
-                   "mount namespaces where its path is not visible.")
+              help="Open the launcher now (flag F): it keeps working in containers, "
+                   "mount namespaces and chroots (with `xemu binfmt serve`) where its "
+                   "path is not visible.")
 @click.option("--export", "export_dir", metavar="DIR",
               help="Write DIR/xemu-ARCH.conf for systemd-binfmt instead of registering.")
 def binfmt_register(arches, persistent, export_dir) -> None:
@@ -399,6 +400,15 @@ def binfmt_status() -> None:
         click.echo(f"{arch:<8} {state}")
 
 
+@binfmt.command("serve")
+def binfmt_serve() -> None:
+    """Let programs in a foreign chroot run through binfmt_misc (run it
+    outside the chroot, and register with --persistent)."""
+    from . import binfmt as binfmt_misc
+    binfmt_misc.serve(lambda name: click.echo(f"serving the root on @{name}; "
+                                              "Ctrl-C ends it", err=True))
+
+
 @main.command()
 def info() -> None:
     """This host: its arch, KVM's state, and which accelerator each guest gets."""
@@ -426,8 +436,8 @@ if __name__ == "__main__":
 def binfmt_launch() -> None:
     """The xemu-binfmt launcher, which binfmt_misc runs for a foreign
     program: `xemu run` with the program's own argv[0] (xemu/binfmt.py)."""
-    from .binfmt import LAUNCHER, run_arguments
-    arguments = run_arguments(sys.argv)
+    from .binfmt import LAUNCHER, ROOTFS_VARIABLE, run_arguments
+    arguments = run_arguments(sys.argv, os.environ.pop(ROOTFS_VARIABLE, None))
     if arguments is None:
         sys.stderr.write(f"{LAUNCHER}: the kernel's binfmt_misc runs this (flag P), as "
                          f"{LAUNCHER} PROGRAM ARGV0 [ARGS...]\n")

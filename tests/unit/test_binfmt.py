@@ -1,7 +1,10 @@
 """binfmt_misc: the entries (the same magic and mask as qemu-user's), the
 commands, and foreign programs run by their own name. Registering happens
-only inside `unshare --user --map-root-user --mount`, whose binfmt_misc is
-its own on Linux 6.7 and later: the host's registrations are never touched."""
+only inside `unshare --user --map-root-user --mount --net`, whose
+binfmt_misc is its own on Linux 6.7 and later: the host's registrations are
+never touched (and `xemu binfmt serve`'s abstract socket is the network
+namespace's own)."""
+import os
 import platform
 import shutil
 import subprocess
@@ -13,7 +16,7 @@ import pytest
 from tests.guests.cases import GUESTS, binary
 from tests.helpers import run_xemu
 from xemu.archs import by_name
-from xemu.binfmt import LAUNCHER, entry_for, foreign_specs, register
+from xemu.binfmt import LAUNCHER, STATIC_LAUNCHER, entry_for, foreign_specs, register
 from xemu.errors import XemuError
 
 # qemu's scripts/qemu-binfmt-conf.sh, for the same arches
@@ -58,7 +61,12 @@ def test_export_writes_systemd_binfmt_files(tmp_path):
     written = sorted(p.name for p in tmp_path.iterdir())
     assert written == ["xemu-aarch64.conf", "xemu-arm.conf", "xemu-ppc.conf"]
     line = (tmp_path / "xemu-arm.conf").read_text().splitlines()[-1]
-    assert line.startswith(":xemu-arm:M::") and line.endswith(f"/{LAUNCHER}:PF")
+    assert line.startswith(":xemu-arm:M::")
+    interpreter = line.split(":")[-2]
+    assert interpreter.endswith((f"/{LAUNCHER}", f"/{STATIC_LAUNCHER}"))
+    if interpreter.endswith(STATIC_LAUNCHER):       # a copy that names the Python launcher
+        assert os.fsencode(str(Path(interpreter).with_name(LAUNCHER))) + b"\0" in \
+            Path(interpreter).read_bytes()
 
 
 def test_the_launcher_alone_says_what_it_is_for():
@@ -93,7 +101,7 @@ def in_user_namespace(script: str, tmp_path, env) -> subprocess.CompletedProcess
                     f"or later needed): {probe.stderr.decode().strip()}")
     prologue = ("set -e; mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; "
                 f"XEMU={xemu}; ")
-    return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "bash", "-c",
+    return subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "--net", "bash", "-c",
                            prologue + script], capture_output=True, cwd=tmp_path, env=env,
                           timeout=120)
 
@@ -137,3 +145,67 @@ def test_the_kernels_argv_becomes_an_xemu_run():
         ["run", "-0", "ls", "/bin/ls", "-l"]
     assert run_arguments(["xemu-binfmt", "-odd", "-odd"])[3] == "./-odd"   # never an option
     assert run_arguments(["xemu-binfmt"]) is None
+
+
+@ON_X86_64
+def test_a_chroot_into_a_debian_root_runs_its_programs(tmp_path, guest_env):
+    """Registered with --persistent and served from outside, binfmt_misc
+    runs Debian's armhf dash inside `chroot ROOT`: the static launcher
+    leaves the chroot through the server's root, and the program runs
+    jailed in ROOT, where its shell runs sed and python3 by name. Without
+    the server the launcher says what is missing, in one line."""
+    from tests.debian_roots import root_of
+    root = root_of("arm")
+    if root is None:
+        pytest.skip("no Debian arm root: python -m tests.debian_roots")
+    if not (Path(xemu_module_dir()) / "xemu-binfmt-static").is_file():
+        pytest.skip("the static launcher was not built (no static C library?)")
+    script = f"""
+        $XEMU binfmt register --persistent --arch arm >/dev/null
+        chroot {root} /bin/sh -c 'echo unserved' 2>&1 || echo "status $?"
+        $XEMU binfmt serve >/dev/null 2>serve.log &
+        trap 'kill $(jobs -p) 2>/dev/null' EXIT
+        for i in $(seq 50); do grep -q serving serve.log && break; sleep 0.1; done
+        chroot {root} /bin/sh -c 'echo hello | /bin/sed s/h/j/; cd /usr;
+            /usr/bin/python3.11 -c "import os, sys; print(sys.platform, os.getcwd())"; exit 5' \
+            || echo "status $?"
+    """
+    result = in_user_namespace(script, tmp_path, guest_env)
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    unserved, rest = out.split("status 127\n", 1)
+    assert unserved.count("\n") == 1 and "xemu binfmt serve" in unserved
+    assert rest.startswith("jello\nlinux /usr\n")
+    assert rest.endswith("status 5\n")
+
+
+def xemu_module_dir() -> str:
+    import xemu
+    return str(Path(xemu.__file__).parent)
+
+
+@pytest.mark.parametrize("drop", [False, True], ids=["with-cap", "without-cap"])
+def test_the_root_server_answers_only_who_could_leave_a_chroot(tmp_path, drop):
+    """serve() hands the real root only to a process of this user and user
+    namespace that holds CAP_SYS_CHROOT (it could leave a chroot anyway)."""
+    import socket
+    from xemu.binfmt import may_leave_chroot
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv (util-linux) to make a peer with and without "
+                    "CAP_SYS_CHROOT")
+    path = str(tmp_path / "server")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        prefix = ["setpriv", "--bounding-set=-sys_chroot", "--inh-caps=-sys_chroot"] \
+            if drop else []
+        peer = subprocess.Popen([*prefix, sys.executable, "-c",
+                                 "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+                                 f"s.connect({path!r}); sys.stdin.read()"],
+                                stdin=subprocess.PIPE)
+        try:
+            connection, _ = listener.accept()
+            with connection:
+                assert may_leave_chroot(connection) is not drop
+        finally:
+            peer.communicate(b"")
