@@ -67,6 +67,7 @@ CASES = [
     Case("badsys", ("badsys",)),
     Case("simd", ("simd",)),
     Case("itblock", ("itblock",)),          # Thumb-2 IT blocks across TLB fills
+    Case("sharedfile", ("sharedfile",)),    # MAP_SHARED of a file is the file
     Case("trap", ("trap",), status={"x86_64": -4, "i386": -4, "arm": -4,
                                     "aarch64": -5, "ppc": -5}),
     Case("divzero", ("divzero",), status={"x86_64": -8, "i386": -8, "arm": -8,

@@ -29,6 +29,9 @@ KNOWN = {
                      "32-bit guest, so glibc's readdir fails with EOVERFLOW",
     ("ppc", "floats"): "qemu 7.2 raises SIGILL on glibc's mffscrni, which pre-POWER9 "
                        "CPUs execute as mffs",
+    **{(arch, "sharedfile"): "qemu-user gives a 32-bit guest's SIGBUS past a file's end an "
+                             "si_addr one page above the access (a native i386 process "
+                             "gets the access's own, as xemu gives)" for arch in ("ppc", "arm")},
     ("i386", "proc"): "a native i386 process on an x86-64 kernel sees uname machine "
                       "x86_64; xemu reports i686 like an i386 kernel",
     **{(arch, case): reason for arch in QEMU for case, reason in {

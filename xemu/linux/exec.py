@@ -232,6 +232,7 @@ def commit_exec(thread, stop: Exec):
     replace the old ones in this same xemu process."""
     process = thread.process
     memory = Memory(limit=process.mem.limit)
+    memory.file_guard = process.mem.file_guard
     try:
         start = start_program(memory, stop.image, stop.argv, stop.envp, stop.execfn,
                               stop.loader)

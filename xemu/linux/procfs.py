@@ -25,6 +25,8 @@ import stat as statmod
 from dataclasses import dataclass
 from typing import Callable
 
+from ..machine.memory import SharedFile
+
 MAX_SYMLINKS = 40                      # the kernel's MAXSYMLINKS
 PROC_SUPER_MAGIC = 0x9FA0
 DT_DIR, DT_REG, DT_LNK = 4, 8, 10
@@ -416,7 +418,8 @@ def _maps(process) -> bytes:
         rights = "".join(c if region.perms & bit else "-"
                          for c, bit in (("r", 1), ("w", 2), ("x", 4)))
         name = os.fsdecode(process.exe_path()) if region.name == exe_name else region.name
-        lines.append(f"{region.start:0{width}x}-{region.end:0{width}x} {rights}p "
+        sharing = "s" if isinstance(region.buffer, SharedFile) else "p"
+        lines.append(f"{region.start:0{width}x}-{region.end:0{width}x} {rights}{sharing} "
                      f"00000000 00:00 0 {name}".rstrip())
     return ("\n".join(lines) + "\n").encode(errors="surrogateescape")
 

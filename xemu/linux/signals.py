@@ -649,7 +649,9 @@ def fault_signal(thread, fault: Fault) -> Stop | None:
     if action.handler in (SIG_DFL, SIG_IGN) or thread.blocked & bit(signum) \
             or process.spec.signal_frames is None:
         return fault
-    if fault.access:
+    if fault.code is not None:
+        code, address = fault.code, fault.address
+    elif fault.access:
         code = SEGV_ACCERR if fault.reason == "protection" else SEGV_MAPERR
         address = fault.address
     else:

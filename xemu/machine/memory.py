@@ -17,6 +17,8 @@ from __future__ import annotations
 import bisect
 import ctypes
 import mmap
+import os
+import weakref
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
@@ -44,6 +46,47 @@ def page_up(value: int) -> int:
 def buffer_address(buffer: mmap.mmap, offset: int = 0) -> int:
     """Host virtual address of a byte of an mmap buffer."""
     return ctypes.addressof(ctypes.c_char.from_buffer(buffer)) + offset
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long)
+_libc.mmap.restype = ctypes.c_void_p
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class FileGuard(Protocol):
+    """Turns a host SIGBUS in a guarded range into the guest's (the
+    compiled part's guard, machine/accel/tcgfast.py): a file's shared
+    mapping may reach past the file's end."""
+
+    def add(self, host_start: int, host_end: int, guest_start: int) -> int: ...
+
+    def remove(self, index: int) -> None: ...
+
+
+class SharedFile(mmap.mmap):
+    """The host buffer of a guest's MAP_SHARED mapping of a file: the host's
+    own shared mapping of it (over an anonymous reservation that owns the
+    address range and unmaps it when dropped), so a store is in the file at
+    once and another process's store is seen. Keeps the file (a descriptor
+    of its own) and where in it the buffer begins, for mremap."""
+
+    fd: int
+    file_offset: int
+
+
+def _shared_file(fd: int, size: int, offset: int) -> SharedFile:
+    buffer = SharedFile(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    address = buffer_address(buffer)
+    if _libc.mmap(address, size, mmap.PROT_READ | mmap.PROT_WRITE,
+                  mmap.MAP_SHARED | 0x10, fd, offset) == MAP_FAILED:      # MAP_FIXED
+        error = ctypes.get_errno()
+        buffer.close()
+        raise OSError(error, "mmap")
+    buffer.fd, buffer.file_offset = os.dup(fd), offset
+    weakref.finalize(buffer, os.close, buffer.fd)
+    return buffer
 
 
 @dataclass(eq=False)
@@ -162,6 +205,9 @@ class Memory:
         self._free_cache: tuple[int, int, int] = (-1, 0, 0)
         self.listeners: list[MemoryListener] = []
         self.limit = limit           # bytes of guest memory allowed (None: any)
+        # Set where shared file mappings can be guarded (map_file): None, and
+        # a guest's MAP_SHARED file mapping is a private copy
+        self.file_guard: FileGuard | None = None
         self.mapped_bytes = 0
         self.peak_bytes = 0
 
@@ -210,6 +256,50 @@ class Memory:
                 and below.buffer is arena.buffer else None,
                 above.offset if above is not None and above.start == end
                 and above.buffer is arena.buffer else None)
+
+    def map_file(self, start: int, size: int, perms: int, fd: int, offset: int,
+                 name: str = "") -> Region:
+        """Map [start, start+size) as the host's shared mapping of the file
+        fd (open for reading and writing) from offset: see SharedFile. Its
+        pages past the file's end are guarded (file_guard, which must be
+        set). Raises OSError as the host's mmap refuses."""
+        size = self._check_free(start, size)
+        buffer = _shared_file(fd, size, offset)
+        index = self.file_guard.add(buffer_address(buffer), buffer_address(buffer) + size, start)
+        if index < 0:
+            buffer.close()
+            raise MemoryError("no room in the guard of shared file mappings")
+        weakref.finalize(buffer, self.file_guard.remove, index)
+        region = Region(start, size, perms, buffer, 0, name)
+        self._add(region)
+        return region
+
+    def past_file_end(self, region: Region, page: int) -> bool:
+        """Is page, in region, a page of a shared file mapping that lies
+        past its file's end now (an access there is SIGBUS)?"""
+        buffer = region.buffer
+        if not isinstance(buffer, SharedFile):
+            return False
+        file_offset = buffer.file_offset + region.offset + page - region.start
+        return file_offset >= page_up(os.fstat(buffer.fd).st_size)
+
+    def pages_past_file_end(self) -> list[int]:
+        """Every guest page of a shared file mapping past its file's end."""
+        found = []
+        for region in self._regions:
+            if isinstance(region.buffer, SharedFile):
+                found += [page for page in range(region.start, region.end, PAGE)
+                          if self.past_file_end(region, page)]
+        return found
+
+    def zero_host_page(self, page: int) -> None:
+        """The host page behind guest page becomes a private zero page (one
+        past its file's end, which would raise SIGBUS in xemu)."""
+        region = self.region_at(page)
+        if region is not None:
+            host = region.host_address + page - region.start
+            _libc.mmap(host, PAGE, mmap.PROT_READ | mmap.PROT_WRITE,
+                       mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10, -1, 0)     # MAP_FIXED
 
     def map_buffer(self, start: int, buffer, perms: int, name: str = "") -> Region:
         """Map host memory that exists already (a writable buffer of whole

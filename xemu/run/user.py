@@ -24,6 +24,7 @@ from ..linux.syscalls import Dispatcher
 from ..linux.thread import Thread, ThreadExit
 from ..linux.threads import end_process
 from ..loader.image import OpenedImage
+from ..machine.accel.tcgfast import FileGuard
 from ..machine.accel.base import KICK_SIGNAL, Exit, Fault, Stop, Timeout
 from ..machine.memory import Memory
 from ..machine.select import choose
@@ -146,6 +147,7 @@ def run_program(request: RunRequest, opened: OpenedImage,
                   f"{image.interpreter}); -L DIR chooses others", file=sys.stderr)
     loader = loader_image(image, loader_opener(image, rootfs, sysroot))
     memory = Memory(limit=request.memory or default_memory_limit())
+    memory.file_guard = FileGuard.get()       # shared file mappings are the file's own
     first = request.image if request.argv0 is None else request.argv0
     argv = [os.fsencode(first), *(os.fsencode(a) for a in request.args)]
     envp = guest_environment(request.env)

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 import struct
 
-from ...machine.memory import PAGE, page_up
+from ...machine.memory import PAGE, SharedFile, page_up
 from ..process import Process
 from .registry import syscall
 
 MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+PROT_WRITE_BIT = 2
 MAP_FIXED_NOREPLACE = 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 PROT_MASK = 7
@@ -97,12 +99,19 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
         host = p.fds.host(p.int32(fd))
         name = p.file_name(host)
         status = os.fstat(host)
+        access = fcntl.fcntl(host, fcntl.F_GETFL) & os.O_ACCMODE
+        if flags & MAP_SHARED and prot & PROT_WRITE_BIT and access != os.O_RDWR:
+            return -errno.EACCES                # a shared writable mapping needs O_RDWR
+        if flags & MAP_SHARED and stat.S_ISREG(status.st_mode) and access == os.O_RDWR \
+                and p.mem.file_guard is not None:
+            return _map_shared_file(p, start, size, prot, host, offset, name, fixed)
         wanted = size
         if stat.S_ISREG(status.st_mode):        # no bytes past the end of the file
             wanted = max(0, min(size, status.st_size - offset))
         data = os.pread(host, wanted, offset) if wanted else b""
-        if flags & MAP_SHARED and prot & 2:
-            p.warn("MAP_SHARED writable file mappings are private copies in xemu")
+        if flags & MAP_SHARED and prot & PROT_WRITE_BIT:
+            p.warn("MAP_SHARED writable file mappings are private copies in xemu "
+                   "without its compiled part")
     if fixed:
         p.mem.unmap(start, size)
     try:
@@ -113,6 +122,28 @@ def _mmap(p: Process, addr: int, length: int, prot: int, flags: int, fd: int,
     if data:
         p.mem.raw.view(region.start, len(data))[:] = data     # as the kernel fills pages
     return start
+
+
+def _map_shared_file(p: Process, start: int, size: int, prot: int, host: int, offset: int,
+                     name: str, fixed: int) -> int:
+    """MAP_SHARED of a regular file open for reading and writing: the
+    host's own shared mapping (Memory.map_file), so stores reach the file
+    and other processes' stores are seen. Pages past the file's end raise
+    SIGBUS in the guest, as on Linux."""
+    if fixed:
+        p.mem.unmap(start, size)
+    try:
+        p.mem.map_file(start, size, prot & PROT_MASK, host, offset, name)
+    except MemoryError:
+        return -errno.ENOMEM
+    except OSError as e:
+        return -(e.errno or errno.ENOMEM)
+    return start
+
+
+def _grown(result: int, old: int) -> int:
+    """mremap's answer once the grown part is mapped (result: its start)."""
+    return result if result < 0 else old
 
 
 def _place(p: Process, hint: int, size: int) -> int | None:
@@ -169,7 +200,14 @@ def mremap(p: Process, old: int, old_size: int, new_size: int, flags: int,
         return old
     perms = region.perms
     grow = new_size - old_size
+    shared_file = region.buffer if isinstance(region.buffer, SharedFile) else None
+    # a shared file mapping grows and moves as more of the same file
+    file_offset = shared_file.file_offset + region.offset + old - region.start \
+        if shared_file is not None else 0
     if old + new_size <= top and not p.mem.overlaps(old + old_size, grow):
+        if shared_file is not None:
+            return _grown(_map_shared_file(p, old + old_size, grow, perms, shared_file.fd,
+                                           file_offset + old_size, region.name, 0), old)
         try:
             p.mem.map(old + old_size, grow, perms, "[mmap]")
             return old
@@ -180,6 +218,12 @@ def mremap(p: Process, old: int, old_size: int, new_size: int, flags: int,
     start = _place(p, 0, new_size)
     if start is None:
         return -errno.ENOMEM
+    if shared_file is not None:
+        moved = _map_shared_file(p, start, new_size, perms, shared_file.fd, file_offset,
+                                 region.name, 0)
+        if moved == start:
+            p.mem.unmap(old, old_size)
+        return moved
     contents = p.mem.read(old, old_size)
     try:
         p.mem.map(start, new_size, perms, "[mmap]")

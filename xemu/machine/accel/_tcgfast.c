@@ -69,7 +69,7 @@ typedef struct {
  * answers another number (an older build found on sys.path). */
 int xt_abi(void)
 {
-    return 4;
+    return 5;
 }
 
 /* ctl: libunicorn's uc_ctl, which the hook calls to flush the TLB. */
@@ -629,4 +629,116 @@ int xs_catch_signal(int signo)
     action.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&action.sa_mask);
     return sigaction(signo, &action, NULL);
+}
+
+
+/*
+ * Guarded file mappings: a guest's MAP_SHARED mapping of a file is the
+ * host's own shared mapping of it, so a page of it past the file's end
+ * (the file was short, or was truncated since) raises SIGBUS in xemu when
+ * translated code, KVM's memory or a system call touches it.
+ *
+ * Why it exists: that SIGBUS must become the guest's, not end xemu. The
+ * handler below, for an address in a guarded range, maps a private zero
+ * page over the page (so the access that faulted completes, and the ones
+ * after it read zeros, as nothing can be stored there), notes the guest
+ * address for the thread that faulted and asks its engine to stop at its
+ * next block (the flag xg_bind_thread named: the engine's stop request).
+ * Python then takes the note (xg_take_fault) and delivers SIGBUS with
+ * BUS_ADRERR at that address. Any other SIGBUS is xemu's own: the default
+ * action, as before.
+ */
+#include <sys/mman.h>
+
+#define XG_RANGES 4096
+typedef struct {
+    volatile uintptr_t start, end;      /* host [start, end); end 0: free */
+    volatile uint64_t guest;            /* the guest address of start */
+} xg_range;
+
+static xg_range xg_ranges[XG_RANGES];
+static volatile int xg_used;            /* entries in use are below this */
+static uintptr_t xg_page_size = 4096;
+static __thread volatile int *xg_stop_flag;
+static __thread uint64_t xg_fault_address;
+static __thread int xg_fault_taken = 1;
+
+static void on_sigbus(int signo, siginfo_t *info, void *context)
+{
+    (void)context;
+    int saved = errno;
+    uintptr_t address = (uintptr_t)info->si_addr;
+    for (int i = 0; i < xg_used; i++) {
+        uintptr_t start = xg_ranges[i].start, end = xg_ranges[i].end;
+        if (address < start || address >= end)
+            continue;
+        void *page = (void *)(address & ~(xg_page_size - 1));
+        if (mmap(page, xg_page_size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+            break;
+        if (xg_fault_taken) {           /* the first since Python last took one */
+            xg_fault_address = xg_ranges[i].guest + (address - start);
+            xg_fault_taken = 0;
+        }
+        if (xg_stop_flag)
+            *xg_stop_flag = 1;
+        errno = saved;
+        return;
+    }
+    signal(signo, SIG_DFL);             /* not a guest's: it faults again, and ends xemu */
+    errno = saved;
+}
+
+/* Guard host [start, end), which the guest sees at guest: its index, -1 if
+ * the table is full. */
+int xg_add(uint64_t start, uint64_t end, uint64_t guest)
+{
+    for (int i = 0; i < XG_RANGES; i++) {
+        if (xg_ranges[i].end)
+            continue;
+        xg_ranges[i].start = start;
+        xg_ranges[i].guest = guest;
+        __atomic_store_n(&xg_ranges[i].end, end, __ATOMIC_RELEASE);
+        if (i >= xg_used)
+            __atomic_store_n(&xg_used, i + 1, __ATOMIC_RELEASE);
+        return i;
+    }
+    return -1;
+}
+
+void xg_remove(int index)
+{
+    if (index >= 0 && index < XG_RANGES)
+        __atomic_store_n(&xg_ranges[index].end, 0, __ATOMIC_RELEASE);
+}
+
+/* The SIGBUS handler, from now on; -1 with errno on failure. */
+int xg_install(void)
+{
+    long size = sysconf(_SC_PAGESIZE);
+    if (size > 0)
+        xg_page_size = (uintptr_t)size;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_sigbus;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&action.sa_mask);
+    return sigaction(SIGBUS, &action, NULL);
+}
+
+/* The stop flag of the engine this thread runs (NULL: none). */
+void xg_bind_thread(int *flag)
+{
+    xg_stop_flag = flag;
+}
+
+/* The guest address of this thread's first guarded fault since the last
+ * call, and 1; or 0 if there was none. */
+int xg_take_fault(uint64_t *address)
+{
+    if (xg_fault_taken)
+        return 0;
+    *address = xg_fault_address;
+    xg_fault_taken = 1;
+    return 1;
 }

@@ -22,6 +22,9 @@ class Exit:
     status: int
 
 
+BUS_ADRERR = 2           # si_code of a SIGBUS at an address with nothing behind it
+
+
 @dataclass(frozen=True)
 class Fault:
     """The guest would be killed by a signal."""
@@ -31,6 +34,8 @@ class Fault:
     access: str = ""               # "read", "write", "execute", or ""
     reason: str = ""               # e.g. "unmapped", "protection", "illegal instruction"
     raised: bool = False           # sent by the guest to itself (kill, tgkill, abort)
+    code: int | None = None        # the si_code where the kind of fault needs one
+                                   # (SIGBUS past a file's end: BUS_ADRERR at address)
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ from .debugging import Debugging, watched_pages
 from .stop_request import StopRequest
 from .tcgfast import FillTable, SyscallEntry, load as load_compiled
 from .unicorn_map import UnicornMap
-from .base import (REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted, MachineCall, Stop,
-                   SyscallHandler, Timeout, Watchpoint, Woken, cpu_exception)
+from .base import (BUS_ADRERR, REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted,
+                   MachineCall, Stop, SyscallHandler, Timeout, Watchpoint, Woken,
+                   cpu_exception)
 
 REGISTER_PREFIX = {
     UC_ARCH_PPC: (ppc_const, "UC_PPC_REG_"),
@@ -171,6 +172,7 @@ class TcgAccelerator(Debugging):
         self._in_machine: dict[int, MachineCall] = {}
         self._add_hooks(compiled)
         self._stop_request = StopRequest(self.uc)
+        self._guarded_thread: int | None = None     # the thread bound to the file guard
         if linux:
             spec.tcg.setup_cpu(self.regs, memory)
             if spec.tcg.enter_user is not None:
@@ -296,6 +298,10 @@ class TcgAccelerator(Debugging):
         Python)."""
         deadline = time.monotonic() + timeout if timeout else None
         self._runner = threading.get_ident()
+        guard = self.memory.file_guard
+        if guard is not None and self._guarded_thread != self._runner:
+            guard.bind_thread(self._stop_request.flag)      # its faults stop this engine
+            self._guarded_thread = self._runner
         while self._stale_code:
             self.forget_code(*self._stale_code.pop())
         stop = self._emulate(self._resume_address(), deadline)
@@ -362,6 +368,8 @@ class TcgAccelerator(Debugging):
             if self._before_fault is not None:
                 self.uc.context_restore(self._before_fault)
                 self._before_fault = None
+            if self._stop is None and self.memory.file_guard is not None:
+                self._stop = self._past_file_end()
             if self._stop is None and self.hlt_stops and self._after_hlt():
                 self._stop = Exit(0)
             if self._stop is None and self._interrupt:
@@ -376,6 +384,17 @@ class TcgAccelerator(Debugging):
                 start = self._resume_address()       # a stray emu_stop (a late wake())
                 continue
             return self._stop
+
+    def _past_file_end(self) -> Fault | None:
+        """A store or load met a page of a shared file mapping past the
+        file's end (the guard made it a zero page and stopped the engine at
+        the next block): SIGBUS, BUS_ADRERR at that address, as the block's
+        end is the first point the engine can stop."""
+        address = self.memory.file_guard.take_fault()
+        if address is None:
+            return None
+        return Fault(signal.SIGBUS, self.regs.read(self.spec.pc), address, "",
+                     "past the end of its file", code=BUS_ADRERR)
 
     def _went_on_after_hint(self, start: int, count: int) -> Stop | None | bool:
         """Unicorn stopped as for an invalid instruction, with a yield or wfe

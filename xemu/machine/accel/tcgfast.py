@@ -27,12 +27,11 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Callable, Mapping
 
-from unicorn.unicorn_py3.unicorn import uclib
 
 from .base import MACHINE_CALL_KINDS, MachineCall
 
 PURE_ENV = "XEMU_PURE_PYTHON"
-ABI = 4                       # xt_abi() of a library whose calls match this file
+ABI = 5                       # xt_abi() of a library whose calls match this file
 NAME = "_tcgfast"
 # Fills between the TLB flushes that let Unicorn's TLB grow (the interval
 # doubles after each flush, see _tcgfast.c)
@@ -87,6 +86,12 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.xs_signal_record_size.argtypes, lib.xs_signal_record_size.restype = (), ctypes.c_int
     lib.xs_set_signal_fd.argtypes, lib.xs_set_signal_fd.restype = (ctypes.c_int,), None
     lib.xs_catch_signal.argtypes, lib.xs_catch_signal.restype = (ctypes.c_int,), ctypes.c_int
+    lib.xg_add.argtypes, lib.xg_add.restype = (u64, u64, u64), ctypes.c_int
+    lib.xg_remove.argtypes, lib.xg_remove.restype = (ctypes.c_int,), None
+    lib.xg_install.argtypes, lib.xg_install.restype = (), ctypes.c_int
+    lib.xg_bind_thread.argtypes, lib.xg_bind_thread.restype = (p,), None
+    lib.xg_take_fault.argtypes = (ctypes.POINTER(ctypes.c_uint64),)
+    lib.xg_take_fault.restype = ctypes.c_int
 
 
 def load() -> tuple[ctypes.CDLL | None, str]:
@@ -127,7 +132,7 @@ class FillTable:
 
     def __init__(self, lib: ctypes.CDLL, flush_every: int = FLUSH_EVERY):
         self._lib = lib
-        ctl = ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value
+        ctl = _function("uc_ctl")
         self.pointer: int = lib.xt_new(ctl, flush_every)
         if not self.pointer:
             raise MemoryError("the TLB-fill table")
@@ -174,6 +179,9 @@ OTHER_INTERRUPT = ctypes.CFUNCTYPE(None, ctypes.c_uint32)
 
 
 def _function(name: str) -> int:
+    """The address of libunicorn's function name (imported here, not at the
+    top: a KVM run uses this module's guard alone, without Unicorn)."""
+    from unicorn.unicorn_py3.unicorn import uclib
     return ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
 
 
@@ -276,3 +284,44 @@ class SignalRecords:
         self._lib.xs_set_signal_fd(-1)
         for fd in (self.read_fd, self._write_fd):
             os.close(fd)
+
+
+class FileGuard:
+    """The library's SIGBUS guard of shared file mappings (_tcgfast.c says
+    why): the ranges it guards, the engine each thread runs, and the guest
+    address of each thread's last guarded fault. One per process."""
+
+    _current: FileGuard | None = None
+
+    def __init__(self, lib: ctypes.CDLL):
+        self._lib = lib
+        if lib.xg_install():
+            raise OSError(ctypes.get_errno(), "sigaction(SIGBUS)")
+
+    @classmethod
+    def get(cls) -> FileGuard | None:
+        """The process's guard, installed on first use; None without the library."""
+        if cls._current is None:
+            lib = load()[0]
+            if lib is not None:
+                cls._current = cls(lib)
+        return cls._current
+
+    def add(self, host_start: int, host_end: int, guest_start: int) -> int:
+        """Guard host [host_start, host_end), the guest's guest_start on:
+        the entry's index, -1 if the table is full."""
+        return self._lib.xg_add(host_start, host_end, guest_start)
+
+    def remove(self, index: int) -> None:
+        self._lib.xg_remove(index)
+
+    def bind_thread(self, stop_flag: ctypes.c_int) -> None:
+        """This thread runs the engine whose stop request is stop_flag: a
+        guarded fault in it asks that engine to stop."""
+        self._lib.xg_bind_thread(ctypes.byref(stop_flag))
+
+    def take_fault(self) -> int | None:
+        """The guest address of this thread's first guarded fault since the
+        last call, or None."""
+        address = ctypes.c_uint64()
+        return address.value if self._lib.xg_take_fault(ctypes.byref(address)) else None

@@ -21,6 +21,7 @@ with the last.
 from __future__ import annotations
 
 import contextlib
+import errno
 import dataclasses
 import operator
 import os
@@ -32,8 +33,8 @@ from typing import Callable
 from ....archs.base import PAGE, ArchSpec
 from ....errors import GuestMemoryError
 from ...memory import PROT_EXEC, PROT_READ, PROT_WRITE, Memory, page_down
-from ..base import (KICK_SIGNAL, REGISTERS_SET, Breakpoint, Exit, Fault, Interrupted,
-                    Stop, SyscallHandler, Watchpoint, Woken, cpu_exception)
+from ..base import (BUS_ADRERR, KICK_SIGNAL, REGISTERS_SET, Breakpoint, Exit, Fault,
+                    Interrupted, Stop, SyscallHandler, Watchpoint, Woken, cpu_exception)
 from ..debugging import Debugging, watched_pages
 from . import kick, structs
 from .exits import (SYSCALL_EXIT, DebugTrap, GuestException, Unexpected, classify_exit,
@@ -43,6 +44,7 @@ from .registers import KvmRegisters
 from .space import KvmAddressSpace
 
 from .x86 import mode_for
+from .x86.operands import memory_operands
 
 INT3 = b"\xcc"
 XCR0_X87, XCR0_SSE, XCR0_AVX = 1, 2, 4
@@ -268,7 +270,16 @@ class KvmAccelerator(Debugging):
             self._enter()
             try:
                 regs.sync(entering=True)
-                page = self.vcpu.run(interruptible=True)
+                try:
+                    page = self.vcpu.run(interruptible=True)
+                except OSError as error:
+                    if error.errno != errno.EFAULT:
+                        raise
+                    regs.exited()
+                    stop = self._past_file_end()
+                    if stop is None:
+                        raise
+                    return stop
                 regs.exited()
             finally:
                 space.left(self)
@@ -533,6 +544,34 @@ class KvmAccelerator(Debugging):
         instruction = self.mode.SYSCALL_INSTRUCTION
         # as the vCPU fetched it (another thread may be changing the Memory)
         return self.space.read_user(pc, len(instruction)) == instruction
+
+    def _past_file_end(self) -> Fault | None:
+        """KVM_RUN failed with EFAULT, naming no address: the guest touched
+        a page of a shared file mapping past its file's end, which KVM could
+        not fault in. The instruction's memory operands say which page: it
+        becomes a private zero page (so the access, run again after a
+        handler, reads zeros), and the guest gets SIGBUS, BUS_ADRERR at the
+        address. None if no such page is there (another EFAULT)."""
+        pc = self.regs.read(self.spec.pc)
+        try:
+            code = self.memory.read(pc, 16)
+        except GuestMemoryError:
+            code = b""
+        touched = memory_operands(code, pc, self.spec.bits, self.regs.read)
+        pages = [page_down(address) for address in touched]
+        if not any(self._past_end(page) for page in pages):    # operands not understood
+            pages = self.memory.pages_past_file_end()
+            touched = pages
+        for address, page in zip(touched, pages):
+            if self._past_end(page):
+                self.memory.zero_host_page(page)
+                return Fault(signal.SIGBUS, pc, address, "", "past the end of its file",
+                             code=BUS_ADRERR)
+        return None
+
+    def _past_end(self, page: int) -> bool:
+        region = self.memory.region_at(page)
+        return region is not None and self.memory.past_file_end(region, page)
 
     def _fault(self, vector: int) -> Fault:
         """The Fault, with the vCPU back in the user's state at the faulting
