@@ -68,6 +68,7 @@ CASES = [
     Case("simd", ("simd",)),
     Case("itblock", ("itblock",)),          # Thumb-2 IT blocks across TLB fills
     Case("sharedfile", ("sharedfile",)),    # MAP_SHARED of a file is the file
+    Case("sharedbus", ("sharedbus",), status=-7, stderr="SIGBUS"),
     Case("trap", ("trap",), status={"x86_64": -4, "i386": -4, "arm": -4,
                                     "aarch64": -5, "ppc": -5}),
     Case("divzero", ("divzero",), status={"x86_64": -8, "i386": -8, "arm": -8,

@@ -53,6 +53,7 @@ _libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_
                        ctypes.c_int, ctypes.c_long)
 _libc.mmap.restype = ctypes.c_void_p
 MAP_FAILED = ctypes.c_void_p(-1).value
+MAP_FIXED = 0x10                       # (Python's mmap module has no name for it)
 
 
 class FileGuard(Protocol):
@@ -80,7 +81,7 @@ def _shared_file(fd: int, size: int, offset: int) -> SharedFile:
     buffer = SharedFile(-1, size, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
     address = buffer_address(buffer)
     if _libc.mmap(address, size, mmap.PROT_READ | mmap.PROT_WRITE,
-                  mmap.MAP_SHARED | 0x10, fd, offset) == MAP_FAILED:      # MAP_FIXED
+                  mmap.MAP_SHARED | MAP_FIXED, fd, offset) == MAP_FAILED:
         error = ctypes.get_errno()
         buffer.close()
         raise OSError(error, "mmap")
@@ -299,7 +300,7 @@ class Memory:
         if region is not None:
             host = region.host_address + page - region.start
             _libc.mmap(host, PAGE, mmap.PROT_READ | mmap.PROT_WRITE,
-                       mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10, -1, 0)     # MAP_FIXED
+                       mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_FIXED, -1, 0)
 
     def map_buffer(self, start: int, buffer, perms: int, name: str = "") -> Region:
         """Map host memory that exists already (a writable buffer of whole

@@ -166,7 +166,8 @@ def describe_fault(fault: Fault, accel, memory: Memory) -> str:
     if fault.reason:
         words.append(f": {fault.reason}")
     if fault.address is not None and fault.access != "execute":
-        words.append(f" {fault.access} at {fault.address:#x}")
+        words.append(f" {fault.access} at" if fault.access else " at")
+        words.append(f" {fault.address:#x}")
     words.append(f", pc {fault.pc:#x}")
     region = memory.region_at(fault.pc)
     code = memory.read(fault.pc, min(16, region.end - fault.pc)) if region else b""

@@ -102,3 +102,24 @@ int sharedfile_main(int argc, char **argv) {
     unlink(name);
     return 0;
 }
+
+/* No handler: a store past the file's end ends the process with SIGBUS,
+ * after what it printed before. */
+int sharedbus_main(int argc, char **argv) {
+    (void)argc; (void)argv;
+    long page = sysconf(_SC_PAGESIZE);
+    char name[] = "/tmp/xemu-sharedbus-XXXXXX";
+    int fd = mkstemp(name);
+    unlink(name);
+    if (fd < 0 || ftruncate(fd, page) < 0) {
+        perror("file");
+        return 1;
+    }
+    volatile char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    p[0] = 1;
+    printf("inside the file: stored\n");
+    fflush(stdout);
+    p[page] = 2;
+    printf("past its end: stored\n");
+    return 0;
+}
