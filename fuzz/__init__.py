@@ -7,7 +7,8 @@
 random system calls with random arguments; `elf` runs mutated copies of
 tests/guests/bin/ARCH/xtest through the real CLI. Every xemu run has a
 namespace sandbox of its own (fuzz/sandbox.py: user, pid, mount, net, ipc
-and uts namespaces) and a fresh --rootfs with --memory 64M and a --timeout.
+and uts namespaces, every host mount but its workspace read-only, pipes
+for stdin and stdout) and a fresh --rootfs with --memory 64M and a --timeout.
 Both assert: exit status never 70, no "Traceback" or "internal error" on
 stderr, nothing changed outside the root, peak RSS within --memory plus
 xemu's fixed overhead (the RSS of running hello). Each failure is printed
