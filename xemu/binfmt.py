@@ -97,8 +97,9 @@ def interpreter_path() -> str:
     the Python launcher, written beside it now; the Python launcher itself
     where the static one was not built."""
     script = launcher_path()
-    template = Path(__file__).resolve().parent / STATIC_LAUNCHER
-    if not template.is_file():
+    template = next((folder / STATIC_LAUNCHER for folder in _package_folders()
+                     if (folder / STATIC_LAUNCHER).is_file()), None)
+    if template is None:
         return script
     data = template.read_bytes()
     at = data.find(SCRIPT_MARKER)
@@ -113,6 +114,14 @@ def interpreter_path() -> str:
         partial.chmod(0o755)
         partial.replace(copy)          # a running copy is never half written
     return str(copy)
+
+
+def _package_folders() -> list[Path]:
+    """This package's folder (an in-place or installed build), then the
+    xemu of each sys.path entry: a checkout run with `python -m` imports its
+    own xemu, while `pip install .` built the launcher into site-packages."""
+    return [Path(__file__).resolve().parent] + \
+        [Path(entry or ".") / "xemu" for entry in sys.path]
 
 
 def register(specs: list[ArchSpec], persistent: bool = False,

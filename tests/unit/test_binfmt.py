@@ -158,8 +158,11 @@ def test_a_chroot_into_a_debian_root_runs_its_programs(tmp_path, guest_env):
     root = root_of("arm")
     if root is None:
         pytest.skip("no Debian arm root: python -m tests.debian_roots")
-    if not (Path(xemu_module_dir()) / "xemu-binfmt-static").is_file():
-        pytest.skip("the static launcher was not built (no static C library?)")
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    run_xemu_cli("binfmt", "register", "--export", str(exported))
+    if not (exported / "xemu-arm.conf").read_text().strip().endswith(f"/{STATIC_LAUNCHER}:P"):
+        pytest.skip("the installed xemu has no static launcher (no static C library?)")
     script = f"""
         $XEMU binfmt register --persistent --arch arm >/dev/null
         chroot {root} /bin/sh -c 'echo unserved' 2>&1 || echo "status $?"
@@ -179,9 +182,11 @@ def test_a_chroot_into_a_debian_root_runs_its_programs(tmp_path, guest_env):
     assert rest.endswith("status 5\n")
 
 
-def xemu_module_dir() -> str:
-    import xemu
-    return str(Path(xemu.__file__).parent)
+def run_xemu_cli(*args: str) -> subprocess.CompletedProcess:
+    """The installed `xemu` command (the one binfmt_misc is given), whose
+    package is the installed one, not this checkout's."""
+    return subprocess.run([str(Path(sys.executable).parent / "xemu"), *args],
+                          capture_output=True, check=True, cwd="/")
 
 
 @pytest.mark.parametrize("drop", [False, True], ids=["with-cap", "without-cap"])
