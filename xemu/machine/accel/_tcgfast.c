@@ -668,7 +668,9 @@ static void on_sigbus(int signo, siginfo_t *info, void *context)
     (void)context;
     int saved = errno;
     uintptr_t address = (uintptr_t)info->si_addr;
-    for (int i = 0; i < xg_used; i++) {
+    /* si_addr means something only in a fault the kernel raised (a
+     * SIGBUS sent with kill(2) carries a pid and uid there instead) */
+    for (int i = 0; info->si_code > 0 && i < xg_used; i++) {
         uintptr_t start = xg_ranges[i].start, end = xg_ranges[i].end;
         if (address < start || address >= end)
             continue;
