@@ -12,15 +12,17 @@ The interpreter is a static executable (`xemu-binfmt-static`, built from
 binfmt_launcher.c with the package): registering writes a copy of it beside
 this Python that names the `xemu-binfmt` Python launcher, and the copy runs
 that launcher with the kernel's arguments. P keeps the program's argv[0];
-F (--persistent) opens the copy at registration, so it runs in containers,
+O has the kernel open the program and hand it over as a descriptor
+(AT_EXECFD, which the copy passes on as XEMU_BINFMT_EXECFD and xemu reads
+the program from: one a user may run but not read still runs); F (--persistent) opens the copy at registration, so it runs in containers,
 mount namespaces and chroots where its path is not visible. In a chroot of
 a foreign root file system the Python launcher is out of reach: the copy
 then takes the real root from `xemu binfmt serve` (serve(), run outside the
 chroot), leaves the chroot, and runs the launcher with XEMU_BINFMT_ROOTFS
 naming the root it left, which becomes the program's --rootfs. Where the
 static launcher could not be built, the Python launcher itself is
-registered (no chroots). O and C, which hand the program over as an open
-descriptor, are not offered.
+registered, with neither O nor chroots (a script cannot take AT_EXECFD).
+C (the program's set-user-ID credentials) is not offered.
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ STATIC_LAUNCHER = "xemu-binfmt-static"
 SCRIPT_MARKER = b"@XEMU-BINFMT-SCRIPT@"
 SCRIPT_ROOM = 4096
 ROOTFS_VARIABLE = "XEMU_BINFMT_ROOTFS"   # the root the static launcher left
+EXECFD_VARIABLE = "XEMU_BINFMT_EXECFD"   # the program the kernel opened (flag O)
 SERVER_NAME = "xemu-binfmt-root-{uid}"   # serve()'s abstract socket
 ET_EXEC = 2
 # e_ident[EI_OSABI] (byte 7) may be anything; e_type's low bit tells ET_EXEC
@@ -74,13 +77,17 @@ def foreign_specs() -> list[ArchSpec]:
 
 
 def entry_for(spec: ArchSpec, interpreter: str, persistent: bool = False) -> Entry:
-    """The binfmt_misc entry that sends spec's ELF programs to interpreter."""
+    """The binfmt_misc entry that sends spec's ELF programs to interpreter:
+    flags P, O where the interpreter is the static launcher (which passes
+    the descriptor on), F when persistent."""
     order = "big" if spec.endian == ">" else "little"
     ident = bytes([0x7F, *b"ELF", 2 if spec.bits == 64 else 1, 2 if order == "big" else 1, 1])
     magic = ident + bytes(9) + ET_EXEC.to_bytes(2, order) \
         + spec.elf.machine.to_bytes(2, order)
     mask = IDENT_MASK + (0xFFFE).to_bytes(2, order) + b"\xff\xff"
-    return Entry(PREFIX + spec.name, magic, mask, interpreter, "PF" if persistent else "P")
+    flags = "P" + ("O" if interpreter.endswith("/" + STATIC_LAUNCHER) else "") \
+        + ("F" if persistent else "")
+    return Entry(PREFIX + spec.name, magic, mask, interpreter, flags)
 
 
 def launcher_path() -> str:
@@ -197,17 +204,20 @@ def status(mount: Path = MOUNT) -> list[tuple[str, str]]:
     return rows
 
 
-def run_arguments(argv: list[str], rootfs: str | None = None) -> list[str] | None:
+def run_arguments(argv: list[str], rootfs: str | None = None,
+                  exec_fd: str | None = None) -> list[str] | None:
     """What the kernel gives the launcher (flag P: [launcher, path, argv0,
     args...]) as `xemu run` arguments, inside rootfs if the static launcher
-    left that chroot; None if it is not that."""
+    left that chroot, and reading the program from exec_fd where the kernel
+    opened it (flag O); None if it is not that."""
     if len(argv) < 3:
         return None
     path, argv0, args = argv[1], argv[2], argv[3:]
     if path.startswith("-"):
         path = "./" + path                  # a file, never an option
     jail = ["--rootfs", rootfs] if rootfs else []
-    return ["run", *jail, "-0", argv0, path, *args]
+    opened = ["--exec-fd", exec_fd] if exec_fd and exec_fd.isdigit() else []
+    return ["run", *jail, *opened, "-0", argv0, path, *args]
 
 
 def serve(on_ready: Callable[[str], None] = lambda name: None) -> None:

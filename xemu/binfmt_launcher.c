@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -83,6 +84,15 @@ int main(int argc, char **argv)
     if (argc < 3)
         return fail("binfmt_misc runs this for a foreign program (flag P); "
                     "it is not meant to be run by hand", NULL);
+    /* Flag O: the kernel opened the program (it may be unreadable to us). */
+    errno = 0;
+    unsigned long exec_fd = getauxval(AT_EXECFD);
+    if (errno == 0) {
+        char number[24];
+        snprintf(number, sizeof number, "%lu", exec_fd);
+        if (setenv("XEMU_BINFMT_EXECFD", number, 1) < 0)
+            return fail("setenv", strerror(errno));
+    }
     char *args[argc + 1];
     args[0] = (char *)launcher;
     for (int i = 1; i < argc; i++)

@@ -137,6 +137,9 @@ def parse_timeout(text: str | None) -> float | None:
                    "resolves inside it, IMAGE's too (as chroot).")
 @click.option("-0", "--argv0", metavar="ARGV0", envvar="XEMU_ARGV0",
               help="The guest's argv[0] (default: IMAGE as given; qemu-user's -0).")
+@click.option("--exec-fd", type=int, hidden=True,
+              help="The program is this open descriptor (binfmt_misc's flag O); IMAGE "
+                   "only names it.")
 @click.option("-L", "--sysroot", metavar="DIR", envvar="XEMU_LD_PREFIX",
               help="Where a dynamically linked program's loader and libraries are "
                    "(qemu-user's -L; env XEMU_LD_PREFIX): an absolute path names DIR/path "
@@ -165,11 +168,11 @@ def parse_timeout(text: str | None) -> float | None:
 @click.option("-q", "--quiet", is_flag=True, envvar="XEMU_QUIET",
               help="No warnings (e.g. unsupported syscalls); env XEMU_QUIET=1, for test "
                    "runners that compare stderr.")
-@click.argument("image", type=click.Path(dir_okay=False))
+@click.argument("image", type=click.Path(dir_okay=False, readable=False))
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, argv0, sysroot, strace, trace, trace_mode, trace_exits, stats,
+        load, entry, rootfs, argv0, exec_fd, sysroot, strace, trace, trace_mode, trace_exits, stats,
         stats_json, gdb_port, verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.accel.base import Fault
@@ -180,7 +183,7 @@ def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_siz
                                   accel=accel, env=parse_env(env_set, env_unset),
                                   quiet=quiet, verbose=verbose, timeout=timeout,
                                   memory=memory_size, rootfs=rootfs, sysroot=sysroot, argv0=argv0,
-                                  machine=machine,
+                                  exec_fd=exec_fd, machine=machine,
                                   load=load, entry=entry, strace=strace,
                                   gdb=gdb_port, trace=trace, trace_mode=trace_mode,
                                   trace_exits=trace_exits,
@@ -436,8 +439,9 @@ if __name__ == "__main__":
 def binfmt_launch() -> None:
     """The xemu-binfmt launcher, which binfmt_misc runs for a foreign
     program: `xemu run` with the program's own argv[0] (xemu/binfmt.py)."""
-    from .binfmt import LAUNCHER, ROOTFS_VARIABLE, run_arguments
-    arguments = run_arguments(sys.argv, os.environ.pop(ROOTFS_VARIABLE, None))
+    from .binfmt import EXECFD_VARIABLE, LAUNCHER, ROOTFS_VARIABLE, run_arguments
+    arguments = run_arguments(sys.argv, os.environ.pop(ROOTFS_VARIABLE, None),
+                              os.environ.pop(EXECFD_VARIABLE, None))
     if arguments is None:
         sys.stderr.write(f"{LAUNCHER}: the kernel's binfmt_misc runs this (flag P), as "
                          f"{LAUNCHER} PROGRAM ARGV0 [ARGS...]\n")

@@ -38,6 +38,8 @@ def test_entries_match_what_qemu_user_registers(arch):
     entry = entry_for(by_name(arch), "/usr/bin/xemu-binfmt")
     assert entry.line() == f":xemu-{arch}:M::{QEMU_LINES[arch]}:/usr/bin/xemu-binfmt:P"
     assert entry_for(by_name(arch), "/x", persistent=True).flags == "PF"
+    # the static launcher passes the program's descriptor on: flag O
+    assert entry_for(by_name(arch), f"/v/bin/{STATIC_LAUNCHER}").flags == "PO"
 
 
 @ON_X86_64
@@ -161,7 +163,7 @@ def test_a_chroot_into_a_debian_root_runs_its_programs(tmp_path, guest_env):
     exported = tmp_path / "exported"
     exported.mkdir()
     run_xemu_cli("binfmt", "register", "--export", str(exported))
-    if not (exported / "xemu-arm.conf").read_text().strip().endswith(f"/{STATIC_LAUNCHER}:P"):
+    if f"/{STATIC_LAUNCHER}:" not in (exported / "xemu-arm.conf").read_text():
         pytest.skip("the installed xemu has no static launcher (no static C library?)")
     script = f"""
         $XEMU binfmt register --persistent --arch arm >/dev/null
@@ -214,3 +216,29 @@ def test_the_root_server_answers_only_who_could_leave_a_chroot(tmp_path, drop):
                 assert may_leave_chroot(connection) is not drop
         finally:
             peer.communicate(b"")
+
+
+@ON_X86_64
+def test_a_program_that_may_be_run_but_not_read_runs(tmp_path, guest_env):
+    """Flag O: the kernel opens the program and hands xemu the descriptor,
+    so a program of mode 0111 runs for a user who cannot read it (here,
+    root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    run_xemu_cli("binfmt", "register", "--export", str(exported))
+    if f"/{STATIC_LAUNCHER}:" not in (exported / "xemu-arm.conf").read_text():
+        pytest.skip("the installed xemu has no static launcher (no static C library?)")
+    shutil.copy(binary("arm"), tmp_path / "hidden-arm")
+    (tmp_path / "hidden-arm").chmod(0o111)
+    blind = "setpriv --bounding-set=-dac_override,-dac_read_search " \
+            "--inh-caps=-dac_override,-dac_read_search"
+    script = f"""
+        $XEMU binfmt register --arch arm >/dev/null
+        {blind} cat ./hidden-arm >/dev/null 2>&1 || echo "unreadable"
+        {blind} ./hidden-arm hello
+    """
+    result = in_user_namespace(script, tmp_path, guest_env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().startswith("unreadable\nhello, world\n")

@@ -26,7 +26,7 @@ def run(request: RunRequest) -> RunResult:
     --timeout covers loading too: a hostile image cannot hold xemu there."""
     try:
         with alarm(request.timeout):    # the Driver takes over once the guest starts
-            opened = open_image(program_file(request), request.arch)
+            opened = open_image(program_file(request), request.arch, request.exec_fd)
             machine = request.machine or ("user" if opened.elf is not None else "board")
             stats = RunStats() if request.stats or request.stats_json else None
             json_file = open_json(request.stats_json) if request.stats_json else None
@@ -47,7 +47,7 @@ def run(request: RunRequest) -> RunResult:
 def program_file(request: RunRequest) -> str:
     """The host file to run. Under --rootfs the program is looked up inside
     it, as `chroot DIR PROGRAM` would: `--rootfs DIR /bin/ls` runs DIR/bin/ls."""
-    if request.rootfs is None:
+    if request.rootfs is None or request.exec_fd is not None:
         return request.image
     root = open_rootfs(request.rootfs)
     try:

@@ -27,6 +27,7 @@ class RunRequest:
     rootfs: str | None = None            # the guest's / (None: the host's own)
     sysroot: str | None = None           # -L: absolute paths looked up here first
     argv0: str | None = None             # -0: the guest's argv[0] (default: image)
+    exec_fd: int | None = None           # the program, open already (binfmt_misc's flag O)
     strace: bool = False                 # one line per system call on stderr
     gdb: int | None = None               # wait for gdb on this TCP port (0: any free one)
     trace: str | None = None             # --trace FILE ("-": stderr)
