@@ -11,10 +11,11 @@ get an entry (never the host's own, nor i386 on x86-64).
 The interpreter is a static executable (`xemu-binfmt-static`, built from
 binfmt_launcher.c with the package): registering writes a copy of it beside
 this Python that names the `xemu-binfmt` Python launcher, and the copy runs
-that launcher with the kernel's arguments. P keeps the program's argv[0];
+that launcher with the kernel's arguments. P keeps the program's argv[0].
 O has the kernel open the program and hand it over as a descriptor
 (AT_EXECFD, which the copy passes on as XEMU_BINFMT_EXECFD and xemu reads
-the program from: one a user may run but not read still runs); F (--persistent) opens the copy at registration, so it runs in containers,
+the program from: one a user may run but not read still runs). F
+(--persistent) opens the copy at registration, so it runs in containers,
 mount namespaces and chroots where its path is not visible. In a chroot of
 a foreign root file system the Python launcher is out of reach: the copy
 then takes the real root from `xemu binfmt serve` (serve(), run outside the

@@ -172,8 +172,8 @@ def parse_timeout(text: str | None) -> float | None:
 @click.argument("guest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(ctx: click.Context, arch, accel, env_set, env_unset, timeout, memory_size, machine,
-        load, entry, rootfs, argv0, exec_fd, sysroot, strace, trace, trace_mode, trace_exits, stats,
-        stats_json, gdb_port, verbose, quiet, image, guest_args) -> None:
+        load, entry, rootfs, argv0, exec_fd, sysroot, strace, trace, trace_mode, trace_exits,
+        stats, stats_json, gdb_port, verbose, quiet, image, guest_args) -> None:
     """Run IMAGE; everything after IMAGE is passed to the guest untouched."""
     from .machine.accel.base import Fault
     from .run import RunRequest, run as run_image

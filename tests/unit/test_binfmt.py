@@ -160,11 +160,7 @@ def test_a_chroot_into_a_debian_root_runs_its_programs(tmp_path, guest_env):
     root = root_of("arm")
     if root is None:
         pytest.skip("no Debian arm root: python -m tests.debian_roots")
-    exported = tmp_path / "exported"
-    exported.mkdir()
-    run_xemu_cli("binfmt", "register", "--export", str(exported))
-    if f"/{STATIC_LAUNCHER}:" not in (exported / "xemu-arm.conf").read_text():
-        pytest.skip("the installed xemu has no static launcher (no static C library?)")
+    skip_without_static_launcher(tmp_path)
     script = f"""
         $XEMU binfmt register --persistent --arch arm >/dev/null
         chroot {root} /bin/sh -c 'echo unserved' 2>&1 || echo "status $?"
@@ -182,6 +178,15 @@ def test_a_chroot_into_a_debian_root_runs_its_programs(tmp_path, guest_env):
     assert unserved.count("\n") == 1 and "xemu binfmt serve" in unserved
     assert rest.startswith("jello\nlinux /usr\n")
     assert rest.endswith("status 5\n")
+
+
+def skip_without_static_launcher(tmp_path) -> None:
+    """Skip unless the installed xemu registers its static launcher."""
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    run_xemu_cli("binfmt", "register", "--export", str(exported))
+    if f"/{STATIC_LAUNCHER}:" not in (exported / "xemu-arm.conf").read_text():
+        pytest.skip("the installed xemu has no static launcher (no static C library?)")
 
 
 def run_xemu_cli(*args: str) -> subprocess.CompletedProcess:
@@ -225,11 +230,7 @@ def test_a_program_that_may_be_run_but_not_read_runs(tmp_path, guest_env):
     root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH)."""
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv (util-linux) is not installed")
-    exported = tmp_path / "exported"
-    exported.mkdir()
-    run_xemu_cli("binfmt", "register", "--export", str(exported))
-    if f"/{STATIC_LAUNCHER}:" not in (exported / "xemu-arm.conf").read_text():
-        pytest.skip("the installed xemu has no static launcher (no static C library?)")
+    skip_without_static_launcher(tmp_path)
     shutil.copy(binary("arm"), tmp_path / "hidden-arm")
     (tmp_path / "hidden-arm").chmod(0o111)
     blind = "setpriv --bounding-set=-dac_override,-dac_read_search " \
