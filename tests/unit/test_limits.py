@@ -67,7 +67,7 @@ def test_timeout_covers_loading(monkeypatch, capsys):
     import xemu.run as run_module
     from xemu.run import RunRequest
 
-    def slow_open(path, arch):
+    def slow_open(path, arch, fd=None):
         time.sleep(30)
     monkeypatch.setattr(run_module, "open_image", slow_open)
     start = time.monotonic()
