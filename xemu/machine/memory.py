@@ -90,6 +90,15 @@ def _shared_file(fd: int, size: int, offset: int) -> SharedFile:
     return buffer
 
 
+def _file_end(region: Region) -> int:
+    """The guest address where the file under a shared file mapping's
+    region ends now, rounded up to a page (an access from there on is
+    SIGBUS); it may lie outside the region."""
+    buffer = region.buffer
+    first_byte = buffer.file_offset + region.offset      # the file offset at region.start
+    return region.start + page_up(os.fstat(buffer.fd).st_size) - first_byte
+
+
 @dataclass(eq=False)
 class Region:
     start: int
@@ -275,23 +284,17 @@ class Memory:
         self._add(region)
         return region
 
-    def past_file_end(self, region: Region, page: int) -> bool:
-        """Is page, in region, a page of a shared file mapping that lies
-        past its file's end now (an access there is SIGBUS)?"""
-        buffer = region.buffer
-        if not isinstance(buffer, SharedFile):
-            return False
-        file_offset = buffer.file_offset + region.offset + page - region.start
-        return file_offset >= page_up(os.fstat(buffer.fd).st_size)
+    def past_file_end(self, address: int) -> bool:
+        """Is address in a shared file mapping, past its file's end now (an
+        access there is SIGBUS)?"""
+        region = self.region_at(address)
+        return region is not None and isinstance(region.buffer, SharedFile) \
+            and address >= _file_end(region)
 
     def pages_past_file_end(self) -> list[int]:
         """Every guest page of a shared file mapping past its file's end."""
-        found = []
-        for region in self._regions:
-            if isinstance(region.buffer, SharedFile):
-                found += [page for page in range(region.start, region.end, PAGE)
-                          if self.past_file_end(region, page)]
-        return found
+        return [page for region in self._regions if isinstance(region.buffer, SharedFile)
+                for page in range(max(region.start, _file_end(region)), region.end, PAGE)]
 
     def zero_host_page(self, page: int) -> None:
         """The host page behind guest page becomes a private zero page (one

@@ -27,7 +27,6 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from typing import Callable, Mapping
 
-
 from .base import MACHINE_CALL_KINDS, MachineCall
 
 PURE_ENV = "XEMU_PURE_PYTHON"
@@ -296,7 +295,7 @@ class FileGuard:
     def __init__(self, lib: ctypes.CDLL):
         self._lib = lib
         if lib.xg_install():
-            raise OSError(ctypes.get_errno(), "sigaction(SIGBUS)")
+            raise OSError("sigaction(SIGBUS) failed")
 
     @classmethod
     def get(cls) -> FileGuard | None:

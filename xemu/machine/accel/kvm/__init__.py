@@ -553,25 +553,18 @@ class KvmAccelerator(Debugging):
         handler, reads zeros), and the guest gets SIGBUS, BUS_ADRERR at the
         address. None if no such page is there (another EFAULT)."""
         pc = self.regs.read(self.spec.pc)
-        try:
-            code = self.memory.read(pc, 16)
-        except GuestMemoryError:
-            code = b""
-        touched = memory_operands(code, pc, self.spec.bits, self.regs.read)
-        pages = [page_down(address) for address in touched]
-        if not any(self._past_end(page) for page in pages):    # operands not understood
-            pages = self.memory.pages_past_file_end()
-            touched = pages
-        for address, page in zip(touched, pages):
-            if self._past_end(page):
-                self.memory.zero_host_page(page)
-                return Fault(signal.SIGBUS, pc, address, "", "past the end of its file",
-                             code=BUS_ADRERR)
-        return None
-
-    def _past_end(self, page: int) -> bool:
-        region = self.memory.region_at(page)
-        return region is not None and self.memory.past_file_end(region, page)
+        region = self.memory.region_at(pc)
+        code = self.memory.read(pc, min(16, region.end - pc)) if region is not None else b""
+        touched = [address for address in memory_operands(code, pc, self.spec.bits,
+                                                           self.regs.read)
+                   if self.memory.past_file_end(address)]
+        # operands it could not work out: the first such page of any mapping
+        candidates = touched or self.memory.pages_past_file_end()
+        if not candidates:
+            return None
+        self.memory.zero_host_page(page_down(candidates[0]))
+        return Fault(signal.SIGBUS, pc, candidates[0], "", "past the end of its file",
+                     code=BUS_ADRERR)
 
     def _fault(self, vector: int) -> Fault:
         """The Fault, with the vCPU back in the user's state at the faulting
