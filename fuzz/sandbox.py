@@ -171,10 +171,10 @@ class Result:
 def run(command: list[str], workspace: Workspace, deadline: float, stall: float | None = None,
         on_line=None) -> Result:
     """Run the command in a sandbox with workspace.cwd as its directory;
-    stdin is an empty pipe and stdout a pipe whose bytes are dropped. on_line(line) sees each line of stderr
-    as it comes (and the stderr is then not kept whole). The driver kills
-    the sandbox after `deadline` seconds, or after `stall` seconds without a
-    line of stderr."""
+    stdin is an empty pipe and stdout a pipe whose bytes are dropped.
+    on_line(line) sees each line of stderr as it comes (and the stderr is
+    then not kept whole). The driver kills the sandbox after `deadline`
+    seconds, or after `stall` seconds without a line of stderr."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     start = time.monotonic()
     child = subprocess.Popen([*UNSHARE, "sh", "-c", INIT, "sh", str(workspace.path), *command],

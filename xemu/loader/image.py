@@ -30,10 +30,10 @@ def open_image(path: str | Path, arch: str | None, fd: int | None = None) -> Ope
     """Read path's header once: an ELF names its arch (--arch must agree),
     anything else is a raw image of the arch --arch names (required). With
     fd, the program is that open descriptor (which may be open for exec
-    alone) and path only names it."""
+    alone, and is closed once read) and path only names it."""
     path = Path(path)
     try:
-        with (open(path, "rb") if fd is None else os.fdopen(os.dup(fd), "rb")) as f:
+        with (open(path, "rb") if fd is None else os.fdopen(fd, "rb")) as f:
             head = f.read(HEADER_BYTES)
             if not head:
                 raise ImageError(f"{shown(path)} is empty")

@@ -26,9 +26,8 @@ def run(request: RunRequest) -> RunResult:
     --timeout covers loading too: a hostile image cannot hold xemu there."""
     try:
         with alarm(request.timeout):    # the Driver takes over once the guest starts
+            # (an exec_fd is closed once read: the guest never had it, nor has it natively)
             opened = open_image(program_file(request), request.arch, request.exec_fd)
-            if request.exec_fd is not None:
-                os.close(request.exec_fd)   # read: the guest never had it (nor has it natively)
             machine = request.machine or ("user" if opened.elf is not None else "board")
             stats = RunStats() if request.stats or request.stats_json else None
             json_file = open_json(request.stats_json) if request.stats_json else None
